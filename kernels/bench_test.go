@@ -1,0 +1,80 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// BenchmarkLossGrad is one fused loss+gradient step over per-pixel float32
+// samples: b.SetBytes counts the 8 bytes read per sample.
+func BenchmarkLossGrad(b *testing.B) {
+	for _, n := range []int{1 << 16, 1 << 20, 4 << 20} {
+		s, _, _ := randomSamples(rand.New(rand.NewPCG(1, 1)), n)
+		for _, k := range []SurrogateKind{STE, Identity, Atan, Sine, SoftRound} {
+			b.Run(fmt.Sprintf("%v/n=%d", k, n), func(b *testing.B) {
+				e, err := NewEvaluator(s, Config{Surrogate: Surrogate{Kind: k}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				p, g := []float64{12.3}, make([]float64, 1)
+				b.SetBytes(int64(8 * n))
+				b.ResetTimer()
+				for range b.N {
+					e.LossGrad(p, g)
+				}
+				b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "pix/s")
+			})
+		}
+	}
+}
+
+// BenchmarkHistogramStep is one step in histogram mode: its cost does not
+// depend on the pixel count.
+func BenchmarkHistogramStep(b *testing.B) {
+	s, xs, ts := randomSamples(rand.New(rand.NewPCG(2, 2)), 1<<20)
+	_ = s
+	var h Histogram
+	h.Add8(xs, ts)
+	for _, l := range []LossKind{MSE, L1} {
+		for _, k := range []SurrogateKind{STE, Atan} {
+			w := h.Weighted(l)
+			b.Run(fmt.Sprintf("%v/%v/groups=%d", l, k, w.Len()), func(b *testing.B) {
+				e, _ := NewWeightedEvaluator(&w, Config{Surrogate: Surrogate{Kind: k}, Loss: Loss{Kind: l}})
+				p, g := []float64{12.3}, make([]float64, 1)
+				for range b.N {
+					e.LossGrad(p, g)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkLosses scans K candidates in one pass over the samples.
+func BenchmarkLosses(b *testing.B) {
+	n := 1 << 20
+	s, _, _ := randomSamples(rand.New(rand.NewPCG(3, 3)), n)
+	e, _ := NewEvaluator(s, Config{})
+	for _, k := range []int{1, 256} {
+		bs := make([]float64, k)
+		for i := range bs {
+			bs[i] = 5 + 25*float64(i)/float64(k)
+		}
+		out := make([]float64, k)
+		b.Run(fmt.Sprintf("k=%d", k), func(b *testing.B) {
+			for range b.N {
+				e.Losses(bs, out)
+			}
+			b.ReportMetric(float64(n*k)*float64(b.N)/b.Elapsed().Seconds(), "evals/s")
+		})
+	}
+}
+
+func BenchmarkHistogramBuild(b *testing.B) {
+	_, xs, ts := randomSamples(rand.New(rand.NewPCG(4, 4)), 4<<20)
+	b.SetBytes(int64(2 * len(xs)))
+	for range b.N {
+		var h Histogram
+		h.Add8(xs, ts)
+	}
+}

@@ -1,0 +1,487 @@
+package kernels
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+)
+
+// Evaluator computes the mean loss and its surrogate gradient over one data
+// set in one fused pass, on all cores, without allocating per call. It is
+// not safe for concurrent use.
+type Evaluator struct {
+	cfg   Config
+	pix   Samples
+	wt    *Weighted
+	n     int
+	total float64 // samples the data stands for
+	tab   *table
+	eps   []float64
+
+	// per-call state read by the chunks
+	kind   int
+	b      float64
+	sc     scale
+	gauss  []scale // b+σε_j then b−σε_j
+	cands  []scale
+	chunks int
+	parts  []part
+	kparts []float64
+	wg     sync.WaitGroup
+}
+
+// scale is a model's per-b constants.
+type scale struct{ s, c, d, inv, inv2 float64 }
+
+func newScale(m Model, b float64) scale {
+	s := b - m.Shift()
+	if s < 1e-9 {
+		s = 1e-9
+	}
+	c, d := m.Offsets()
+	return scale{s, c, d, 1 / s, 1 / (s * s)}
+}
+
+type part struct {
+	loss, grad float64
+	_          [6]float64 // a cache line each: no false sharing
+}
+
+const (
+	doLossGrad = iota
+	doLosses
+)
+
+// chunkLen is the smallest number of samples worth a chunk of its own.
+const chunkLen = 1 << 14
+
+// NewEvaluator returns an evaluator over per-pixel samples.
+func NewEvaluator(s Samples, cfg Config) (*Evaluator, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Evaluator{pix: s, n: s.Len(), total: float64(s.Len())}
+	return e, e.init(cfg)
+}
+
+// NewWeightedEvaluator returns an evaluator over grouped samples, such as
+// a histogram's (histogram mode).
+func NewWeightedEvaluator(w *Weighted, cfg Config) (*Evaluator, error) {
+	if len(w.X) != len(w.T) || len(w.X) != len(w.W) {
+		return nil, errors.New("kernels: weighted data of unequal lengths")
+	}
+	e := &Evaluator{wt: w, n: w.Len(), total: w.Total()}
+	if e.total <= 0 {
+		return nil, errors.New("kernels: no samples")
+	}
+	return e, e.init(cfg)
+}
+
+func (e *Evaluator) init(cfg Config) error {
+	e.chunks = max(1, min(4*workers(), e.n/chunkLen))
+	e.parts = make([]part, e.chunks)
+	return e.SetConfig(cfg)
+}
+
+// SetConfig changes the surrogate, loss or model, for example to anneal a
+// surrogate's sharpness; it rebuilds the surrogate's table.
+func (e *Evaluator) SetConfig(cfg Config) error {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if e.wt != nil && e.wt.MSEOnly && cfg.Loss.Kind != MSE {
+		return fmt.Errorf("kernels: data grouped for mse cannot evaluate %v", cfg.Loss.Kind)
+	}
+	e.cfg = cfg
+	e.tab = nil
+	if cfg.Surrogate.Kind.Smooth() {
+		// An inaccurate table leaves tab nil: the closed form then runs.
+		e.tab, _ = newTable(cfg.Surrogate)
+	}
+	e.eps = nil
+	if cfg.Surrogate.Kind == Gaussian {
+		e.eps = cfg.Surrogate.Epsilons()
+		e.gauss = make([]scale, 2*len(e.eps))
+	}
+	return nil
+}
+
+// Config returns the configuration in use, defaults filled in.
+func (e *Evaluator) Config() Config { return e.cfg }
+
+// Total returns the number of samples the data stands for.
+func (e *Evaluator) Total() float64 { return e.total }
+
+// Dim is the number of parameters: b.
+func (e *Evaluator) Dim() int { return 1 }
+
+// LossGrad returns the mean loss at parameters p (p[0] = b) and writes the
+// mean surrogate gradient into grad.
+func (e *Evaluator) LossGrad(p, grad []float64) float64 {
+	b := p[0]
+	e.kind, e.b, e.sc = doLossGrad, b, newScale(e.cfg.Model, b)
+	if e.eps != nil {
+		sig := e.cfg.Surrogate.Sigma
+		for j, ep := range e.eps {
+			e.gauss[j] = newScale(e.cfg.Model, b+sig*ep)
+			e.gauss[len(e.eps)+j] = newScale(e.cfg.Model, b-sig*ep)
+		}
+	}
+	runChunks(e, e.chunks, &e.wg)
+	loss, g := 0.0, 0.0
+	for i := range e.parts {
+		loss += e.parts[i].loss
+		g += e.parts[i].grad
+	}
+	if e.wt != nil {
+		loss += e.wt.Offset
+	}
+	grad[0] = g / e.total
+	return loss / e.total
+}
+
+// Loss returns the exact mean loss at b.
+func (e *Evaluator) Loss(b float64) float64 {
+	var out [1]float64
+	e.Losses([]float64{b}, out[:])
+	return out[0]
+}
+
+// Losses writes into out the exact mean loss at each candidate b, reading
+// the data once for all of them.
+func (e *Evaluator) Losses(bs, out []float64) {
+	if len(out) < len(bs) {
+		panic("kernels: Losses output shorter than candidates")
+	}
+	e.kind = doLosses
+	e.cands = e.cands[:0]
+	for _, b := range bs {
+		e.cands = append(e.cands, newScale(e.cfg.Model, b))
+	}
+	if cap(e.kparts) < e.chunks*len(bs) {
+		e.kparts = make([]float64, e.chunks*len(bs))
+	}
+	e.kparts = e.kparts[:e.chunks*len(bs)]
+	runChunks(e, e.chunks, &e.wg)
+	off := 0.0
+	if e.wt != nil {
+		off = e.wt.Offset
+	}
+	for k := range bs {
+		sum := off
+		for c := 0; c < e.chunks; c++ {
+			sum += e.kparts[c*len(bs)+k]
+		}
+		out[k] = sum / e.total
+	}
+}
+
+func (e *Evaluator) runChunk(i int) {
+	lo, hi := i*e.n/e.chunks, (i+1)*e.n/e.chunks
+	if e.wt != nil {
+		e.chunk(i, e.wt.X[lo:hi], e.wt.T[lo:hi], e.wt.W[lo:hi])
+	} else {
+		e.chunk32(i, e.pix.X[lo:hi], e.pix.T[lo:hi])
+	}
+}
+
+func (e *Evaluator) chunk32(i int, xs, ts []float32) {
+	if e.kind == doLosses {
+		lossesLoop(e, e.kparts[i*len(e.cands):(i+1)*len(e.cands)], xs, ts, nil)
+		return
+	}
+	if l, g, ok := e.fast32(xs, ts); ok {
+		e.parts[i].loss, e.parts[i].grad = l, g
+		return
+	}
+	e.parts[i].loss, e.parts[i].grad = lossGradLoop(e, xs, ts, nil)
+}
+
+func (e *Evaluator) chunk(i int, xs, ts, ws []float64) {
+	if e.kind == doLosses {
+		lossesLoop(e, e.kparts[i*len(e.cands):(i+1)*len(e.cands)], xs, ts, ws)
+		return
+	}
+	e.parts[i].loss, e.parts[i].grad = lossGradLoop(e, xs, ts, ws)
+}
+
+type real interface{ ~float32 | ~float64 }
+
+// lossGradLoop picks the loop for the surrogate; each loop must equal
+// Config.SampleLossGrad summed over the samples (weighted by ws when given).
+func lossGradLoop[E real](e *Evaluator, xs, ts []E, ws []float64) (float64, float64) {
+	c := &e.cfg
+	switch k := c.Surrogate.Kind; {
+	case (k == STE || k == Identity) && !c.SoftForward:
+		a := 1.0
+		if k == Identity {
+			a = 0
+		}
+		if ws == nil && c.Loss.Kind == MSE {
+			return steMSE(e.sc, a, xs, ts)
+		}
+		return steLoop(e.sc, a, c.Loss, xs, ts, ws)
+	case k.Smooth() && e.tab != nil:
+		if ws == nil && c.Loss.Kind == MSE && !c.SoftForward {
+			return tableMSE(e.sc, e.tab, xs, ts)
+		}
+		return tableLoop(e.sc, e.tab, c.SoftForward, c.Loss, xs, ts, ws)
+	case k == Gaussian:
+		return gaussLoop(e, xs, ts, ws)
+	default:
+		return closedLoop(c, e.b, xs, ts, ws)
+	}
+}
+
+// lossAt is Loss.Eval without the method value, to keep loops flat.
+func lossAt(l Loss, r float64) (float64, float64) {
+	switch l.Kind {
+	case MSE:
+		return r * r, 2 * r
+	case L1:
+		if r > 0 {
+			return r, 1
+		} else if r < 0 {
+			return -r, -1
+		}
+		return 0, 0
+	}
+	if a := math.Abs(r); a > l.Delta {
+		return l.Delta * (a - l.Delta/2), math.Copysign(l.Delta, r)
+	}
+	return r * r / 2, r
+}
+
+// steLoop serves STE (a = 1) and Identity (a = 0) with the exact forward:
+// dy/ds = (a·(z − floor z) − c − d)/s².
+func steLoop[E real](sc scale, a float64, l Loss, xs, ts []E, ws []float64) (loss, grad float64) {
+	ts = ts[:len(xs)]
+	cd := sc.c + sc.d
+	for i, xv := range xs {
+		z := float64(xv)*sc.s + sc.c
+		fl := floorPos(z)
+		y := (fl + sc.d) * sc.inv
+		dy := (a*(z-fl) - cd) * sc.inv2
+		if y > 1 {
+			y, dy = 1, 0
+		}
+		var lv, dl float64
+		r := y - float64(ts[i])
+		if l.Kind == MSE {
+			lv, dl = r*r, 2*r
+		} else {
+			lv, dl = lossAt(l, r)
+		}
+		if ws != nil {
+			lv, dl = lv*ws[i], dl*ws[i]
+		}
+		loss += lv
+		grad += dl * dy
+	}
+	return loss, grad
+}
+
+// steMSE is steLoop for unweighted samples under MSE, two samples per
+// iteration on separate accumulators so the adds do not wait on each other.
+func steMSE[E real](sc scale, a float64, xs, ts []E) (loss, grad float64) {
+	ts = ts[:len(xs)]
+	s, c, d, inv, inv2 := sc.s, sc.c, sc.d, sc.inv, sc.inv2
+	var l0, l1, g0, g1 float64
+	i := 0
+	for ; i+1 < len(xs); i += 2 {
+		r, dy := steOne(s, c, d, inv, inv2, a, float64(xs[i]), float64(ts[i]))
+		r1, dy1 := steOne(s, c, d, inv, inv2, a, float64(xs[i+1]), float64(ts[i+1]))
+		l0 += r * r
+		g0 += r * dy
+		l1 += r1 * r1
+		g1 += r1 * dy1
+	}
+	if i < len(xs) {
+		r, dy := steOne(s, c, d, inv, inv2, a, float64(xs[i]), float64(ts[i]))
+		l0 += r * r
+		g0 += r * dy
+	}
+	return l0 + l1, 2 * (g0 + g1)
+}
+
+// floorPos is floor for z ≥ 0 (x in [0,1], s > 0 and c ≥ 0 make every z
+// here non-negative): a truncating conversion, which never falls back to a
+// call the way math.Floor does without SSE4.1 guaranteed at build time.
+func floorPos(z float64) float64 { return float64(int64(z)) }
+
+// steOne returns the residual and dy/db of one sample.
+func steOne(s, c, d, inv, inv2, a, x, t float64) (r, dy float64) {
+	z := x*s + c
+	fl := floorPos(z)
+	y := (fl + d) * inv
+	dy = (a*(z-fl) - c - d) * inv2
+	if y > 1 {
+		y, dy = 1, 0
+	}
+	return y - t, dy
+}
+
+// tableMSE is tableLoop for unweighted samples under MSE with the exact
+// forward. The table has a power-of-two number of segments, so v·n is
+// exact and below n for v in [0,1): the index needs no clamp.
+func tableMSE[E real](sc scale, t *table, xs, ts []E) (loss, grad float64) {
+	ts = ts[:len(xs)]
+	s, c, d, inv := sc.s, sc.c, sc.d, sc.inv
+	coef, fn := t.coef, t.fn
+	cd := c + d
+	var l0, l1, g0, g1 float64
+	i := 0
+	for ; i+1 < len(xs); i += 2 {
+		x0, x1 := float64(xs[i]), float64(xs[i+1])
+		z0, z1 := x0*s+c, x1*s+c
+		f0, f1 := floorPos(z0), floorPos(z1)
+		p0, p1 := (z0-f0)*fn, (z1-f1)*fn
+		j0, j1 := int(p0), int(p1)
+		u0, u1 := p0-float64(j0), p1-float64(j1)
+		a, b := &coef[j0], &coef[j1]
+		q0 := a[0] + u0*(a[1]+u0*(a[2]+u0*a[3]))
+		d0 := a[4] + u0*(a[5]+u0*(a[6]+u0*a[7]))
+		q1 := b[0] + u1*(b[1]+u1*(b[2]+u1*b[3]))
+		d1 := b[4] + u1*(b[5]+u1*(b[6]+u1*b[7]))
+		y0, y1 := (f0+d)*inv, (f1+d)*inv
+		// dy·s² = (1+Q')(z−c) − (z+Q) − d = Q'·(z−c) − Q − c − d
+		g0v, g1v := d0*(z0-c)-q0-cd, d1*(z1-c)-q1-cd
+		if y0 > 1 {
+			y0, g0v = 1, 0
+		}
+		if y1 > 1 {
+			y1, g1v = 1, 0
+		}
+		r0, r1 := y0-float64(ts[i]), y1-float64(ts[i+1])
+		l0 += r0 * r0
+		g0 += r0 * g0v
+		l1 += r1 * r1
+		g1 += r1 * g1v
+	}
+	if i < len(xs) {
+		l, g := tableLoop(sc, t, false, Loss{Kind: MSE}, xs[i:], ts[i:], nil)
+		l0 += l
+		g0 += g / (2 * sc.inv2)
+	}
+	return l0 + l1, 2 * (g0 + g1) * sc.inv2
+}
+
+// tableLoop serves the smooth surrogates through their tables.
+func tableLoop[E real](sc scale, t *table, soft bool, l Loss, xs, ts []E, ws []float64) (loss, grad float64) {
+	ts = ts[:len(xs)]
+	coef, fn := t.coef, t.fn
+	for i, xv := range xs {
+		z := float64(xv)*sc.s + sc.c
+		fl := floorPos(z)
+		p := (z - fl) * fn
+		j := int(p)
+		u := p - float64(j)
+		cf := &coef[j]
+		q := cf[0] + u*(cf[1]+u*(cf[2]+u*cf[3]))
+		q1 := cf[4] + u*(cf[5]+u*(cf[6]+u*cf[7]))
+		fz := z + q
+		y := (fl + sc.d) * sc.inv
+		if soft {
+			y = (fz + sc.d) * sc.inv
+		}
+		dy := ((1+q1)*(z-sc.c) - fz - sc.d) * sc.inv2
+		if y > 1 || y < 0 {
+			y, dy = clamp01(y), 0
+		}
+		var lv, dl float64
+		r := y - float64(ts[i])
+		if l.Kind == MSE {
+			lv, dl = r*r, 2*r
+		} else {
+			lv, dl = lossAt(l, r)
+		}
+		if ws != nil {
+			lv, dl = lv*ws[i], dl*ws[i]
+		}
+		loss += lv
+		grad += dl * dy
+	}
+	return loss, grad
+}
+
+// closedLoop is the reference itself, for configurations without a fast
+// loop (soft identity, a surrogate whose table cannot reach the accuracy).
+func closedLoop[E real](c *Config, b float64, xs, ts []E, ws []float64) (loss, grad float64) {
+	for i, xv := range xs {
+		l, g := c.SampleLossGrad(float64(xv), float64(ts[i]), b, nil)
+		if ws != nil {
+			l, g = l*ws[i], g*ws[i]
+		}
+		loss += l
+		grad += g
+	}
+	return loss, grad
+}
+
+func exactY(sc scale, x float64) float64 {
+	y := (floorPos(x*sc.s+sc.c) + sc.d) * sc.inv
+	if y > 1 {
+		return 1
+	}
+	return y
+}
+
+func gaussLoop[E real](e *Evaluator, xs, ts []E, ws []float64) (loss, grad float64) {
+	l := e.cfg.Loss
+	m := len(e.eps)
+	plus, minus := e.gauss[:m], e.gauss[m:]
+	norm := 1 / (2 * e.cfg.Surrogate.Sigma * float64(m))
+	for i, xv := range xs {
+		x, t := float64(xv), float64(ts[i])
+		lv, _ := lossAt(l, exactY(e.sc, x)-t)
+		g := 0.0
+		for j, ep := range e.eps {
+			lp, _ := lossAt(l, exactY(plus[j], x)-t)
+			lm, _ := lossAt(l, exactY(minus[j], x)-t)
+			g += ep * (lp - lm)
+		}
+		g *= norm
+		if ws != nil {
+			lv, g = lv*ws[i], g*ws[i]
+		}
+		loss += lv
+		grad += g
+	}
+	return loss, grad
+}
+
+// lossesBlock keeps a block of samples in L1 while all candidates pass it.
+const lossesBlock = 2048
+
+func lossesLoop[E real](e *Evaluator, out []float64, xs, ts []E, ws []float64) {
+	clear(out)
+	l := e.cfg.Loss
+	for lo := 0; lo < len(xs); lo += lossesBlock {
+		hi := min(lo+lossesBlock, len(xs))
+		bx, bt := xs[lo:hi], ts[lo:hi]
+		var bw []float64
+		if ws != nil {
+			bw = ws[lo:hi]
+		}
+		for k, sc := range e.cands {
+			sum := 0.0
+			for i, xv := range bx {
+				y := exactY(sc, float64(xv))
+				r := y - float64(bt[i])
+				var lv float64
+				if l.Kind == MSE {
+					lv = r * r
+				} else {
+					lv, _ = lossAt(l, r)
+				}
+				if bw != nil {
+					lv *= bw[i]
+				}
+				sum += lv
+			}
+			out[k] += sum
+		}
+	}
+}

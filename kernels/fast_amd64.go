@@ -1,0 +1,81 @@
+//go:build amd64 && !purego
+
+package kernels
+
+import "golang.org/x/sys/cpu"
+
+// useAVX2 selects the assembly loops; tests turn it off to compare.
+var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// vconst holds a step's constants broadcast to four lanes, so the assembly
+// reads them as memory operands and keeps its registers for data.
+type vconst struct {
+	s, c, d, inv, cd, one, fn, a [4]float64
+}
+
+func broadcast(v float64) [4]float64 { return [4]float64{v, v, v, v} }
+
+// steSumsAVX2 returns, over the first len(xs) &^ 7 samples,
+//
+//	for i := range xs {
+//		z := float64(xs[i])*s + c
+//		fl := floor(z)
+//		y, g := (fl+d)*inv, a*(z-fl)-cd
+//		if y > 1 {
+//			y, g = 1, 0
+//		}
+//		r := y - float64(ts[i])
+//		sq += r * r
+//		rg += r * g
+//	}
+//
+//go:noescape
+func steSumsAVX2(xs, ts []float32, k *vconst) (sq, rg float64)
+
+// tableSumsAVX2 returns, over the first len(xs) &^ 3 samples,
+//
+//	for i := range xs {
+//		z := float64(xs[i])*s + c
+//		fl := floor(z)
+//		q, q1 := tab.at(z - fl)
+//		y, g := (fl+d)*inv, q1*(z-c)-q-cd
+//		if y > 1 {
+//			y, g = 1, 0
+//		}
+//		r := y - float64(ts[i])
+//		sq += r * r
+//		rg += r * g
+//	}
+//
+//go:noescape
+func tableSumsAVX2(xs, ts []float32, k *vconst, coef *[8]float64) (sq, rg float64)
+
+// fast32 runs the assembly loop for the configuration if there is one; the
+// tail the assembly leaves goes through the Go loop.
+func (e *Evaluator) fast32(xs, ts []float32) (loss, grad float64, ok bool) {
+	c := &e.cfg
+	if !useAVX2 || c.Loss.Kind != MSE || c.SoftForward || len(xs) < 8 {
+		return 0, 0, false
+	}
+	sc := e.sc
+	k := vconst{s: broadcast(sc.s), c: broadcast(sc.c), d: broadcast(sc.d), inv: broadcast(sc.inv),
+		cd: broadcast(sc.c + sc.d), one: broadcast(1)}
+	var sq, rg float64
+	var n int
+	switch kind := c.Surrogate.Kind; {
+	case kind == STE || kind == Identity:
+		if kind == STE {
+			k.a = broadcast(1)
+		}
+		sq, rg = steSumsAVX2(xs, ts, &k)
+		n = len(xs) &^ 7
+	case kind.Smooth() && e.tab != nil:
+		k.fn = broadcast(e.tab.fn)
+		sq, rg = tableSumsAVX2(xs, ts, &k, &e.tab.coef[0])
+		n = len(xs) &^ 3
+	default:
+		return 0, 0, false
+	}
+	loss, grad = lossGradLoop(e, xs[n:], ts[n:], nil)
+	return loss + sq, grad + 2*rg*sc.inv2, true
+}
