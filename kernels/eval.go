@@ -31,16 +31,29 @@ type Evaluator struct {
 	wg     sync.WaitGroup
 }
 
-// scale is a model's per-b constants.
-type scale struct{ s, c, d, inv, inv2 float64 }
+// scale is the per-b constants of a configuration; lv and linv are the
+// output levels and their inverse (lv = 0: no rounding).
+type scale struct{ s, c, d, inv, inv2, lv, linv float64 }
 
-func newScale(m Model, b float64) scale {
-	s := b - m.Shift()
+func newScale(cfg *Config, b float64) scale {
+	s := b - cfg.Model.Shift()
 	if s < 1e-9 {
 		s = 1e-9
 	}
-	c, d := m.Offsets()
-	return scale{s, c, d, 1 / s, 1 / (s * s)}
+	c, d := cfg.Model.Offsets()
+	sc := scale{s: s, c: c, d: d, inv: 1 / s, inv2: 1 / (s * s)}
+	if cfg.OutputLevels > 0 {
+		sc.lv, sc.linv = cfg.OutputLevels, 1/cfg.OutputLevels
+	}
+	return sc
+}
+
+// store is Config.store with the scale's constants.
+func (sc *scale) store(y float64) float64 {
+	if sc.lv == 0 {
+		return y
+	}
+	return floorPos(y*sc.lv+0.5) * sc.linv
 }
 
 type part struct {
@@ -121,12 +134,12 @@ func (e *Evaluator) Dim() int { return 1 }
 // mean surrogate gradient into grad.
 func (e *Evaluator) LossGrad(p, grad []float64) float64 {
 	b := p[0]
-	e.kind, e.b, e.sc = doLossGrad, b, newScale(e.cfg.Model, b)
+	e.kind, e.b, e.sc = doLossGrad, b, newScale(&e.cfg, b)
 	if e.eps != nil {
 		sig := e.cfg.Surrogate.Sigma
 		for j, ep := range e.eps {
-			e.gauss[j] = newScale(e.cfg.Model, b+sig*ep)
-			e.gauss[len(e.eps)+j] = newScale(e.cfg.Model, b-sig*ep)
+			e.gauss[j] = newScale(&e.cfg, b+sig*ep)
+			e.gauss[len(e.eps)+j] = newScale(&e.cfg, b-sig*ep)
 		}
 	}
 	runChunks(e, e.chunks, &e.wg)
@@ -158,7 +171,7 @@ func (e *Evaluator) Losses(bs, out []float64) {
 	e.kind = doLosses
 	e.cands = e.cands[:0]
 	for _, b := range bs {
-		e.cands = append(e.cands, newScale(e.cfg.Model, b))
+		e.cands = append(e.cands, newScale(&e.cfg, b))
 	}
 	if cap(e.kparts) < e.chunks*len(bs) {
 		e.kparts = make([]float64, e.chunks*len(bs))
@@ -267,6 +280,7 @@ func steLoop[E real](sc scale, a float64, l Loss, xs, ts []E, ws []float64) (los
 		if y > 1 {
 			y, dy = 1, 0
 		}
+		y = sc.store(y)
 		var lv, dl float64
 		r := y - float64(ts[i])
 		if l.Kind == MSE {
@@ -287,19 +301,18 @@ func steLoop[E real](sc scale, a float64, l Loss, xs, ts []E, ws []float64) (los
 // iteration on separate accumulators so the adds do not wait on each other.
 func steMSE[E real](sc scale, a float64, xs, ts []E) (loss, grad float64) {
 	ts = ts[:len(xs)]
-	s, c, d, inv, inv2 := sc.s, sc.c, sc.d, sc.inv, sc.inv2
 	var l0, l1, g0, g1 float64
 	i := 0
 	for ; i+1 < len(xs); i += 2 {
-		r, dy := steOne(s, c, d, inv, inv2, a, float64(xs[i]), float64(ts[i]))
-		r1, dy1 := steOne(s, c, d, inv, inv2, a, float64(xs[i+1]), float64(ts[i+1]))
+		r, dy := steOne(&sc, a, float64(xs[i]), float64(ts[i]))
+		r1, dy1 := steOne(&sc, a, float64(xs[i+1]), float64(ts[i+1]))
 		l0 += r * r
 		g0 += r * dy
 		l1 += r1 * r1
 		g1 += r1 * dy1
 	}
 	if i < len(xs) {
-		r, dy := steOne(s, c, d, inv, inv2, a, float64(xs[i]), float64(ts[i]))
+		r, dy := steOne(&sc, a, float64(xs[i]), float64(ts[i]))
 		l0 += r * r
 		g0 += r * dy
 	}
@@ -312,15 +325,15 @@ func steMSE[E real](sc scale, a float64, xs, ts []E) (loss, grad float64) {
 func floorPos(z float64) float64 { return float64(int64(z)) }
 
 // steOne returns the residual and dy/db of one sample.
-func steOne(s, c, d, inv, inv2, a, x, t float64) (r, dy float64) {
-	z := x*s + c
+func steOne(sc *scale, a, x, t float64) (r, dy float64) {
+	z := x*sc.s + sc.c
 	fl := floorPos(z)
-	y := (fl + d) * inv
-	dy = (a*(z-fl) - c - d) * inv2
+	y := (fl + sc.d) * sc.inv
+	dy = (a*(z-fl) - sc.c - sc.d) * sc.inv2
 	if y > 1 {
 		y, dy = 1, 0
 	}
-	return y - t, dy
+	return sc.store(y) - t, dy
 }
 
 // tableMSE is tableLoop for unweighted samples under MSE with the exact
@@ -353,6 +366,9 @@ func tableMSE[E real](sc scale, t *table, xs, ts []E) (loss, grad float64) {
 		}
 		if y1 > 1 {
 			y1, g1v = 1, 0
+		}
+		if sc.lv != 0 {
+			y0, y1 = floorPos(y0*sc.lv+0.5)*sc.linv, floorPos(y1*sc.lv+0.5)*sc.linv
 		}
 		r0, r1 := y0-float64(ts[i]), y1-float64(ts[i+1])
 		l0 += r0 * r0
@@ -390,6 +406,9 @@ func tableLoop[E real](sc scale, t *table, soft bool, l Loss, xs, ts []E, ws []f
 		if y > 1 || y < 0 {
 			y, dy = clamp01(y), 0
 		}
+		if !soft {
+			y = sc.store(y)
+		}
 		var lv, dl float64
 		r := y - float64(ts[i])
 		if l.Kind == MSE {
@@ -420,12 +439,12 @@ func closedLoop[E real](c *Config, b float64, xs, ts []E, ws []float64) (loss, g
 	return loss, grad
 }
 
-func exactY(sc scale, x float64) float64 {
+func exactY(sc *scale, x float64) float64 {
 	y := (floorPos(x*sc.s+sc.c) + sc.d) * sc.inv
 	if y > 1 {
-		return 1
+		y = 1
 	}
-	return y
+	return sc.store(y)
 }
 
 func gaussLoop[E real](e *Evaluator, xs, ts []E, ws []float64) (loss, grad float64) {
@@ -435,11 +454,11 @@ func gaussLoop[E real](e *Evaluator, xs, ts []E, ws []float64) (loss, grad float
 	norm := 1 / (2 * e.cfg.Surrogate.Sigma * float64(m))
 	for i, xv := range xs {
 		x, t := float64(xv), float64(ts[i])
-		lv, _ := lossAt(l, exactY(e.sc, x)-t)
+		lv, _ := lossAt(l, exactY(&e.sc, x)-t)
 		g := 0.0
 		for j, ep := range e.eps {
-			lp, _ := lossAt(l, exactY(plus[j], x)-t)
-			lm, _ := lossAt(l, exactY(minus[j], x)-t)
+			lp, _ := lossAt(l, exactY(&plus[j], x)-t)
+			lm, _ := lossAt(l, exactY(&minus[j], x)-t)
 			g += ep * (lp - lm)
 		}
 		g *= norm
@@ -465,7 +484,8 @@ func lossesLoop[E real](e *Evaluator, out []float64, xs, ts []E, ws []float64) {
 		if ws != nil {
 			bw = ws[lo:hi]
 		}
-		for k, sc := range e.cands {
+		for k := range e.cands {
+			sc := &e.cands[k]
 			sum := 0.0
 			for i, xv := range bx {
 				y := exactY(sc, float64(xv))

@@ -11,6 +11,8 @@ var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // reads them as memory operands and keeps its registers for data.
 type vconst struct {
 	s, c, d, inv, cd, one, fn, a [4]float64
+	lv, half, linv               [4]float64
+	round                        int64 // nonzero: round y to the output levels
 }
 
 func broadcast(v float64) [4]float64 { return [4]float64{v, v, v, v} }
@@ -23,6 +25,9 @@ func broadcast(v float64) [4]float64 { return [4]float64{v, v, v, v} }
 //		y, g := (fl+d)*inv, a*(z-fl)-cd
 //		if y > 1 {
 //			y, g = 1, 0
+//		}
+//		if round != 0 {
+//			y = floor(y*lv+0.5) * linv
 //		}
 //		r := y - float64(ts[i])
 //		sq += r * r
@@ -42,6 +47,9 @@ func steSumsAVX2(xs, ts []float32, k *vconst) (sq, rg float64)
 //		if y > 1 {
 //			y, g = 1, 0
 //		}
+//		if round != 0 {
+//			y = floor(y*lv+0.5) * linv
+//		}
 //		r := y - float64(ts[i])
 //		sq += r * r
 //		rg += r * g
@@ -60,6 +68,9 @@ func (e *Evaluator) fast32(xs, ts []float32) (loss, grad float64, ok bool) {
 	sc := e.sc
 	k := vconst{s: broadcast(sc.s), c: broadcast(sc.c), d: broadcast(sc.d), inv: broadcast(sc.inv),
 		cd: broadcast(sc.c + sc.d), one: broadcast(1)}
+	if sc.lv != 0 {
+		k.lv, k.half, k.linv, k.round = broadcast(sc.lv), broadcast(0.5), broadcast(sc.linv), 1
+	}
 	var sq, rg float64
 	var n int
 	switch kind := c.Surrogate.Kind; {

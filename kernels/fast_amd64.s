@@ -11,6 +11,20 @@
 #define K_ONE 160
 #define K_FN 192
 #define K_A 224
+#define K_LV 256
+#define K_HALF 288
+#define K_LINV 320
+#define K_ROUND 352
+
+// STORE rounds Y to the output levels when R9 is nonzero.
+#define STORE(Y, SKIP) \
+	TESTQ R9, R9 \
+	JZ SKIP \
+	VMULPD K_LV(DX), Y, Y \
+	VADDPD K_HALF(DX), Y, Y \
+	VROUNDPD $9, Y, Y \
+	VMULPD K_LINV(DX), Y, Y \
+SKIP:
 
 // func steSumsAVX2(xs, ts []float32, k *vconst) (sq, rg float64)
 // Eight samples per iteration as two lanes of four, on separate accumulators.
@@ -19,6 +33,7 @@ TEXT ·steSumsAVX2(SB), NOSPLIT, $0-72
 	MOVQ xs_len+8(FP), CX
 	MOVQ ts_base+24(FP), DI
 	MOVQ k+48(FP), DX
+	MOVQ K_ROUND(DX), R9
 	VMOVUPD K_S(DX), Y8
 	VMOVUPD K_C(DX), Y9
 	VMOVUPD K_D(DX), Y10
@@ -57,6 +72,7 @@ steLoop:
 	VCMPPD $0x1e, Y14, Y6, Y15 // y > 1
 	VANDNPD Y4, Y15, Y4
 	VMINPD Y14, Y6, Y6
+	STORE(Y6, steStoreA)
 	VCVTPS2PD (DI)(AX*4), Y15
 	VSUBPD Y15, Y6, Y6       // r
 	VFMADD231PD Y6, Y6, Y0
@@ -65,6 +81,7 @@ steLoop:
 	VCMPPD $0x1e, Y14, Y7, Y15
 	VANDNPD Y5, Y15, Y5
 	VMINPD Y14, Y7, Y7
+	STORE(Y7, steStoreB)
 	VCVTPS2PD 16(DI)(AX*4), Y15
 	VSUBPD Y15, Y7, Y7
 	VFMADD231PD Y7, Y7, Y2
@@ -100,6 +117,7 @@ TEXT ·tableSumsAVX2(SB), NOSPLIT, $0-80
 	MOVQ ts_base+24(FP), DI
 	MOVQ k+48(FP), DX
 	MOVQ coef+56(FP), R8
+	MOVQ K_ROUND(DX), R9
 	VXORPD Y8, Y8, Y8
 	VXORPD Y9, Y9, Y9
 	XORQ AX, AX
@@ -143,6 +161,7 @@ tabLoop:
 	VCMPPD $0x1e, Y6, Y1, Y7
 	VANDNPD Y5, Y7, Y5
 	VMINPD Y6, Y1, Y1
+	STORE(Y1, tabStore)
 	VCVTPS2PD (DI)(AX*4), Y6
 	VSUBPD Y6, Y1, Y1        // r
 	VFMADD231PD Y1, Y1, Y8

@@ -19,15 +19,17 @@ func TestAssemblyMatchesGo(t *testing.T) {
 		s, _, _ := randomSamples(r, n)
 		for _, m := range allModels {
 			for _, k := range []Surrogate{{Kind: STE}, {Kind: Identity}, {Kind: Atan}, {Kind: Sine}, {Kind: SoftRound, Alpha: 20}} {
-				e, _ := NewEvaluator(s, Config{Model: m, Surrogate: k})
-				for _, b := range []float64{5, 11.37, 29.99} {
-					var ga, gg [1]float64
-					la := e.LossGrad([]float64{b}, ga[:])
-					useAVX2 = false
-					lg := e.LossGrad([]float64{b}, gg[:])
-					useAVX2 = true
-					if !close(la, lg, 1e-12) || math.Abs(ga[0]-gg[0]) > 1e-12*(math.Abs(gg[0])+1/(b*b)) {
-						t.Errorf("n=%d %v %v b=%v: asm (%v, %v), Go (%v, %v)", n, m, k, b, la, ga[0], lg, gg[0])
+				for _, lv := range []float64{0, 255} {
+					e, _ := NewEvaluator(s, Config{Model: m, Surrogate: k, OutputLevels: lv})
+					for _, b := range []float64{5, 11.37, 29.99} {
+						var ga, gg [1]float64
+						la := e.LossGrad([]float64{b}, ga[:])
+						useAVX2 = false
+						lg := e.LossGrad([]float64{b}, gg[:])
+						useAVX2 = true
+						if !close(la, lg, 1e-12) || math.Abs(ga[0]-gg[0]) > 1e-12*(math.Abs(gg[0])+1/(b*b)) {
+							t.Errorf("n=%d %v %v levels=%v b=%v: asm (%v, %v), Go (%v, %v)", n, m, k, lv, b, la, ga[0], lg, gg[0])
+						}
 					}
 				}
 			}

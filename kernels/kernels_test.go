@@ -51,7 +51,7 @@ func TestSmoothDerivFD(t *testing.T) {
 	}
 }
 
-// TestPeriodicSecondDerivative checks Q'' (which builds the tables) against
+// TestPeriodicSecondDerivative checks Q” (which builds the tables) against
 // finite differences of Q'.
 func TestPeriodicSecondDerivative(t *testing.T) {
 	for _, s := range allSurrogates() {
@@ -70,6 +70,21 @@ func TestPeriodicSecondDerivative(t *testing.T) {
 				&fd.Settings{Formula: fd.Central, Step: 1e-7})
 			if math.Abs(q1-numq) > 1e-5*math.Max(1, math.Abs(numq)) {
 				t.Errorf("%v at v=%v: Q'=%v, numeric %v", s, v, q1, numq)
+			}
+		}
+	}
+}
+
+// TestStoredOutputFitsExactly: with the storage modelled, the true b
+// reproduces 8-bit data without error.
+func TestStoredOutputFitsExactly(t *testing.T) {
+	for _, m := range allModels {
+		c := Config{Model: m, OutputLevels: 255}
+		for k := 0; k < 256; k++ {
+			x := float64(Level8(k))
+			want := float32(math.Round(m.Apply(x, 13.37)*255)) / 255
+			if got := c.Exact(x, 13.37); math.Abs(got-float64(want)) > 1e-7 {
+				t.Fatalf("%v level %d: stored %v, want %v", m, k, got, want)
 			}
 		}
 	}
@@ -136,9 +151,9 @@ func configs() []Config {
 	for _, m := range allModels {
 		for _, s := range allSurrogates() {
 			for _, l := range allLosses {
-				cs = append(cs, Config{Model: m, Surrogate: s, Loss: l})
+				cs = append(cs, Config{Model: m, Surrogate: s, Loss: l}, Config{Model: m, Surrogate: s, Loss: l, OutputLevels: 255})
 				if s.Kind.Smooth() && l.Kind == MSE {
-					cs = append(cs, Config{Model: m, Surrogate: s, Loss: l, SoftForward: true})
+					cs = append(cs, Config{Model: m, Surrogate: s, Loss: l, SoftForward: true, OutputLevels: 255})
 				}
 			}
 		}
@@ -147,7 +162,7 @@ func configs() []Config {
 }
 
 func name(c Config) string {
-	return fmt.Sprintf("%v/%v/%v/soft=%v", c.Model, c.Surrogate, c.Loss.Kind, c.SoftForward)
+	return fmt.Sprintf("%v/%v/%v/soft=%v/levels=%v", c.Model, c.Surrogate, c.Loss.Kind, c.SoftForward, c.OutputLevels)
 }
 
 // TestEvaluatorMatchesReference holds the fast loops to the reference.
@@ -193,7 +208,7 @@ func gradScale(c Config, b float64) float64 { return 1 / (b * b) }
 func exactLoss(cfg Config, s Samples, b float64) float64 {
 	sum := 0.0
 	for i := range s.X {
-		l, _ := cfg.Loss.Eval(cfg.Model.Apply(float64(s.X[i]), b) - float64(s.T[i]))
+		l, _ := cfg.Loss.Eval(cfg.Exact(float64(s.X[i]), b) - float64(s.T[i]))
 		sum += l
 	}
 	return sum / float64(len(s.X))
@@ -308,6 +323,7 @@ func TestInvalid(t *testing.T) {
 		{Surrogate: Surrogate{Kind: STE}, SoftForward: true},
 		{Loss: Loss{Kind: Huber, Delta: -1}},
 		{Model: 7},
+		{OutputLevels: -1},
 	} {
 		if _, err := NewEvaluator(one, c); err == nil {
 			t.Errorf("%+v accepted", c)

@@ -69,11 +69,13 @@ func (m Model) Offsets() (c, d float64) {
 // MinB is the infimum of valid b: the scale s must stay positive.
 func (m Model) MinB() float64 { return m.Shift() }
 
-// Apply is the exact filter: the quantized value of x for parameter b.
+// Apply is the exact filter: the quantized value of x for parameter b. It
+// multiplies by 1/s rather than dividing, as every loop and shader does, so
+// that all of them agree on outputs that fall exactly on a rounding tie.
 func (m Model) Apply(x, b float64) float64 {
 	s := b - m.Shift()
 	c, d := m.Offsets()
-	return clamp01((math.Floor(x*s+c) + d) / s)
+	return clamp01((math.Floor(x*s+c) + d) * (1 / s))
 }
 
 func clamp01(y float64) float64 {

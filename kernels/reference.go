@@ -14,6 +14,14 @@ type Config struct {
 	// instead of the exact quantizer; only for smooth surrogates and
 	// identity.
 	SoftForward bool
+	// OutputLevels is the number of steps of the stored output: the exact
+	// forward rounds y to a multiple of 1/OutputLevels, as writing the
+	// filtered image to an 8-bit file does (255). Modelling the storage
+	// makes the true b fit 8-bit data exactly; without it the least-squares
+	// b drifts by up to a few hundredths chasing the rounding errors of a
+	// few output levels. 0 leaves the output unrounded. Derivatives pass
+	// the rounding straight through.
+	OutputLevels float64
 }
 
 // WithDefaults returns c with zero parameters replaced by their defaults.
@@ -33,6 +41,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Loss.Validate(); err != nil {
 		return err
+	}
+	if !(c.OutputLevels >= 0 && c.OutputLevels <= 1<<24) {
+		return fmt.Errorf("kernels: output levels %v out of range [0, 2^24]", c.OutputLevels)
 	}
 	if c.SoftForward && !(c.Surrogate.Kind.Smooth() || c.Surrogate.Kind == Identity) {
 		return fmt.Errorf("kernels: soft forward needs a smooth surrogate (identity, sine, atan, softround), not %v", c.Surrogate.Kind)
@@ -65,15 +76,31 @@ func (c Config) Deriv(x, b float64) (y, dy float64) {
 	default: // STE, and Gaussian's unused per-sample rule
 		fz, fp = fl, 1
 	}
-	y = (fl + d) / s
+	inv := 1 / s
+	y = (fl + d) * inv
 	if c.SoftForward {
-		y = (fz + d) / s
+		y = (fz + d) * inv
 	}
+	dy = (fp*(z-co) - fz - d) * (1 / (s * s))
 	if y < 0 || y > 1 {
-		return clamp01(y), 0
+		y, dy = clamp01(y), 0
 	}
-	return y, (fp*(z-co) - fz - d) / (s * s)
+	if !c.SoftForward {
+		y = c.store(y)
+	}
+	return y, dy
 }
+
+// store rounds y to the output's levels.
+func (c Config) store(y float64) float64 {
+	if c.OutputLevels == 0 {
+		return y
+	}
+	return math.Floor(y*c.OutputLevels+0.5) * (1 / c.OutputLevels)
+}
+
+// Exact is the exact forward value at x: the quantizer, stored.
+func (c Config) Exact(x, b float64) float64 { return c.store(c.Model.Apply(x, b)) }
 
 // SampleLossGrad is the reference loss of one sample (x, t) at b and its
 // surrogate derivative in b.
@@ -82,11 +109,11 @@ func (c Config) Deriv(x, b float64) (y, dy float64) {
 // Σ_j ε_j (ℓ(b+σε_j) − ℓ(b−σε_j)) / (2σM) over the M fixed samples eps.
 func (c Config) SampleLossGrad(x, t, b float64, eps []float64) (loss, grad float64) {
 	if c.Surrogate.Kind == Gaussian {
-		loss, _ = c.Loss.Eval(c.Model.Apply(x, b) - t)
+		loss, _ = c.Loss.Eval(c.Exact(x, b) - t)
 		sig := c.Surrogate.Sigma
 		for _, e := range eps {
-			lp, _ := c.Loss.Eval(c.Model.Apply(x, b+sig*e) - t)
-			lm, _ := c.Loss.Eval(c.Model.Apply(x, b-sig*e) - t)
+			lp, _ := c.Loss.Eval(c.Exact(x, b+sig*e) - t)
+			lm, _ := c.Loss.Eval(c.Exact(x, b-sig*e) - t)
 			grad += e * (lp - lm)
 		}
 		return loss, grad / (2 * sig * float64(len(eps)))

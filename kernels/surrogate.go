@@ -154,7 +154,7 @@ func (s Surrogate) shift() float64 {
 	return 0
 }
 
-// periodic returns Q(v), Q'(v) and Q''(v) of a smooth surrogate for v in
+// periodic returns Q(v), Q'(v) and Q”(v) of a smooth surrogate for v in
 // [0,1], in closed form: F(z) = z + Q(frac(z + shift)).
 func (s Surrogate) periodic(v float64) (q, q1, q2 float64) {
 	switch s.Kind {

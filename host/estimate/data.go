@@ -1,0 +1,138 @@
+package estimate
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/quantfit/quantfit/host/imageset"
+	"github.com/quantfit/quantfit/kernels"
+)
+
+// Mode chooses how gradient steps read the data.
+type Mode int
+
+const (
+	// AutoMode is histogram mode for 8-bit data, per-pixel mode otherwise.
+	AutoMode Mode = iota
+	// PixelMode evaluates every sample.
+	PixelMode
+	// HistMode evaluates the non-empty cells of the joint 8-bit histogram
+	// weighted by their counts.
+	HistMode
+)
+
+var modeNames = []string{"auto", "pixel", "hist"}
+
+func (m Mode) String() string {
+	if m < 0 || int(m) >= len(modeNames) {
+		return fmt.Sprintf("Mode(%d)", int(m))
+	}
+	return modeNames[m]
+}
+
+// ParseMode returns the mode with the given name.
+func ParseMode(s string) (Mode, error) {
+	for i, n := range modeNames {
+		if strings.EqualFold(s, n) {
+			return Mode(i), nil
+		}
+	}
+	return 0, fmt.Errorf("estimate: unknown mode %q (want auto, pixel or hist)", s)
+}
+
+// Data is what one estimate fits: per-pixel samples, an 8-bit histogram, or
+// both, and the level spacing of the targets.
+type Data struct {
+	samples kernels.Samples
+	hist    *kernels.Histogram
+	// set and channels make the samples on first use, so histogram mode
+	// never materializes them.
+	set      *imageset.Set
+	channels []int
+	// Step is the spacing of the targets' levels (1/255 for 8-bit): the
+	// rounding noise that sets the reported interval. 0 for exact data.
+	Step float64
+}
+
+// FromSamples wraps per-pixel samples; step is their targets' level
+// spacing, 0 if they are exact.
+func FromSamples(s kernels.Samples, step float64) (*Data, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return &Data{samples: s, Step: step}, nil
+}
+
+// FromHistogram wraps a joint 8-bit histogram.
+func FromHistogram(h *kernels.Histogram) (*Data, error) {
+	if h.Total() == 0 {
+		return nil, errors.New("estimate: empty histogram")
+	}
+	return &Data{hist: h, Step: 1.0 / 255}, nil
+}
+
+// FromSet takes the given channels of every pair of set, pooled.
+func FromSet(set *imageset.Set, channels []int) (*Data, error) {
+	if len(set.Pairs) == 0 {
+		return nil, errors.New("estimate: no image pairs")
+	}
+	d := &Data{set: set, channels: channels, Step: set.TargetStep()}
+	if set.Is8Bit() {
+		h, err := set.Histogram(channels)
+		if err != nil {
+			return nil, err
+		}
+		d.hist = h
+	}
+	return d, nil
+}
+
+// Samples returns the per-pixel samples, making them on first use.
+func (d *Data) Samples() (kernels.Samples, error) {
+	if d.samples.Len() == 0 && d.set != nil {
+		s, err := d.set.Samples(d.channels)
+		if err != nil {
+			return s, err
+		}
+		d.samples = s
+	}
+	if d.samples.Len() == 0 {
+		return d.samples, errors.New("estimate: these data have no per-pixel samples (histogram only)")
+	}
+	return d.samples, nil
+}
+
+// Len is the number of samples the data stand for.
+func (d *Data) Len() int {
+	if d.hist != nil {
+		return int(d.hist.Total())
+	}
+	if d.set != nil {
+		return d.set.Len(d.channels)
+	}
+	return d.samples.Len()
+}
+
+// levels is the default OutputLevels of the data: 255 for 8-bit targets.
+func (d *Data) levels() float64 {
+	if d.hist != nil || d.Step == 1.0/255 {
+		return 255
+	}
+	return 0
+}
+
+// grouped returns the data as weighted groups for the loss: the histogram's
+// when there is one, else the sorted samples'.
+func (d *Data) grouped(l kernels.LossKind) (*kernels.Weighted, error) {
+	if d.hist != nil {
+		w := d.hist.Weighted(l)
+		return &w, nil
+	}
+	s, err := d.Samples()
+	if err != nil {
+		return nil, err
+	}
+	w := kernels.Group(s, l)
+	return &w, nil
+}

@@ -1,0 +1,391 @@
+package estimate
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	"github.com/quantfit/quantfit/host/imageset"
+	"github.com/quantfit/quantfit/kernels"
+)
+
+func errorf(format string, args ...any) error {
+	return fmt.Errorf("estimate: "+format, args...)
+}
+
+// Result is one estimated b and how it was found.
+type Result struct {
+	B    float64 `json:"b"`
+	Loss float64 `json:"loss"`
+
+	Model     string `json:"model"`
+	Surrogate string `json:"surrogate"`
+	Optimizer string `json:"optimizer"`
+	Strategy  string `json:"strategy"`
+	Mode      string `json:"mode"`
+	Backend   string `json:"backend"`
+
+	Steps       int     `json:"steps"`
+	Evaluations int     `json:"evaluations"`
+	Seconds     float64 `json:"seconds"`
+
+	// RivalB and RivalLoss are the best minimum of the exact loss outside
+	// the answer's basin; Margin is RivalLoss − Loss, negative when the
+	// answer is not the global minimum found.
+	RivalB    float64 `json:"rival_b"`
+	RivalLoss float64 `json:"rival_loss"`
+	Margin    float64 `json:"margin"`
+
+	// Interval holds every b near the answer whose exact loss exceeds the
+	// answer's by at most the loss of the worst rounding error of the
+	// stored targets, ℓ(q/2) with q their level spacing: those b explain
+	// the data as well as the answer within its rounding noise.
+	Interval [2]float64 `json:"interval"`
+
+	// Narrowed is set when the exact polish had to shrink its bracket to
+	// fit its budget (very large non-8-bit data): the minimum is then
+	// exact within the narrowed bracket only.
+	Narrowed bool `json:"narrowed,omitempty"`
+}
+
+// Estimate fits b to d.
+func Estimate(d *Data, s Settings) (*Result, error) {
+	start := time.Now()
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	s = s.withDefaults()
+	o, err := newObjective(d, s)
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{
+		Model: s.Model.String(), Surrogate: s.Surrogate.String(), Optimizer: s.Optimizer,
+		Strategy: s.Strategy, Mode: o.mode.String(), Backend: "cpu",
+	}
+	var b float64
+	switch s.Strategy {
+	case "gd":
+		b, err = o.gd()
+	case "multistart":
+		b, err = o.multistart()
+	case "continuation":
+		b, err = o.continuation()
+	case "scan":
+		b = o.scan()
+	default:
+		b, r.Narrowed, err = o.auto()
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.B, r.Loss = b, o.loss(b)
+	r.RivalB, r.RivalLoss = o.rival(b)
+	r.Margin = r.RivalLoss - r.Loss
+	r.Interval = o.interval(b, r.Loss)
+	r.Steps, r.Evaluations = o.steps, o.evals
+	r.Seconds = time.Since(start).Seconds()
+	return r, nil
+}
+
+// EstimateSet fits one b to all channels of set pooled, or with perChannel
+// one b per channel.
+func EstimateSet(set *imageset.Set, perChannel bool, s Settings) ([]*Result, error) {
+	n := set.Channels()
+	var groups [][]int
+	if perChannel {
+		for c := 0; c < n; c++ {
+			groups = append(groups, []int{c})
+		}
+	} else {
+		all := make([]int, n)
+		for c := range all {
+			all[c] = c
+		}
+		groups = [][]int{all}
+	}
+	var out []*Result
+	for _, g := range groups {
+		d, err := FromSet(set, g)
+		if err != nil {
+			return nil, err
+		}
+		r, err := Estimate(d, s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (o *objective) rng(stream uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(o.s.Seed, stream))
+}
+
+func (o *objective) init() float64 {
+	if o.s.Init != 0 {
+		return o.s.Init
+	}
+	return o.s.BMin + (o.s.BMax-o.s.BMin)*o.rng(1).Float64()
+}
+
+// gd is one gradient run from Init: what users try first.
+func (o *objective) gd() (float64, error) {
+	res, err := o.run(o.init(), o.s.BMin, o.s.BMax, o.s.Steps)
+	if err != nil {
+		return 0, err
+	}
+	return res.X[0], nil
+}
+
+// multistart runs gd from Starts points, one in each equal part of the
+// range at a random offset, and keeps the least exact loss.
+func (o *objective) multistart() (float64, error) {
+	r := o.rng(2)
+	best, bestLoss := 0.0, math.Inf(1)
+	k := o.s.Starts
+	w := (o.s.BMax - o.s.BMin) / float64(k)
+	for i := 0; i < k; i++ {
+		res, err := o.run(o.s.BMin+w*(float64(i)+r.Float64()), o.s.BMin, o.s.BMax, o.s.Steps)
+		if err != nil {
+			return 0, err
+		}
+		if l := o.loss(res.X[0]); l < bestLoss {
+			best, bestLoss = res.X[0], l
+		}
+	}
+	return best, nil
+}
+
+// continuation anneals the surrogate from smooth to sharp over Stages
+// stages that share the Steps, each starting where the last ended. The
+// smooth surrogates run with their soft forward, which is what smooths
+// the loss landscape; gaussian smooths the loss itself.
+func (o *objective) continuation() (float64, error) {
+	base := o.s.config()
+	b := o.init()
+	n := o.s.Stages
+	per := max(1, o.s.Steps/n)
+	for k := 0; k < n; k++ {
+		t := float64(k+1) / float64(n)
+		c := base
+		switch c.Surrogate.Kind {
+		case kernels.Atan:
+			c.Surrogate.Gamma = 0.99 * t
+			c.SoftForward = true
+		case kernels.SoftRound:
+			c.Surrogate.Alpha = 0.5 * math.Pow(100, t)
+			c.SoftForward = true
+		case kernels.Gaussian:
+			s0 := (o.s.BMax - o.s.BMin) / 4
+			c.Surrogate.Sigma = s0 * math.Pow(0.01/s0, t)
+		}
+		if err := o.setConfig(c); err != nil {
+			return 0, err
+		}
+		res, err := o.run(b, o.s.BMin, o.s.BMax, per)
+		if err != nil {
+			return 0, err
+		}
+		b = res.Last[0]
+	}
+	return b, o.setConfig(base)
+}
+
+func (o *objective) grid(k int) []float64 {
+	bs := make([]float64, k)
+	for i := range bs {
+		bs[i] = o.s.BMin + (o.s.BMax-o.s.BMin)*float64(i)/float64(k-1)
+	}
+	bs[k-1] = o.s.BMax
+	return bs
+}
+
+// scanBlock bounds the candidates of one pass, so a dense scan needs no
+// more memory than this many partial sums per chunk.
+const scanBlock = 4096
+
+// scanGrid returns the exact losses over k evenly spaced b.
+func (o *objective) scanGrid(k int) ([]float64, []float64) {
+	bs := o.grid(k)
+	ls := make([]float64, k)
+	for lo := 0; lo < k; lo += scanBlock {
+		hi := min(lo+scanBlock, k)
+		o.losses(bs[lo:hi], ls[lo:hi])
+	}
+	return bs, ls
+}
+
+// scan is the best point of a dense exact-loss grid.
+func (o *objective) scan() float64 {
+	k := o.s.ScanPoints
+	if k == 0 {
+		k = 25001
+	}
+	bs, ls := o.scanGrid(k)
+	return bs[argmin(ls)]
+}
+
+func argmin(v []float64) int {
+	j := 0
+	for i := range v {
+		if v[i] < v[j] {
+			j = i
+		}
+	}
+	return j
+}
+
+// coarsePoints is auto's grid: 4096 points when the grouped data are small
+// (8-bit data: at most 65536 groups), fewer on large data, at least 512.
+func (o *objective) coarsePoints() int {
+	if o.s.ScanPoints > 0 {
+		return o.s.ScanPoints
+	}
+	return max(512, min(4096, int(2e9/float64(max(1, o.grouped.Len())))))
+}
+
+// basins returns the indices of the local minima of ls, best first.
+func basins(ls []float64) []int {
+	var idx []int
+	for i := range ls {
+		if (i == 0 || ls[i] <= ls[i-1]) && (i == len(ls)-1 || ls[i] <= ls[i+1]) {
+			idx = append(idx, i)
+		}
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return ls[idx[a]] < ls[idx[b]] })
+	return idx
+}
+
+type candidate struct{ b, loss float64 }
+
+// auto: a coarse exact scan; from the best Starts basins, a short gradient
+// refinement with the chosen surrogate and optimizer; then the exact
+// polish of a bracket around each, which finds the global minimum of the
+// exact loss inside it; the least wins.
+func (o *objective) auto() (float64, bool, error) {
+	k := o.coarsePoints()
+	bs, ls := o.scanGrid(k)
+	h := bs[1] - bs[0]
+	narrowedAny := false
+	var cands []candidate
+	bas := basins(ls)
+	for _, i := range bas[:min(o.s.Starts, len(bas))] {
+		b0 := bs[i]
+		lo, hi := math.Max(o.s.BMin, b0-h), math.Min(o.s.BMax, b0+h)
+		res, err := o.run(b0, lo, hi, min(o.s.Steps, 50))
+		if err != nil {
+			return 0, false, err
+		}
+		r := res.X[0]
+		p := o.polishAround(b0, math.Min(b0, r)-h, math.Max(b0, r)+h)
+		narrowedAny = narrowedAny || p.narrowed
+		for _, b := range []float64{p.b, r, b0} {
+			cands = append(cands, candidate{b, o.loss(b)})
+		}
+	}
+	best := cands[0]
+	for _, c := range cands[1:] {
+		if c.loss < best.loss {
+			best = c
+		}
+	}
+	return best.b, narrowedAny, nil
+}
+
+// polishAround polishes [lo, hi] (clipped to the range), widening a side
+// while the run of least loss reaches it, so that the middle of the run is
+// the middle of all of it.
+func (o *objective) polishAround(center, lo, hi float64) polished {
+	cfg := o.exact.Config()
+	var p polished
+	for range 8 {
+		lo, hi = math.Max(o.s.BMin, lo), math.Min(o.s.BMax, hi)
+		p = polish(o.grouped, cfg, lo, hi, center)
+		w := hi - lo
+		grow := false
+		if p.lo-lo < 1e-6*w && lo > o.s.BMin {
+			lo -= w
+			grow = true
+		}
+		if hi-p.hi < 1e-6*w && hi < o.s.BMax {
+			hi += w
+			grow = true
+		}
+		if !grow || p.narrowed || p.lo == p.hi {
+			break
+		}
+	}
+	return p
+}
+
+// rival returns the best local minimum of a coarse exact scan outside the
+// basin of b: at least two grid steps away and separated from b by a rise
+// of the loss.
+func (o *objective) rival(b float64) (float64, float64) {
+	bs, ls := o.scanGrid(min(1024, o.coarsePoints()))
+	h := bs[1] - bs[0]
+	for _, i := range basins(ls) {
+		if math.Abs(bs[i]-b) > 2*h {
+			return bs[i], ls[i]
+		}
+	}
+	return math.NaN(), math.NaN()
+}
+
+// tolerance is the loss the interval allows above the answer's: with
+// stored outputs modelled, what one level of error on 0.1% of the samples
+// costs (a tool that rounds a little differently); without, the loss of a
+// half-level error on every sample, the rounding noise left unexplained.
+func (o *objective) tolerance() float64 {
+	if L := o.exact.Config().OutputLevels; L > 0 {
+		v, _ := o.s.Loss.Eval(1 / L)
+		return v / 1000
+	}
+	v, _ := o.s.Loss.Eval(o.data.Step / 2)
+	return v
+}
+
+// interval scans outward from b on a fine grid and returns the hull of the
+// points within the rounding tolerance, widening the window while the hull
+// touches its edge.
+func (o *objective) interval(b, loss float64) [2]float64 {
+	lim := loss + o.tolerance() + 1e-12*loss
+	w := 0.05
+	for {
+		lo, hi := math.Max(o.s.BMin, b-w), math.Min(o.s.BMax, b+w)
+		const n = 2001
+		bs := make([]float64, n)
+		ls := make([]float64, n)
+		for i := range bs {
+			bs[i] = lo + (hi-lo)*float64(i)/(n-1)
+		}
+		o.losses(bs, ls)
+		ilo, ihi := n, -1
+		for i := range bs {
+			if ls[i] <= lim {
+				ilo, ihi = min(ilo, i), max(ihi, i)
+			}
+		}
+		if ihi < 0 { // the grid missed the narrow set: b itself
+			return [2]float64{b, b}
+		}
+		atEdge := (ilo == 0 && lo > o.s.BMin) || (ihi == n-1 && hi < o.s.BMax)
+		if !atEdge || w >= o.s.BMax-o.s.BMin {
+			step := (hi - lo) / (n - 1)
+			return [2]float64{math.Max(o.s.BMin, math.Min(b, bs[ilo]-boolf(ilo > 0)*step/2)),
+				math.Min(o.s.BMax, math.Max(b, bs[ihi]+boolf(ihi < n-1)*step/2))}
+		}
+		w *= 4
+	}
+}
+
+func boolf(v bool) float64 {
+	if v {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,178 @@
+package estimate
+
+import (
+	"math/rand/v2"
+
+	"github.com/quantfit/quantfit/host/optim"
+	"github.com/quantfit/quantfit/kernels"
+)
+
+// objective holds the evaluators of one estimation: step evaluates the
+// surrogate loss and gradient in the chosen mode; exact evaluates exact
+// losses on grouped data (equal to the per-pixel losses to 1e-9), for
+// scans, polish and ranking.
+type objective struct {
+	s       Settings
+	data    *Data
+	mode    Mode
+	step    *kernels.Evaluator
+	exact   *kernels.Evaluator
+	grouped *kernels.Weighted
+
+	// mini-batches
+	batch     *kernels.Evaluator
+	bx, bt    []float32
+	perm      []int32
+	permEpoch int
+	batchRng  *rand.Rand
+
+	evals int
+	steps int
+	// recorder numbering across runs
+	recStep int
+}
+
+func newObjective(d *Data, s Settings) (*objective, error) {
+	if s.OutputLevels == 0 {
+		s.OutputLevels = d.levels()
+	}
+	o := &objective{s: s, data: d, mode: s.Mode, permEpoch: -1}
+	if o.mode == AutoMode {
+		o.mode = PixelMode
+		if d.hist != nil {
+			o.mode = HistMode
+		}
+	}
+	if o.mode == HistMode && d.hist == nil {
+		return nil, errorf("histogram mode needs 8-bit data; use -mode pixel")
+	}
+	g, err := d.grouped(s.Loss.Kind)
+	if err != nil {
+		return nil, err
+	}
+	o.grouped = g
+	cfg := s.config()
+	exactCfg := cfg
+	exactCfg.Surrogate, exactCfg.SoftForward = kernels.Surrogate{Kind: kernels.STE}, false
+	if o.exact, err = kernels.NewWeightedEvaluator(g, exactCfg); err != nil {
+		return nil, err
+	}
+	if o.mode == HistMode {
+		o.step, err = kernels.NewWeightedEvaluator(g, cfg)
+	} else {
+		var smp kernels.Samples
+		if smp, err = d.Samples(); err == nil {
+			o.step, err = kernels.NewEvaluator(smp, cfg)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.BatchSize > 0 {
+		smp, err := d.Samples()
+		if err != nil {
+			return nil, err
+		}
+		n := min(s.BatchSize, smp.Len())
+		o.bx, o.bt = make([]float32, n), make([]float32, n)
+		copy(o.bx, smp.X)
+		copy(o.bt, smp.T)
+		if o.batch, err = kernels.NewEvaluator(kernels.Samples{X: o.bx, T: o.bt}, cfg); err != nil {
+			return nil, err
+		}
+		o.perm = make([]int32, smp.Len())
+		for i := range o.perm {
+			o.perm[i] = int32(i)
+		}
+		o.batchRng = rand.New(rand.NewPCG(s.Seed, 0xba7c4))
+	}
+	return o, nil
+}
+
+// setConfig changes the surrogate of the step evaluators (continuation).
+func (o *objective) setConfig(c kernels.Config) error {
+	if err := o.step.SetConfig(c); err != nil {
+		return err
+	}
+	if o.batch != nil {
+		return o.batch.SetConfig(c)
+	}
+	return nil
+}
+
+// loss is the exact mean loss at b.
+func (o *objective) loss(b float64) float64 {
+	o.evals++
+	return o.exact.Loss(b)
+}
+
+// losses fills out with the exact losses at bs in one pass.
+func (o *objective) losses(bs, out []float64) {
+	o.evals += len(bs)
+	o.exact.Losses(bs, out)
+}
+
+func (o *objective) problem() optim.Problem {
+	p := optim.Problem{
+		LossGrad: func(g, x []float64) float64 {
+			o.evals++
+			return o.step.LossGrad(x, g)
+		},
+	}
+	if o.batch != nil {
+		p.NumBatches = len(o.perm) / len(o.bx)
+		if p.NumBatches > 1 {
+			p.BatchLossGrad = o.batchLossGrad
+			p.Loss = func(x []float64) float64 { return o.loss(x[0]) }
+		}
+	}
+	return p
+}
+
+// batchLossGrad gathers batch i of the epoch's permutation into the batch
+// buffers and evaluates them.
+func (o *objective) batchLossGrad(g, x []float64, epoch, batch int) float64 {
+	if epoch != o.permEpoch {
+		o.batchRng.Shuffle(len(o.perm), func(i, j int) { o.perm[i], o.perm[j] = o.perm[j], o.perm[i] })
+		o.permEpoch = epoch
+	}
+	smp, _ := o.data.Samples()
+	n := len(o.bx)
+	for k, idx := range o.perm[batch*n : (batch+1)*n] {
+		o.bx[k], o.bt[k] = smp.X[idx], smp.T[idx]
+	}
+	o.evals++
+	return o.batch.LossGrad(x, g)
+}
+
+// run is one gradient run from b0 within [lo, hi].
+func (o *objective) run(b0, lo, hi float64, steps int) (*optim.Result, error) {
+	m, err := optim.ParseMethod(o.s.Optimizer)
+	if err != nil {
+		return nil, err
+	}
+	set := &optim.Settings{
+		Steps:        steps,
+		LearningRate: o.s.LearningRate,
+		Schedule:     o.s.Schedule,
+		Noise:        o.s.Noise,
+		Patience:     o.s.Patience,
+		Tolerance:    o.s.Tolerance,
+		Lower:        []float64{lo},
+		Upper:        []float64{hi},
+		Seed:         o.s.Seed + uint64(o.steps),
+	}
+	if o.s.Recorder != nil {
+		set.Recorder = optim.RecorderFunc(func(st optim.Step) error {
+			st.Step = o.recStep
+			o.recStep++
+			return o.s.Recorder.Record(st)
+		})
+	}
+	res, err := optim.Minimize(o.problem(), []float64{b0}, set, m)
+	if err != nil {
+		return nil, err
+	}
+	o.steps += res.Steps
+	return res, nil
+}
