@@ -90,35 +90,22 @@ func Estimate(d *Data, s Settings) (*Result, error) {
 	return r, nil
 }
 
-// EstimateSet fits one b to all channels of set pooled, or with perChannel
-// one b per channel.
-func EstimateSet(set *imageset.Set, perChannel bool, s Settings) ([]*Result, error) {
+// Groups returns the channel groups estimated separately: all channels
+// pooled, or with perChannel one group per channel.
+func Groups(set *imageset.Set, perChannel bool) [][]int {
 	n := set.Channels()
-	var groups [][]int
 	if perChannel {
-		for c := 0; c < n; c++ {
-			groups = append(groups, []int{c})
+		gs := make([][]int, n)
+		for c := range gs {
+			gs[c] = []int{c}
 		}
-	} else {
-		all := make([]int, n)
-		for c := range all {
-			all[c] = c
-		}
-		groups = [][]int{all}
+		return gs
 	}
-	var out []*Result
-	for _, g := range groups {
-		d, err := FromSet(set, g)
-		if err != nil {
-			return nil, err
-		}
-		r, err := Estimate(d, s)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
+	all := make([]int, n)
+	for c := range all {
+		all[c] = c
 	}
-	return out, nil
+	return [][]int{all}
 }
 
 func (o *objective) rng(stream uint64) *rand.Rand {
@@ -388,4 +375,21 @@ func boolf(v bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// Landscape returns the exact loss at n evenly spaced b over [BMin, BMax],
+// for plots.
+func Landscape(d *Data, s Settings, n int) (bs, ls []float64, err error) {
+	if n < 2 {
+		return nil, nil, errorf("landscape needs 2 points or more, not %d", n)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, nil, err
+	}
+	o, err := newObjective(d, s.withDefaults())
+	if err != nil {
+		return nil, nil, err
+	}
+	bs, ls = o.scanGrid(n)
+	return bs, ls, nil
 }

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// command is one subcommand, in the manner of the go command.
+type command struct {
+	name      string
+	usageLine string
+	short     string
+	long      string
+	// run parses its own flags from fs and does the work.
+	run func(c *cli, fs *flag.FlagSet, args []string) error
+	// flags declares the command's flags on fs and returns the values.
+	flags func(fs *flag.FlagSet) any
+}
+
+// cli carries the writers of one invocation.
+type cli struct {
+	stdout, stderr io.Writer
+}
+
+// usageError is bad usage or bad input: exit status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+var commands []*command
+
+// run is the whole program: main only calls it.
+func run(args []string, stdout, stderr io.Writer) int {
+	c := &cli{stdout: stdout, stderr: stderr}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+		if len(args) > 1 {
+			if cmd := lookup(args[1]); cmd != nil {
+				c.commandUsage(cmd, flag.NewFlagSet(cmd.name, flag.ContinueOnError))
+				return 0
+			}
+			fmt.Fprintf(stderr, "quantfit help: unknown command %q\n", args[1])
+			return 2
+		}
+		c.usage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd := lookup(args[0])
+	if cmd == nil {
+		fmt.Fprintf(stderr, "quantfit: unknown command %q\nRun 'quantfit help' for usage.\n", args[0])
+		return 2
+	}
+	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	err := cmd.run(c, fs, args[1:])
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		c.commandUsage(cmd, fs)
+		return 0
+	}
+	fmt.Fprintf(stderr, "quantfit %s: %v\n", cmd.name, err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "Run 'quantfit help %s' for usage.\n", cmd.name)
+		return 2
+	}
+	return 1
+}
+
+func lookup(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (c *cli) usage(w io.Writer) {
+	fmt.Fprint(w, `quantfit finds the parameters of pixel-wise image filters from pairs of
+original and filtered images.
+
+Usage:
+
+	quantfit <command> [arguments]
+
+The commands are:
+
+`)
+	for _, cmd := range commands {
+		fmt.Fprintf(w, "\t%-10s %s\n", cmd.name, cmd.short)
+	}
+	fmt.Fprint(w, "\nUse \"quantfit help <command>\" for more information about a command.\n")
+}
+
+func (c *cli) commandUsage(cmd *command, fs *flag.FlagSet) {
+	w := c.stdout
+	fmt.Fprintf(w, "usage: quantfit %s\n\n%s\n", cmd.usageLine, strings.TrimSpace(cmd.long))
+	if cmd.flags != nil {
+		cmd.flags(fs)
+	}
+	has := false
+	fs.VisitAll(func(*flag.Flag) { has = true })
+	if has {
+		fmt.Fprint(w, "\nFlags:\n")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+}
+
+// parse parses flags, turning flag errors into usage errors.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	return nil
+}

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/quantfit/quantfit/host/atomicfile"
+	"github.com/quantfit/quantfit/host/estimate"
+	"github.com/quantfit/quantfit/host/imageset"
+	"github.com/quantfit/quantfit/host/optim"
+	"github.com/quantfit/quantfit/host/plots"
+)
+
+func init() {
+	commands = append(commands, &command{
+		name:      "estimate",
+		usageLine: "estimate [flags] ORIG QUANT [ORIG QUANT ...] | estimate [flags] -pairs DIR_ORIG DIR_QUANT",
+		short:     "estimate the quantizer's b from original and filtered images",
+		long: `
+Estimate fits the parameter b of the quantizer to one or more pairs of an
+original image and its filtered version (PNG, JPEG or GIF, 8 or 16 bits,
+gray or colour), all pairs jointly, and prints one JSON object with the
+answer and how it was found. With -pairs, the files of DIR_ORIG are matched
+with the files of the same name in DIR_QUANT.
+
+Exit status: 0 on success, 1 when the estimation fails, 2 on bad usage or
+input.`,
+		flags: func(fs *flag.FlagSet) any { f := &estimateFlags{}; f.declare(fs); return f },
+		run:   runEstimate,
+	})
+}
+
+type estimateFlags struct {
+	options
+	pairs bool
+	trace string
+	plot  string
+	truth float64
+}
+
+func (f *estimateFlags) declare(fs *flag.FlagSet) {
+	f.options.declare(fs)
+	fs.BoolVar(&f.pairs, "pairs", false, "arguments are two directories of images matched by file name")
+	fs.StringVar(&f.trace, "trace", "", "write every gradient step to `file.csv` (step, b, loss, grad, lr)")
+	fs.StringVar(&f.plot, "plot", "", "write b per step and the loss landscape to `file.png`")
+	fs.Float64Var(&f.truth, "truth", math.NaN(), "the true `b`, if known: drawn on the plot and reported")
+}
+
+// result is the JSON object estimate prints. With -per-channel the
+// per-channel fields are lists, one entry per channel.
+type result struct {
+	B          any     `json:"b"`
+	Loss       any     `json:"loss"`
+	Interval   any     `json:"interval"`
+	RivalB     any     `json:"rival_b"`
+	RivalLoss  any     `json:"rival_loss"`
+	Margin     any     `json:"margin"`
+	Model      string  `json:"model"`
+	Surrogate  string  `json:"surrogate"`
+	Optimizer  string  `json:"optimizer"`
+	Strategy   string  `json:"strategy"`
+	Mode       string  `json:"mode"`
+	Backend    string  `json:"backend"`
+	Steps      int     `json:"steps"`
+	Evals      int     `json:"evaluations"`
+	Seconds    float64 `json:"seconds"`
+	Pairs      int     `json:"pairs"`
+	Channels   int     `json:"channels"`
+	PerChannel bool    `json:"per_channel"`
+	Truth      *number `json:"truth,omitempty"`
+	Narrowed   bool    `json:"narrowed,omitempty"`
+}
+
+// number marshals NaN as null: JSON has no NaN.
+type number float64
+
+func (n number) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(n)) || math.IsInf(float64(n), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(n))
+}
+
+func newResult(rs []*estimate.Result, pairs, channels int, perChannel bool) result {
+	pick := func(f func(*estimate.Result) any) any {
+		if !perChannel {
+			return f(rs[0])
+		}
+		out := make([]any, len(rs))
+		for i, r := range rs {
+			out[i] = f(r)
+		}
+		return out
+	}
+	r0 := rs[0]
+	out := result{
+		B:         pick(func(r *estimate.Result) any { return number(r.B) }),
+		Loss:      pick(func(r *estimate.Result) any { return number(r.Loss) }),
+		Interval:  pick(func(r *estimate.Result) any { return [2]number{number(r.Interval[0]), number(r.Interval[1])} }),
+		RivalB:    pick(func(r *estimate.Result) any { return number(r.RivalB) }),
+		RivalLoss: pick(func(r *estimate.Result) any { return number(r.RivalLoss) }),
+		Margin:    pick(func(r *estimate.Result) any { return number(r.Margin) }),
+		Model:     r0.Model, Surrogate: r0.Surrogate, Optimizer: r0.Optimizer, Strategy: r0.Strategy,
+		Mode: r0.Mode, Backend: r0.Backend, Pairs: pairs, Channels: channels, PerChannel: perChannel,
+	}
+	for _, r := range rs {
+		out.Steps += r.Steps
+		out.Evals += r.Evaluations
+		out.Seconds += r.Seconds
+		out.Narrowed = out.Narrowed || r.Narrowed
+	}
+	return out
+}
+
+// traceRecorder keeps every step of every channel for -trace and -plot.
+type traceRecorder struct {
+	channel int
+	rows    []traceRow
+}
+
+type traceRow struct {
+	channel, step     int
+	b, loss, grad, lr float64
+}
+
+func (t *traceRecorder) Record(s optim.Step) error {
+	t.rows = append(t.rows, traceRow{t.channel, s.Step, s.X[0], s.Loss, s.Grad[0], s.LR})
+	return nil
+}
+
+func (t *traceRecorder) writeCSV(w io.Writer, perChannel bool) error {
+	var buf bytes.Buffer
+	if perChannel {
+		buf.WriteString("channel,")
+	}
+	buf.WriteString("step,b,loss,grad,lr\n")
+	for _, r := range t.rows {
+		if perChannel {
+			fmt.Fprintf(&buf, "%d,", r.channel)
+		}
+		fmt.Fprintf(&buf, "%d,%.10g,%.10g,%.10g,%.10g\n", r.step, r.b, r.loss, r.grad, r.lr)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
+	f := &estimateFlags{}
+	f.declare(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	s, err := f.settings()
+	if err != nil {
+		return err
+	}
+	if err := checkOutputs(f.trace, ".csv", "-trace"); err != nil {
+		return err
+	}
+	if err := checkOutputs(f.plot, ".png", "-plot"); err != nil {
+		return err
+	}
+	set, err := loadSet(fs.Args(), f.pairs, f.maxPixels)
+	if err != nil {
+		return err
+	}
+	rec := &traceRecorder{}
+	if f.trace != "" || f.plot != "" {
+		s.Recorder = rec
+	}
+	rs, err := estimateSet(set, f.perChannel, s, rec)
+	if err != nil {
+		return err
+	}
+	out := newResult(rs, len(set.Pairs), set.Channels(), f.perChannel)
+	if !math.IsNaN(f.truth) {
+		t := number(f.truth)
+		out.Truth = &t
+	}
+	if f.trace != "" {
+		if err := atomicfile.Write(f.trace, func(w io.Writer) error { return rec.writeCSV(w, f.perChannel) }); err != nil {
+			return fmt.Errorf("-trace: %v", err)
+		}
+	}
+	if f.plot != "" {
+		if err := writePlot(f.plot, set, s, rs[0], rec, f.truth, f.perChannel); err != nil {
+			return err
+		}
+	}
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// estimateSet estimates each channel group, telling the recorder which
+// channel it sees.
+func estimateSet(set *imageset.Set, perChannel bool, s estimate.Settings, rec *traceRecorder) ([]*estimate.Result, error) {
+	var out []*estimate.Result
+	for ch, g := range estimate.Groups(set, perChannel) {
+		rec.channel = ch
+		d, err := estimate.FromSet(set, g)
+		if err != nil {
+			return nil, err
+		}
+		r, err := estimate.Estimate(d, s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func writePlot(path string, set *imageset.Set, s estimate.Settings, r *estimate.Result, rec *traceRecorder, truth float64, perChannel bool) error {
+	title := fmt.Sprintf("%s, %s, %s: b = %.4f", r.Strategy, r.Optimizer, r.Surrogate, r.B)
+	if perChannel {
+		title += " (channel 0)"
+	}
+	d, err := estimate.FromSet(set, estimate.Groups(set, perChannel)[0])
+	if err != nil {
+		return err
+	}
+	s.Recorder = nil
+	bs, ls, err := estimate.Landscape(d, s, 2000)
+	if err != nil {
+		return err
+	}
+	run := plots.Run{Title: title, Reference: r.B, ReferenceLabel: "answer", Answer: r.B, Grid: bs, Landscape: ls}
+	if !math.IsNaN(truth) {
+		run.Reference, run.ReferenceLabel = truth, "truth"
+	}
+	for _, row := range rec.rows {
+		if row.channel == 0 {
+			run.Trajectory = append(run.Trajectory, plots.Point{Step: row.step, B: row.b, Loss: row.loss})
+		}
+	}
+	if err := atomicfile.Write(path, func(w io.Writer) error { return plots.WriteRun(w, run) }); err != nil {
+		return fmt.Errorf("-plot: %v", err)
+	}
+	return nil
+}
+
+// checkOutputs refuses an output path with the wrong extension before any
+// work is done.
+func checkOutputs(path, ext, flagName string) error {
+	if path != "" && !strings.HasSuffix(strings.ToLower(path), ext) {
+		return usagef("%s %q: the file name must end in %s", flagName, path, ext)
+	}
+	return nil
+}
+
+// loadSet loads the pairs named by the arguments.
+func loadSet(args []string, dirs bool, maxPixels int) (*imageset.Set, error) {
+	var names [][2]string
+	if dirs {
+		if len(args) != 2 {
+			return nil, usagef("-pairs needs two directories, DIR_ORIG DIR_QUANT; got %d arguments", len(args))
+		}
+		ps, err := imageset.MatchDirs(args[0], args[1])
+		if err != nil {
+			return nil, usageError{fmt.Errorf("%s", trim(err))}
+		}
+		names = ps
+	} else {
+		if len(args) == 0 || len(args)%2 != 0 {
+			return nil, usagef("want pairs of images ORIG QUANT; got %d arguments", len(args))
+		}
+		for i := 0; i < len(args); i += 2 {
+			names = append(names, [2]string{args[i], args[i+1]})
+		}
+	}
+	set := &imageset.Set{}
+	for _, n := range names {
+		p, err := imageset.LoadPair(n[0], n[1], maxPixels)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("%s", trim(err))}
+		}
+		set.Pairs = append(set.Pairs, p)
+	}
+	return set, nil
+}

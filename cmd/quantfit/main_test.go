@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/quantfit/quantfit/host/photos"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// quantfit runs the command line and returns its exit status and output.
+func quantfit(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file (go test -update to accept):\n%s", name, got)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	code, out, _ := quantfit(t, "help")
+	if code != 0 {
+		t.Fatalf("help: exit %d", code)
+	}
+	golden(t, "help.golden", out)
+	for _, c := range []string{"estimate", "synth", "demo"} {
+		code, out, _ := quantfit(t, "help", c)
+		if code != 0 {
+			t.Fatalf("help %s: exit %d", c, code)
+		}
+		golden(t, "help-"+c+".golden", out)
+	}
+	if code, _, _ := quantfit(t); code != 2 {
+		t.Errorf("no arguments: exit %d, want 2", code)
+	}
+	if code, _, errs := quantfit(t, "frobnicate"); code != 2 || !strings.Contains(errs, "frobnicate") {
+		t.Errorf("unknown command: exit %d, %q", code, errs)
+	}
+}
+
+// writePhoto copies a shipped photo into dir.
+func writePhoto(t *testing.T, dir, name string) string {
+	t.Helper()
+	b, err := photos.Bytes(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+type estimateJSON struct {
+	B         json.RawMessage `json:"b"`
+	Loss      json.RawMessage `json:"loss"`
+	Model     string          `json:"model"`
+	Surrogate string          `json:"surrogate"`
+	Optimizer string          `json:"optimizer"`
+	Strategy  string          `json:"strategy"`
+	Steps     *int            `json:"steps"`
+	Backend   string          `json:"backend"`
+	Seconds   *float64        `json:"seconds"`
+	Interval  json.RawMessage `json:"interval"`
+}
+
+func decode(t *testing.T, out string) estimateJSON {
+	t.Helper()
+	var r estimateJSON
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	if r.B == nil || r.Loss == nil || r.Model == "" || r.Surrogate == "" || r.Optimizer == "" || r.Strategy == "" ||
+		r.Steps == nil || r.Backend == "" || r.Seconds == nil {
+		t.Fatalf("output lacks a required key:\n%s", out)
+	}
+	return r
+}
+
+func TestSynthThenEstimate(t *testing.T) {
+	dir := t.TempDir()
+	orig := writePhoto(t, dir, "coins.png")
+	quant := filepath.Join(dir, "coins-q.png")
+	if code, _, errs := quantfit(t, "synth", "-b", "12.3", orig, quant); code != 0 {
+		t.Fatalf("synth: exit %d: %s", code, errs)
+	}
+	trace, plot := filepath.Join(dir, "trace.csv"), filepath.Join(dir, "plot.png")
+	code, out, errs := quantfit(t, "estimate", "-trace", trace, "-plot", plot, "-truth", "12.3", orig, quant)
+	if code != 0 {
+		t.Fatalf("estimate: exit %d: %s", code, errs)
+	}
+	r := decode(t, out)
+	var b float64
+	json.Unmarshal(r.B, &b)
+	if math.Abs(b-12.3) > 0.02 || r.Strategy != "auto" || r.Model != "midrise" || r.Backend != "cpu" {
+		t.Errorf("estimate: %s", out)
+	}
+	csv, err := os.ReadFile(trace)
+	if err != nil || !strings.HasPrefix(string(csv), "step,b,loss,grad,lr\n") || strings.Count(string(csv), "\n") < 10 {
+		t.Errorf("trace: %v\n%.200s", err, csv)
+	}
+	f, err := os.Open(plot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if img, err := png.Decode(f); err != nil || img.Bounds().Dx() < 500 {
+		t.Errorf("plot: %v", err)
+	}
+	// Every strategy and optimizer runs from the command line.
+	for _, args := range [][]string{
+		{"-strategy", "gd", "-optimizer", "sgd", "-surrogate", "ste", "-steps", "50"},
+		{"-strategy", "gd", "-optimizer", "momentum", "-schedule", "exp", "-steps", "50"},
+		{"-strategy", "gd", "-optimizer", "nesterov", "-schedule", "step", "-decay-steps", "10", "-steps", "50"},
+		{"-strategy", "gd", "-optimizer", "adagrad", "-schedule", "inv", "-noise", "1e-8", "-steps", "50"},
+		{"-strategy", "gd", "-optimizer", "rmsprop", "-patience", "5", "-batch", "4096", "-mode", "pixel", "-steps", "50"},
+		{"-strategy", "multistart", "-starts", "4", "-steps", "50", "-surrogate", "sine"},
+		{"-strategy", "continuation", "-surrogate", "gaussian", "-steps", "50"},
+		{"-strategy", "continuation", "-surrogate", "softround", "-steps", "50"},
+		{"-strategy", "scan", "-scan-points", "2001", "-loss", "l1"},
+		{"-loss", "huber", "-model", "midrise", "-soft-forward", "-surrogate", "atan"},
+	} {
+		code, out, errs := quantfit(t, append(append([]string{"estimate"}, args...), orig, quant)...)
+		if code != 0 {
+			t.Errorf("estimate %v: exit %d: %s", args, code, errs)
+			continue
+		}
+		decode(t, out)
+	}
+}
+
+func TestPerChannelAndPairs(t *testing.T) {
+	do, dq := t.TempDir(), t.TempDir()
+	for _, n := range []string{"ihc.png", "video-001.png"} {
+		orig := writePhoto(t, do, n)
+		if code, _, errs := quantfit(t, "synth", "-b", "9.7", orig, filepath.Join(dq, n)); code != 0 {
+			t.Fatalf("synth: %s", errs)
+		}
+	}
+	code, out, errs := quantfit(t, "estimate", "-per-channel", "-pairs", do, dq)
+	if code != 0 {
+		t.Fatalf("estimate: exit %d: %s", code, errs)
+	}
+	r := decode(t, out)
+	var bs []float64
+	if err := json.Unmarshal(r.B, &bs); err != nil || len(bs) != 3 {
+		t.Fatalf("per-channel b %s: %v", r.B, err)
+	}
+	for _, b := range bs {
+		if math.Abs(b-9.7) > 0.02 {
+			t.Errorf("per-channel b %v, want 9.7", bs)
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	orig := writePhoto(t, dir, "coins.png")
+	other := writePhoto(t, dir, "grass.png")
+	quant := filepath.Join(dir, "q.png")
+	if code, _, errs := quantfit(t, "synth", "-b", "8", orig, quant); code != 0 {
+		t.Fatal(errs)
+	}
+	junk := filepath.Join(dir, "junk.png")
+	os.WriteFile(junk, []byte("not an image at all"), 0o644)
+	data, _ := os.ReadFile(quant)
+	trunc := filepath.Join(dir, "trunc.png")
+	os.WriteFile(trunc, data[:len(data)/3], 0o644)
+	plot := filepath.Join(dir, "never.png")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"estimate", orig}, "pairs of images"},
+		{[]string{"estimate", orig, filepath.Join(dir, "missing.png")}, "missing.png"},
+		{[]string{"estimate", orig, junk}, "junk.png"},
+		{[]string{"estimate", orig, trunc}, "trunc.png"},
+		{[]string{"estimate", orig, other}, "384x303"},
+		{[]string{"estimate", "-max-pixels", "1000", orig, quant}, "over the limit"},
+		{[]string{"estimate", "-bmin", "30", "-bmax", "5", orig, quant}, "-bmin"},
+		{[]string{"estimate", "-bmin", "NaN", orig, quant}, "-bmin"},
+		{[]string{"estimate", "-steps", "-3", orig, quant}, "-steps"},
+		{[]string{"estimate", "-lr", "-1", orig, quant}, "-lr"},
+		{[]string{"estimate", "-model", "posterise", orig, quant}, "-model"},
+		{[]string{"estimate", "-surrogate", "magic", orig, quant}, "-surrogate"},
+		{[]string{"estimate", "-optimizer", "lbfgs", orig, quant}, "-optimizer"},
+		{[]string{"estimate", "-strategy", "guess", orig, quant}, "-strategy"},
+		{[]string{"estimate", "-gamma", "1.5", orig, quant}, "-gamma"},
+		{[]string{"estimate", "-mode", "hist", "-levels", "-3", orig, quant}, "-levels"},
+		{[]string{"estimate", "-strategy", "continuation", "-surrogate", "ste", orig, quant}, "-strategy"},
+		{[]string{"estimate", "-plot", plot, "-bmin", "-4", orig, quant}, "-bmin"},
+		{[]string{"estimate", "-plot", filepath.Join(dir, "p.jpg"), orig, quant}, "-plot"},
+		{[]string{"estimate", "-nonsense", orig, quant}, "nonsense"},
+		{[]string{"estimate", "-pairs", dir}, "two directories"},
+		{[]string{"synth", orig, quant}, "-b is required"},
+		{[]string{"synth", "-b", "-2", orig, quant}, "-b"},
+		{[]string{"synth", "-b", "8", orig, filepath.Join(dir, "out.jpg")}, ".png"},
+		{[]string{"synth", "-b", "8", junk, filepath.Join(dir, "out.png")}, "junk.png"},
+		{[]string{"demo", "-photo", "nope.png"}, "nope.png"},
+	} {
+		code, out, errs := quantfit(t, c.args...)
+		if code != 2 || out != "" || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 naming %q", c.args, code, out, errs, c.want)
+		}
+		if lines := strings.Count(errs, "\n"); lines > 2 {
+			t.Errorf("%v: %d lines of errors:\n%s", c.args, lines, errs)
+		}
+	}
+	for _, p := range []string{plot, filepath.Join(dir, "out.png"), filepath.Join(dir, "out.jpg"), filepath.Join(dir, "p.jpg")} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s was written despite the error", p)
+		}
+	}
+	if es, _ := os.ReadDir(dir); len(es) != 5 {
+		var names []string
+		for _, e := range es {
+			names = append(names, e.Name())
+		}
+		t.Errorf("left in the directory: %v", names)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	dir := t.TempDir()
+	plot := filepath.Join(dir, "demo.png")
+	code, out, errs := quantfit(t, "demo", "-seed", "3", "-plot", plot)
+	if code != 0 {
+		t.Fatalf("demo: exit %d: %s", code, errs)
+	}
+	if !strings.Contains(out, "auto") || !strings.Contains(out, "gd (Adam") {
+		t.Errorf("demo output:\n%s", out)
+	}
+	if _, err := os.Stat(plot); err != nil {
+		t.Error(err)
+	}
+}

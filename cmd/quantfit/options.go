@@ -1,0 +1,186 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/quantfit/quantfit/host/estimate"
+	"github.com/quantfit/quantfit/host/imageset"
+	"github.com/quantfit/quantfit/host/optim"
+	"github.com/quantfit/quantfit/kernels"
+)
+
+// options are the estimation flags shared by the commands that estimate.
+type options struct {
+	model, surrogate, loss, optimizer, schedule, strategy, mode string
+	gamma, alpha, sigma, delta                                  float64
+	samples                                                     int
+	softForward, perChannel                                     bool
+	lr, decay, decaySteps, noise, tol, init, bmin, bmax, levels float64
+	steps, batch, patience, starts, scanPoints, stages          int
+	seed                                                        uint64
+	maxPixels                                                   int
+}
+
+func (o *options) declare(fs *flag.FlagSet) {
+	fs.StringVar(&o.model, "model", "midrise", "quantizer `model`: "+strings.Join(kernels.Models(), ", "))
+	fs.StringVar(&o.surrogate, "surrogate", "atan", "surrogate `gradient`: "+strings.Join(kernels.Surrogates(), ", ")+", lsq")
+	fs.Float64Var(&o.gamma, "gamma", 0.9, "atan surrogate damping `γ` in [0,1)")
+	fs.Float64Var(&o.alpha, "alpha", 4, "softround surrogate sharpness `α`")
+	fs.Float64Var(&o.sigma, "sigma", 0.25, "gaussian surrogate width `σ` in b")
+	fs.IntVar(&o.samples, "samples", 16, "gaussian surrogate antithetic sample `pairs`")
+	fs.BoolVar(&o.softForward, "soft-forward", false, "run gradient steps through the smooth surrogate's forward pass")
+	fs.StringVar(&o.loss, "loss", "mse", "`loss`: "+strings.Join(kernels.LossNames(), ", "))
+	fs.Float64Var(&o.delta, "delta", 0.02, "Huber threshold `δ`")
+	fs.StringVar(&o.optimizer, "optimizer", "adam", "`optimizer`: "+strings.Join(optim.MethodNames(), ", "))
+	fs.Float64Var(&o.lr, "lr", 0, "learning `rate` (default: the optimizer's)")
+	fs.StringVar(&o.schedule, "schedule", "constant", "learning-rate `schedule`: constant, step, exp, inv")
+	fs.Float64Var(&o.decay, "decay", 0, "schedule `factor`: step multiplier (default 0.5), exp per-step decay (default 0.99)")
+	fs.Float64Var(&o.decaySteps, "decay-steps", 0, "schedule `steps`: step interval (default 100), inv time constant (default 100)")
+	fs.IntVar(&o.steps, "steps", 500, "gradient `steps` per run")
+	fs.IntVar(&o.batch, "batch", 0, "mini-batch `size` in samples, reshuffled each epoch (0: full batch)")
+	fs.Float64Var(&o.noise, "noise", 0, "annealed gradient noise `η` (variance η/(1+t)^0.55)")
+	fs.IntVar(&o.patience, "patience", 0, "stop a run after `n` steps without improvement (0: never)")
+	fs.Float64Var(&o.tol, "tol", 0, "improvement `tolerance` for -patience")
+	fs.StringVar(&o.strategy, "strategy", "auto", "`strategy`: "+strings.Join(estimate.Strategies(), ", "))
+	fs.Float64Var(&o.init, "init", 0, "start `b` of gd and continuation (default: random in [bmin, bmax])")
+	fs.Float64Var(&o.bmin, "bmin", 5, "lower bound of `b`")
+	fs.Float64Var(&o.bmax, "bmax", 30, "upper bound of `b`")
+	fs.StringVar(&o.mode, "mode", "auto", "evaluation `mode`: auto (hist for 8-bit data), pixel, hist")
+	fs.BoolVar(&o.perChannel, "per-channel", false, "estimate b for R, G and B separately")
+	fs.IntVar(&o.starts, "starts", 16, "`runs` of multistart; basins auto refines")
+	fs.IntVar(&o.scanPoints, "scan-points", 0, "grid `points` of scan (default 25001) and auto's coarse scan")
+	fs.IntVar(&o.stages, "stages", 10, "sharpness `stages` of continuation")
+	fs.Float64Var(&o.levels, "levels", 0, "output `levels` of the stored filtered image (0: 255 for 8-bit, none otherwise; -1: none)")
+	fs.Uint64Var(&o.seed, "seed", 1, "random `seed`")
+	fs.IntVar(&o.maxPixels, "max-pixels", imageset.DefaultMaxPixels, "largest image accepted, in `pixels`")
+}
+
+// settings checks the flags and turns them into estimate settings.
+func (o *options) settings() (estimate.Settings, error) {
+	var s estimate.Settings
+	m, err := kernels.ParseModel(o.model)
+	if err != nil {
+		return s, usagef("-model: %v", trim(err))
+	}
+	k, err := kernels.ParseSurrogate(o.surrogate)
+	if err != nil {
+		return s, usagef("-surrogate: %v", trim(err))
+	}
+	l, err := kernels.ParseLoss(o.loss)
+	if err != nil {
+		return s, usagef("-loss: %v", trim(err))
+	}
+	mode, err := estimate.ParseMode(o.mode)
+	if err != nil {
+		return s, usagef("-mode: %v", trim(err))
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"-gamma", o.gamma}, {"-alpha", o.alpha}, {"-sigma", o.sigma}, {"-delta", o.delta}, {"-lr", o.lr},
+		{"-decay", o.decay}, {"-decay-steps", o.decaySteps}, {"-noise", o.noise}, {"-tol", o.tol},
+		{"-init", o.init}, {"-bmin", o.bmin}, {"-bmax", o.bmax}, {"-levels", o.levels}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			return s, usagef("%s must be a finite number, not %v", f.name, f.v)
+		}
+	}
+	if o.gamma == 0 {
+		o.gamma = 1e-300 // an explicit γ = 0 must not read as "default"
+	}
+	switch {
+	case o.lr < 0:
+		return s, usagef("-lr %v must be positive", o.lr)
+	case o.decay < 0 || o.decaySteps < 0:
+		return s, usagef("-decay and -decay-steps must be positive")
+	case o.steps < 1 || o.steps > 10_000_000:
+		return s, usagef("-steps %d must be in range [1, 10000000]", o.steps)
+	case o.maxPixels < 1:
+		return s, usagef("-max-pixels %d must be positive", o.maxPixels)
+	case o.levels < -1:
+		return s, usagef("-levels %v must be -1, 0 or positive", o.levels)
+	}
+	var sched optim.Schedule
+	switch o.schedule {
+	case "constant":
+		sched = optim.Constant{}
+	case "step":
+		sched = optim.StepDecay{Every: int(o.decaySteps), Factor: o.decay}
+	case "exp":
+		sched = optim.Exponential{Decay: o.decay}
+	case "inv":
+		sched = optim.InverseTime{Tau: o.decaySteps}
+	default:
+		return s, usagef("-schedule: unknown schedule %q (want constant, step, exp, inv)", o.schedule)
+	}
+	s = estimate.Settings{
+		Model:        m,
+		Surrogate:    kernels.Surrogate{Kind: k, Gamma: o.gamma, Alpha: o.alpha, Sigma: o.sigma, Samples: o.samples, Seed: o.seed + 1},
+		SurrogateSet: true,
+		Loss:         kernels.Loss{Kind: l, Delta: o.delta},
+		SoftForward:  o.softForward,
+		Optimizer:    o.optimizer,
+		LearningRate: o.lr,
+		Schedule:     sched,
+		Steps:        o.steps,
+		BatchSize:    o.batch,
+		Noise:        o.noise,
+		Patience:     o.patience,
+		Tolerance:    o.tol,
+		Strategy:     o.strategy,
+		Init:         o.init,
+		BMin:         o.bmin,
+		BMax:         o.bmax,
+		Mode:         mode,
+		Starts:       o.starts,
+		ScanPoints:   o.scanPoints,
+		Stages:       o.stages,
+		Seed:         o.seed,
+		OutputLevels: o.levels,
+	}
+	if err := s.Validate(); err != nil {
+		return s, usageError{flagged(err)}
+	}
+	return s, nil
+}
+
+// flagged rewrites a validation error of package estimate in terms of the
+// flag that sets the value.
+func flagged(err error) error {
+	msg := trim(err)
+	for _, f := range []string{"bmin", "bmax", "init", "steps", "starts", "stages", "gamma", "alpha", "sigma", "delta", "noise", "patience", "strategy", "optimizer", "mode", "batch", "samples", "levels"} {
+		if strings.HasPrefix(msg, f+" ") || strings.Contains(msg, "unknown "+f) {
+			return fmt.Errorf("-%s: %s", f, msg)
+		}
+	}
+	switch {
+	case strings.HasPrefix(msg, "soft forward"):
+		return fmt.Errorf("-soft-forward: %s", msg)
+	case strings.HasPrefix(msg, "continuation"):
+		return fmt.Errorf("-strategy: %s", msg)
+	case strings.HasPrefix(msg, "huber delta"):
+		return fmt.Errorf("-delta: %s", msg)
+	case strings.HasPrefix(msg, "gaussian samples"):
+		return fmt.Errorf("-samples: %s", msg)
+	case strings.HasPrefix(msg, "learning rate"):
+		return fmt.Errorf("-lr: %s", msg)
+	case strings.HasPrefix(msg, "scan points"):
+		return fmt.Errorf("-scan-points: %s", msg)
+	case strings.HasPrefix(msg, "output levels"):
+		return fmt.Errorf("-levels: %s", msg)
+	case strings.HasPrefix(msg, "batch size"):
+		return fmt.Errorf("-batch: %s", msg)
+	}
+	return fmt.Errorf("%s", msg)
+}
+
+// trim drops a package prefix from an error message.
+func trim(err error) string {
+	msg := err.Error()
+	for _, p := range []string{"estimate: ", "kernels: ", "optim: ", "imageset: "} {
+		msg = strings.TrimPrefix(msg, p)
+	}
+	return msg
+}
