@@ -11,9 +11,17 @@ import (
 func BenchmarkLossGrad(b *testing.B) {
 	for _, n := range []int{1 << 16, 1 << 20, 4 << 20} {
 		s, _, _ := randomSamples(rand.New(rand.NewPCG(1, 1)), n)
-		for _, k := range []SurrogateKind{STE, Identity, Atan, Sine, SoftRound} {
-			b.Run(fmt.Sprintf("%v/n=%d", k, n), func(b *testing.B) {
-				e, err := NewEvaluator(s, Config{Surrogate: Surrogate{Kind: k}})
+		for _, c := range []struct {
+			k  SurrogateKind
+			lv float64
+		}{{STE, 0}, {Identity, 0}, {Atan, 0}, {Sine, 0}, {SoftRound, 0}, {STE, 255}, {Atan, 255}} {
+			k := c.k
+			name := k.String()
+			if c.lv != 0 {
+				name += "+stored"
+			}
+			b.Run(fmt.Sprintf("%v/n=%d", name, n), func(b *testing.B) {
+				e, err := NewEvaluator(s, Config{Surrogate: Surrogate{Kind: k}, OutputLevels: c.lv})
 				if err != nil {
 					b.Fatal(err)
 				}

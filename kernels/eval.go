@@ -301,40 +301,43 @@ func steLoop[E real](sc scale, a float64, l Loss, xs, ts []E, ws []float64) (los
 // iteration on separate accumulators so the adds do not wait on each other.
 func steMSE[E real](sc scale, a float64, xs, ts []E) (loss, grad float64) {
 	ts = ts[:len(xs)]
+	s, c, d, inv, lv, linv := sc.s, sc.c, sc.d, sc.inv, sc.lv, sc.linv
+	cd := c + d
 	var l0, l1, g0, g1 float64
 	i := 0
 	for ; i+1 < len(xs); i += 2 {
-		r, dy := steOne(&sc, a, float64(xs[i]), float64(ts[i]))
-		r1, dy1 := steOne(&sc, a, float64(xs[i+1]), float64(ts[i+1]))
-		l0 += r * r
-		g0 += r * dy
+		z0, z1 := float64(xs[i])*s+c, float64(xs[i+1])*s+c
+		f0, f1 := floorPos(z0), floorPos(z1)
+		y0, y1 := (f0+d)*inv, (f1+d)*inv
+		q0, q1 := a*(z0-f0)-cd, a*(z1-f1)-cd
+		if y0 > 1 {
+			y0, q0 = 1, 0
+		}
+		if y1 > 1 {
+			y1, q1 = 1, 0
+		}
+		if lv != 0 {
+			y0, y1 = floorPos(y0*lv+0.5)*linv, floorPos(y1*lv+0.5)*linv
+		}
+		r0, r1 := y0-float64(ts[i]), y1-float64(ts[i+1])
+		l0 += r0 * r0
+		g0 += r0 * q0
 		l1 += r1 * r1
-		g1 += r1 * dy1
+		g1 += r1 * q1
 	}
+	loss, grad = l0+l1, 2*(g0+g1)*sc.inv2
 	if i < len(xs) {
-		r, dy := steOne(&sc, a, float64(xs[i]), float64(ts[i]))
-		l0 += r * r
-		g0 += r * dy
+		l, g := steLoop(sc, a, Loss{Kind: MSE}, xs[i:], ts[i:], nil)
+		loss += l
+		grad += g
 	}
-	return l0 + l1, 2 * (g0 + g1)
+	return loss, grad
 }
 
 // floorPos is floor for z ≥ 0 (x in [0,1], s > 0 and c ≥ 0 make every z
 // here non-negative): a truncating conversion, which never falls back to a
 // call the way math.Floor does without SSE4.1 guaranteed at build time.
 func floorPos(z float64) float64 { return float64(int64(z)) }
-
-// steOne returns the residual and dy/db of one sample.
-func steOne(sc *scale, a, x, t float64) (r, dy float64) {
-	z := x*sc.s + sc.c
-	fl := floorPos(z)
-	y := (fl + sc.d) * sc.inv
-	dy = (a*(z-fl) - sc.c - sc.d) * sc.inv2
-	if y > 1 {
-		y, dy = 1, 0
-	}
-	return sc.store(y) - t, dy
-}
 
 // tableMSE is tableLoop for unweighted samples under MSE with the exact
 // forward. The table has a power-of-two number of segments, so v·n is
