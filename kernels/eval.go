@@ -3,7 +3,6 @@ package kernels
 import (
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 )
 
@@ -248,25 +247,6 @@ func lossGradLoop[E real](e *Evaluator, xs, ts []E, ws []float64) (float64, floa
 	}
 }
 
-// lossAt is Loss.Eval without the method value, to keep loops flat.
-func lossAt(l Loss, r float64) (float64, float64) {
-	switch l.Kind {
-	case MSE:
-		return r * r, 2 * r
-	case L1:
-		if r > 0 {
-			return r, 1
-		} else if r < 0 {
-			return -r, -1
-		}
-		return 0, 0
-	}
-	if a := math.Abs(r); a > l.Delta {
-		return l.Delta * (a - l.Delta/2), math.Copysign(l.Delta, r)
-	}
-	return r * r / 2, r
-}
-
 // steLoop serves STE (a = 1) and Identity (a = 0) with the exact forward:
 // dy/ds = (a·(z − floor z) − c − d)/s².
 func steLoop[E real](sc scale, a float64, l Loss, xs, ts []E, ws []float64) (loss, grad float64) {
@@ -286,7 +266,7 @@ func steLoop[E real](sc scale, a float64, l Loss, xs, ts []E, ws []float64) (los
 		if l.Kind == MSE {
 			lv, dl = r*r, 2*r
 		} else {
-			lv, dl = lossAt(l, r)
+			lv, dl = l.Eval(r)
 		}
 		if ws != nil {
 			lv, dl = lv*ws[i], dl*ws[i]
@@ -417,7 +397,7 @@ func tableLoop[E real](sc scale, t *table, soft bool, l Loss, xs, ts []E, ws []f
 		if l.Kind == MSE {
 			lv, dl = r*r, 2*r
 		} else {
-			lv, dl = lossAt(l, r)
+			lv, dl = l.Eval(r)
 		}
 		if ws != nil {
 			lv, dl = lv*ws[i], dl*ws[i]
@@ -457,11 +437,11 @@ func gaussLoop[E real](e *Evaluator, xs, ts []E, ws []float64) (loss, grad float
 	norm := 1 / (2 * e.cfg.Surrogate.Sigma * float64(m))
 	for i, xv := range xs {
 		x, t := float64(xv), float64(ts[i])
-		lv, _ := lossAt(l, exactY(&e.sc, x)-t)
+		lv, _ := l.Eval(exactY(&e.sc, x)-t)
 		g := 0.0
 		for j, ep := range e.eps {
-			lp, _ := lossAt(l, exactY(&plus[j], x)-t)
-			lm, _ := lossAt(l, exactY(&minus[j], x)-t)
+			lp, _ := l.Eval(exactY(&plus[j], x)-t)
+			lm, _ := l.Eval(exactY(&minus[j], x)-t)
 			g += ep * (lp - lm)
 		}
 		g *= norm
@@ -497,7 +477,7 @@ func lossesLoop[E real](e *Evaluator, out []float64, xs, ts []E, ws []float64) {
 				if l.Kind == MSE {
 					lv = r * r
 				} else {
-					lv, _ = lossAt(l, r)
+					lv, _ = l.Eval(r)
 				}
 				if bw != nil {
 					lv *= bw[i]
