@@ -47,6 +47,30 @@ func newScale(cfg *Config, b float64) scale {
 	return sc
 }
 
+// ScaleOf returns the per-b constants every loop and shader uses, in the
+// order s, c, d, 1/s, 1/s², levels, 1/levels (levels 0: no rounding), so
+// that the GPU computes with the very same numbers.
+func ScaleOf(cfg Config, b float64) [7]float64 {
+	sc := newScale(&cfg, b)
+	return [7]float64{sc.s, sc.c, sc.d, sc.inv, sc.inv2, sc.lv, sc.linv}
+}
+
+// Table returns the cubic Hermite pieces of a smooth surrogate, eight
+// coefficients per segment (Q then Q' in the local coordinate), and the
+// number of segments; ok is false when no table reaches the accuracy and
+// the closed form must run.
+func Table(s Surrogate) (coef []float64, n int, ok bool) {
+	t, err := newTable(s.WithDefaults())
+	if err != nil {
+		return nil, 0, false
+	}
+	coef = make([]float64, 0, 8*t.n)
+	for i := range t.coef {
+		coef = append(coef, t.coef[i][:]...)
+	}
+	return coef, t.n, true
+}
+
 // store is Config.store with the scale's constants.
 func (sc *scale) store(y float64) float64 {
 	if sc.lv == 0 {

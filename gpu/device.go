@@ -1,0 +1,166 @@
+//go:build linux && cgo
+
+package gpu
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/go-gl/gl/v4.3-core/gl"
+)
+
+// Device is an OpenGL 4.3 compute context and the thread that owns it.
+type Device struct {
+	t        *thread
+	dpy, ctx unsafe.Pointer
+	info     Info
+	check    checker
+
+	mu       sync.Mutex // guards programs
+	programs map[string]program
+	closed   bool
+}
+
+// Open makes a headless context through EGL: a hardware device first
+// (EGL_EXT_platform_device), then, only with AllowSoftware, a software one
+// or Mesa's surfaceless platform (llvmpipe).
+func Open(o Options) (*Device, error) {
+	d := &Device{t: newThread(), programs: map[string]program{}, check: checker{debug: o.Debug}}
+	var err error
+	d.t.call(func() { err = d.open(o) })
+	if err != nil {
+		d.t.stop()
+		return nil, err
+	}
+	return d, nil
+}
+
+// glInit guards go-gl's function table, which is global to the process.
+var glInit sync.Mutex
+
+func (d *Device) open(o Options) error {
+	var tried []string
+	for _, c := range eglCandidates() {
+		if c.software && !o.AllowSoftware && c.name != "EGL surfaceless" {
+			tried = append(tried, c.name+": software device, not asked for")
+			continue
+		}
+		ctx, err := eglContext(c, o.Debug)
+		if err != nil {
+			tried = append(tried, err.Error())
+			continue
+		}
+		glInit.Lock()
+		err = gl.InitWithProcAddrFunc(eglProcAddress)
+		glInit.Unlock()
+		if err != nil {
+			eglDestroy(c.dpy, ctx)
+			tried = append(tried, fmt.Sprintf("%s: loading GL: %v", c.name, err))
+			continue
+		}
+		info := Info{Vendor: glString(gl.VENDOR), Renderer: glString(gl.RENDERER), Version: glString(gl.VERSION)}
+		info.Software = isSoftware(info.Renderer)
+		var major, minor int32
+		gl.GetIntegerv(gl.MAJOR_VERSION, &major)
+		gl.GetIntegerv(gl.MINOR_VERSION, &minor)
+		switch {
+		case major < 4 || major == 4 && minor < 3:
+			err = fmt.Errorf("%s: OpenGL %d.%d, compute shaders need 4.3", c.name, major, minor)
+		case info.Software && !o.AllowSoftware:
+			err = fmt.Errorf("%s: software renderer %q, not asked for", c.name, info.Renderer)
+		}
+		if err != nil {
+			eglDestroy(c.dpy, ctx)
+			tried = append(tried, err.Error())
+			continue
+		}
+		d.dpy, d.ctx, d.info = c.dpy, ctx, info
+		if o.Debug {
+			enableDebugOutput(o.DebugLog)
+		}
+		return nil
+	}
+	if len(tried) == 0 {
+		return errors.New("gpu: no EGL display (is libEGL with a driver installed?)")
+	}
+	return fmt.Errorf("gpu: no usable OpenGL 4.3 context: %s", strings.Join(tried, "; "))
+}
+
+func isSoftware(renderer string) bool {
+	r := strings.ToLower(renderer)
+	return strings.Contains(r, "llvmpipe") || strings.Contains(r, "softpipe") || strings.Contains(r, "swiftshader") || strings.Contains(r, "software")
+}
+
+func enableDebugOutput(w io.Writer) {
+	if w == nil {
+		w = io.Discard
+	}
+	gl.Enable(gl.DEBUG_OUTPUT)
+	gl.Enable(gl.DEBUG_OUTPUT_SYNCHRONOUS)
+	gl.DebugMessageCallback(func(source, gltype, id, severity uint32, length int32, message string, _ unsafe.Pointer) {
+		if severity != gl.DEBUG_SEVERITY_NOTIFICATION {
+			fmt.Fprintf(w, "gpu: GL debug: %s\n", message)
+		}
+	}, nil)
+}
+
+// Info describes the context.
+func (d *Device) Info() Info { return d.info }
+
+// Close frees every resource of the device and ends its thread.
+func (d *Device) Close() {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return
+	}
+	d.closed = true
+	d.mu.Unlock()
+	d.t.call(func() {
+		for _, p := range d.programs {
+			p.delete()
+		}
+		eglDestroy(d.dpy, d.ctx)
+	})
+	d.t.stop()
+}
+
+// do runs f on the device's thread and returns its error, or the first GL
+// error it left.
+func (d *Device) do(f func() error) error {
+	d.mu.Lock()
+	closed := d.closed
+	d.mu.Unlock()
+	if closed {
+		return errors.New("gpu: device closed")
+	}
+	var err error
+	d.t.call(func() {
+		err = f()
+		if err == nil {
+			err = d.check.err
+		}
+		if err == nil {
+			err = glErr("dispatch")
+		}
+		d.check.err = nil
+	})
+	return err
+}
+
+// program returns the compiled program for the source, compiling it once.
+func (d *Device) program(src string) (program, error) {
+	if p, ok := d.programs[src]; ok {
+		return p, nil
+	}
+	p, err := compile(src)
+	if err != nil {
+		return 0, err
+	}
+	d.programs[src] = p
+	return p, nil
+}

@@ -1,0 +1,217 @@
+//go:build linux && cgo
+
+package gpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/quantfit/quantfit/kernels"
+)
+
+var (
+	devOnce sync.Once
+	dev     *Device
+	devErr  error
+)
+
+// device opens one context for the tests: software renderers allowed, as
+// CI has only llvmpipe. Without a context the tests skip, unless
+// QUANTFIT_REQUIRE_GPU is set (CI sets it): then they fail.
+func device(t *testing.T) *Device {
+	t.Helper()
+	devOnce.Do(func() { dev, devErr = Open(Options{AllowSoftware: true, Debug: true, DebugLog: os.Stderr}) })
+	if devErr != nil {
+		if os.Getenv("QUANTFIT_REQUIRE_GPU") != "" {
+			t.Fatalf("QUANTFIT_REQUIRE_GPU is set but no GPU context: %v", devErr)
+		}
+		t.Skipf("no OpenGL 4.3 context: %v", devErr)
+	}
+	return dev
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if dev != nil {
+		dev.Close()
+	}
+	os.Exit(code)
+}
+
+func TestInfo(t *testing.T) {
+	d := device(t)
+	i := d.Info()
+	t.Logf("renderer %q, version %q, vendor %q, software %v", i.Renderer, i.Version, i.Vendor, i.Software)
+	if i.Renderer == "" || !strings.Contains(i.Version, "4.") {
+		t.Errorf("info %+v", i)
+	}
+}
+
+func randomPairs(r *rand.Rand, n int) (kernels.Samples, []uint8, []uint8) {
+	xs, ts := make([]uint8, n), make([]uint8, n)
+	s := kernels.Samples{X: make([]float32, n), T: make([]float32, n)}
+	for i := range n {
+		xs[i] = uint8(r.IntN(256))
+		b := 5 + 25*r.Float64()
+		ts[i] = uint8(math.Round(kernels.Midrise.Apply(float64(kernels.Level8(int(xs[i]))), b)*255)) ^ uint8(r.IntN(2))
+		s.X[i], s.T[i] = kernels.Level8(int(xs[i])), kernels.Level8(int(ts[i]))
+	}
+	return s, xs, ts
+}
+
+func configs() []kernels.Config {
+	var cs []kernels.Config
+	for _, m := range []kernels.Model{kernels.Midrise, kernels.Posterize, kernels.Truncate} {
+		for _, s := range []kernels.Surrogate{{Kind: kernels.Identity}, {Kind: kernels.STE}, {Kind: kernels.Sine},
+			{Kind: kernels.Atan}, {Kind: kernels.SoftRound, Alpha: 20}, {Kind: kernels.Gaussian, Samples: 3}} {
+			for _, l := range []kernels.Loss{{Kind: kernels.MSE}, {Kind: kernels.L1}, {Kind: kernels.Huber, Delta: 0.01}} {
+				cs = append(cs, kernels.Config{Model: m, Surrogate: s, Loss: l, OutputLevels: 255})
+				if l.Kind == kernels.MSE {
+					cs = append(cs, kernels.Config{Model: m, Surrogate: s, Loss: l})
+					if s.Kind.Smooth() || s.Kind == kernels.Identity {
+						cs = append(cs, kernels.Config{Model: m, Surrogate: s, Loss: l, SoftForward: true})
+					}
+				}
+			}
+		}
+	}
+	return cs
+}
+
+func relClose(a, b, rel, floor float64) bool {
+	return math.Abs(a-b) <= rel*math.Max(math.Abs(a), math.Abs(b))+floor
+}
+
+type evaluator interface {
+	LossGrad(p, grad []float64) float64
+	Losses(bs, out []float64)
+}
+
+// compare holds a GPU evaluator to the CPU one: sums within 1e-5 relative.
+func compare(t *testing.T, name string, cpu, gpu evaluator, cfg kernels.Config) {
+	t.Helper()
+	for _, b := range []float64{5.3, 12.71, 29.9} {
+		var gc, gg [1]float64
+		lc := cpu.LossGrad([]float64{b}, gc[:])
+		lg := gpu.LossGrad([]float64{b}, gg[:])
+		if !relClose(lc, lg, 1e-5, 0) || !relClose(gc[0], gg[0], 1e-5, 1e-7/(b*b)) {
+			t.Errorf("%s b=%v: cpu (%v, %v), gpu (%v, %v)", name, b, lc, gc[0], lg, gg[0])
+		}
+	}
+	bs := []float64{5, 7.77, 13.1, 21.5, 30}
+	oc, og := make([]float64, len(bs)), make([]float64, len(bs))
+	cpu.Losses(bs, oc)
+	gpu.Losses(bs, og)
+	for i := range bs {
+		if !relClose(oc[i], og[i], 1e-5, 0) {
+			t.Errorf("%s: Losses at %v: cpu %v, gpu %v", name, bs[i], oc[i], og[i])
+		}
+	}
+}
+
+func cfgName(c kernels.Config) string {
+	return fmt.Sprintf("%v/%v/%v/soft=%v/levels=%v", c.Model, c.Surrogate, c.Loss.Kind, c.SoftForward, c.OutputLevels)
+}
+
+// TestParity: every model × surrogate × loss, per-pixel (float32 and packed
+// 8-bit) and histogram mode, K = 1 and K > 1, on sizes that are not
+// multiples of the workgroup.
+func TestParity(t *testing.T) {
+	d := device(t)
+	r := rand.New(rand.NewPCG(1, 2))
+	s, xs, ts := randomPairs(r, 20011)
+	var h kernels.Histogram
+	h.Add8(xs, ts)
+	for _, cfg := range configs() {
+		cfg = cfg.WithDefaults()
+		cpu, err := kernels.NewEvaluator(s, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g32, err := d.NewEvaluator(s, cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", cfgName(cfg), err)
+		}
+		compare(t, cfgName(cfg)+"/f32", cpu, g32, cfg)
+		g32.Close()
+		g8, err := d.NewEvaluator8(xs, ts, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		compare(t, cfgName(cfg)+"/u8", cpu, g8, cfg)
+		g8.Close()
+		w := h.Weighted(cfg.Loss.Kind)
+		cw, _ := kernels.NewWeightedEvaluator(&w, cfg)
+		gw, err := d.NewWeightedEvaluator(&w, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		compare(t, cfgName(cfg)+"/hist", cw, gw, cfg)
+		gw.Close()
+	}
+}
+
+func TestOddSizesAndManyCandidates(t *testing.T) {
+	d := device(t)
+	r := rand.New(rand.NewPCG(3, 4))
+	cfg := kernels.Config{Surrogate: kernels.Surrogate{Kind: kernels.Atan}, OutputLevels: 255}.WithDefaults()
+	for _, n := range []int{1, 2, 255, 257, 513} {
+		s, xs, ts := randomPairs(r, n)
+		cpu, _ := kernels.NewEvaluator(s, cfg)
+		g, err := d.NewEvaluator8(xs, ts, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		compare(t, fmt.Sprintf("n=%d", n), cpu, g, cfg)
+		g.Close()
+	}
+	s, _, _ := randomPairs(r, 3001)
+	cpu, _ := kernels.NewEvaluator(s, cfg)
+	g, _ := d.NewEvaluator(s, cfg)
+	defer g.Close()
+	bs := make([]float64, 5000) // two dispatches: 4096 + 904
+	for i := range bs {
+		bs[i] = 5 + 25*float64(i)/float64(len(bs)-1)
+	}
+	oc, og := make([]float64, len(bs)), make([]float64, len(bs))
+	cpu.Losses(bs, oc)
+	g.Losses(bs, og)
+	for i := range bs {
+		if !relClose(oc[i], og[i], 1e-5, 0) {
+			t.Fatalf("candidate %d (b=%v): cpu %v, gpu %v", i, bs[i], oc[i], og[i])
+		}
+	}
+}
+
+func TestHistogram(t *testing.T) {
+	d := device(t)
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{1, 3, 100001} {
+		_, xs, ts := randomPairs(r, n)
+		var want kernels.Histogram
+		want.Add8(xs, ts)
+		got, err := d.Histogram(xs, ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Counts != want.Counts {
+			t.Errorf("n=%d: GPU histogram differs from the CPU's", n)
+		}
+	}
+}
+
+func TestCompileErrorNamesTheLine(t *testing.T) {
+	d := device(t)
+	err := d.do(func() error {
+		_, err := compile("#version 430 core\nlayout(local_size_x = 1) in;\n#line 1\nvoid main() {\n\tfloat x = undefined_thing;\n}\n")
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "undefined_thing") {
+		t.Errorf("compile error %v does not quote the line", err)
+	}
+}

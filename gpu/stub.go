@@ -1,0 +1,35 @@
+//go:build !linux || !cgo
+
+package gpu
+
+import "github.com/quantfit/quantfit/kernels"
+
+// Device is unavailable in this build.
+type Device struct{}
+
+// Evaluator is unavailable in this build.
+type Evaluator struct{}
+
+// Open reports that this build has no GPU support.
+func Open(Options) (*Device, error) { return nil, ErrUnavailable }
+
+func (d *Device) Info() Info { return Info{} }
+func (d *Device) Close()     {}
+func (d *Device) NewEvaluator(kernels.Samples, kernels.Config) (*Evaluator, error) {
+	return nil, ErrUnavailable
+}
+func (d *Device) NewEvaluator8(x, t []uint8, cfg kernels.Config) (*Evaluator, error) {
+	return nil, ErrUnavailable
+}
+func (d *Device) NewWeightedEvaluator(*kernels.Weighted, kernels.Config) (*Evaluator, error) {
+	return nil, ErrUnavailable
+}
+func (d *Device) Histogram(x, t []uint8) (*kernels.Histogram, error) { return nil, ErrUnavailable }
+func (e *Evaluator) LossGrad(p, grad []float64) float64              { return 0 }
+func (e *Evaluator) Loss(b float64) float64                          { return 0 }
+func (e *Evaluator) Losses(bs, out []float64)                        {}
+func (e *Evaluator) SetConfig(kernels.Config) error                  { return ErrUnavailable }
+func (e *Evaluator) Config() kernels.Config                          { return kernels.Config{} }
+func (e *Evaluator) Total() float64                                  { return 0 }
+func (e *Evaluator) Err() error                                      { return ErrUnavailable }
+func (e *Evaluator) Close()                                          {}
