@@ -461,11 +461,11 @@ func gaussLoop[E real](e *Evaluator, xs, ts []E, ws []float64) (loss, grad float
 	norm := 1 / (2 * e.cfg.Surrogate.Sigma * float64(m))
 	for i, xv := range xs {
 		x, t := float64(xv), float64(ts[i])
-		lv, _ := l.Eval(exactY(&e.sc, x)-t)
+		lv, _ := l.Eval(exactY(&e.sc, x) - t)
 		g := 0.0
 		for j, ep := range e.eps {
-			lp, _ := l.Eval(exactY(&plus[j], x)-t)
-			lm, _ := l.Eval(exactY(&minus[j], x)-t)
+			lp, _ := l.Eval(exactY(&plus[j], x) - t)
+			lm, _ := l.Eval(exactY(&minus[j], x) - t)
 			g += ep * (lp - lm)
 		}
 		g *= norm
@@ -512,3 +512,7 @@ func lossesLoop[E real](e *Evaluator, out []float64, xs, ts []E, ws []float64) {
 		}
 	}
 }
+
+// Err is always nil: the CPU loops cannot fail. It completes the interface
+// that the GPU evaluator shares.
+func (e *Evaluator) Err() error { return nil }

@@ -66,6 +66,7 @@ type result struct {
 	Strategy   string  `json:"strategy"`
 	Mode       string  `json:"mode"`
 	Backend    string  `json:"backend"`
+	Renderer   string  `json:"renderer,omitempty"`
 	Steps      int     `json:"steps"`
 	Evals      int     `json:"evaluations"`
 	Seconds    float64 `json:"seconds"`
@@ -106,7 +107,7 @@ func newResult(rs []*estimate.Result, pairs, channels int, perChannel bool) resu
 		RivalLoss: pick(func(r *estimate.Result) any { return number(r.RivalLoss) }),
 		Margin:    pick(func(r *estimate.Result) any { return number(r.Margin) }),
 		Model:     r0.Model, Surrogate: r0.Surrogate, Optimizer: r0.Optimizer, Strategy: r0.Strategy,
-		Mode: r0.Mode, Backend: r0.Backend, Pairs: pairs, Channels: channels, PerChannel: perChannel,
+		Mode: r0.Mode, Backend: r0.Backend, Renderer: r0.Renderer, Pairs: pairs, Channels: channels, PerChannel: perChannel,
 	}
 	for _, r := range rs {
 		out.Steps += r.Steps
@@ -169,6 +170,12 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
+	be, release, err := f.openBackend(c.stderr)
+	if err != nil {
+		return err
+	}
+	defer release()
+	s.Backend = be
 	rec := &traceRecorder{}
 	if f.trace != "" || f.plot != "" {
 		s.Recorder = rec

@@ -222,6 +222,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"synth", "-b", "8", orig, filepath.Join(dir, "out.jpg")}, ".png"},
 		{[]string{"synth", "-b", "8", junk, filepath.Join(dir, "out.png")}, "junk.png"},
 		{[]string{"demo", "-photo", "nope.png"}, "nope.png"},
+		{[]string{"estimate", "-backend", "tpu", orig, quant}, "-backend"},
 	} {
 		code, out, errs := quantfit(t, c.args...)
 		if code != 2 || out != "" || !strings.Contains(errs, c.want) {
@@ -257,5 +258,37 @@ func TestDemo(t *testing.T) {
 	}
 	if _, err := os.Stat(plot); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestBackendGPU: -backend gpu answers as the CPU does, naming the backend
+// and renderer (llvmpipe in CI).
+func TestBackendGPU(t *testing.T) {
+	dir := t.TempDir()
+	orig := writePhoto(t, dir, "brick.png")
+	quant := filepath.Join(dir, "q.png")
+	if code, _, errs := quantfit(t, "synth", "-b", "21.3", "-model", "posterize", orig, quant); code != 0 {
+		t.Fatal(errs)
+	}
+	code, out, errs := quantfit(t, "estimate", "-backend", "gpu", "-model", "posterize", orig, quant)
+	if code == 2 && strings.Contains(errs, "-backend gpu") && os.Getenv("QUANTFIT_REQUIRE_GPU") == "" {
+		t.Skipf("no GPU context: %s", errs)
+	}
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var g struct {
+		B        float64 `json:"b"`
+		Backend  string  `json:"backend"`
+		Renderer string  `json:"renderer"`
+	}
+	json.Unmarshal([]byte(out), &g)
+	_, out, _ = quantfit(t, "estimate", "-backend", "cpu", "-model", "posterize", orig, quant)
+	var c struct {
+		B float64 `json:"b"`
+	}
+	json.Unmarshal([]byte(out), &c)
+	if g.Backend != "gpu" || g.Renderer == "" || math.Abs(g.B-c.B) > 1e-4 {
+		t.Errorf("gpu %+v, cpu b %v", g, c.B)
 	}
 }

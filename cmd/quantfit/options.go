@@ -3,9 +3,11 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 
+	"github.com/quantfit/quantfit/gpu"
 	"github.com/quantfit/quantfit/host/estimate"
 	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/host/optim"
@@ -22,6 +24,8 @@ type options struct {
 	steps, batch, patience, starts, scanPoints, stages          int
 	seed                                                        uint64
 	maxPixels                                                   int
+	backend                                                     string
+	debug                                                       bool
 }
 
 func (o *options) declare(fs *flag.FlagSet) {
@@ -56,6 +60,32 @@ func (o *options) declare(fs *flag.FlagSet) {
 	fs.Float64Var(&o.levels, "levels", 0, "output `levels` of the stored filtered image (0: 255 for 8-bit, none otherwise; -1: none)")
 	fs.Uint64Var(&o.seed, "seed", 1, "random `seed`")
 	fs.IntVar(&o.maxPixels, "max-pixels", imageset.DefaultMaxPixels, "largest image accepted, in `pixels`")
+	fs.StringVar(&o.backend, "backend", "auto", "`backend`: auto (a hardware GPU if there is one, else the CPU), cpu, gpu (any OpenGL 4.3 context, software renderers included)")
+	fs.BoolVar(&o.debug, "debug", false, "GPU: GL debug output and an error check after every GL call")
+}
+
+// openBackend opens the backend the flags ask for. The returned function
+// releases it.
+func (o *options) openBackend(stderr io.Writer) (estimate.Backend, func(), error) {
+	none := func() {}
+	switch o.backend {
+	case "cpu":
+		return estimate.CPU{}, none, nil
+	case "gpu":
+		d, err := gpu.Open(gpu.Options{AllowSoftware: true, Debug: o.debug, DebugLog: stderr})
+		if err != nil {
+			return nil, none, usagef("-backend gpu: %s", trim(err))
+		}
+		return &estimate.GPU{Device: d}, d.Close, nil
+	case "auto":
+		d, err := gpu.Open(gpu.Options{Debug: o.debug, DebugLog: stderr})
+		if err != nil {
+			fmt.Fprintln(stderr, "quantfit: no hardware GPU with OpenGL 4.3 compute shaders; using the CPU (-backend gpu accepts a software renderer)")
+			return estimate.CPU{}, none, nil
+		}
+		return &estimate.GPU{Device: d, MinSamples: 1 << 16, Fallback: true, Warn: stderr}, d.Close, nil
+	}
+	return nil, none, usagef("-backend: unknown backend %q (want auto, cpu or gpu)", o.backend)
 }
 
 // settings checks the flags and turns them into estimate settings.
@@ -101,6 +131,8 @@ func (o *options) settings() (estimate.Settings, error) {
 		return s, usagef("-max-pixels %d must be positive", o.maxPixels)
 	case o.levels < -1:
 		return s, usagef("-levels %v must be -1, 0 or positive", o.levels)
+	case o.backend != "auto" && o.backend != "cpu" && o.backend != "gpu":
+		return s, usagef("-backend: unknown backend %q (want auto, cpu or gpu)", o.backend)
 	}
 	var sched optim.Schedule
 	switch o.schedule {

@@ -103,6 +103,21 @@ func (d *Data) Samples() (kernels.Samples, error) {
 	return d.samples, nil
 }
 
+// bytes returns the 8-bit pairs of the data's channels, concatenated in
+// the order of Samples, or nils when the data are not 8-bit images.
+func (d *Data) bytes() (x, t []uint8) {
+	if d.set == nil || !d.set.Is8Bit() {
+		return nil, nil
+	}
+	for _, p := range d.set.Pairs {
+		for _, c := range d.channels {
+			x = append(x, p.Orig.Pix8[min(c, p.Orig.Channels-1)]...)
+			t = append(t, p.Quant.Pix8[min(c, p.Quant.Channels-1)]...)
+		}
+	}
+	return x, t
+}
+
 // Len is the number of samples the data stand for.
 func (d *Data) Len() int {
 	if d.hist != nil {

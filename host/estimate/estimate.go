@@ -26,6 +26,7 @@ type Result struct {
 	Strategy  string `json:"strategy"`
 	Mode      string `json:"mode"`
 	Backend   string `json:"backend"`
+	Renderer  string `json:"renderer,omitempty"`
 
 	Steps       int     `json:"steps"`
 	Evaluations int     `json:"evaluations"`
@@ -61,9 +62,13 @@ func Estimate(d *Data, s Settings) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer o.close()
 	r := &Result{
 		Model: s.Model.String(), Surrogate: s.Surrogate.String(), Optimizer: s.Optimizer,
-		Strategy: s.Strategy, Mode: o.mode.String(), Backend: "cpu",
+		Strategy: s.Strategy, Mode: o.mode.String(), Backend: o.backend,
+	}
+	if o.backend == "gpu" {
+		r.Renderer = s.Backend.Renderer()
 	}
 	var b float64
 	switch s.Strategy {
@@ -86,6 +91,17 @@ func Estimate(d *Data, s Settings) (*Result, error) {
 	r.Margin = r.RivalLoss - r.Loss
 	r.Interval = o.interval(b, r.Loss)
 	r.Steps, r.Evaluations = o.steps, o.evals
+	if err := o.err(); err != nil {
+		// Never a wrong answer: a GPU that failed midway gave NaNs.
+		if g, ok := s.Backend.(*GPU); ok && g.Fallback {
+			if g.Warn != nil {
+				fmt.Fprintf(g.Warn, "quantfit: %v; running again on the CPU\n", err)
+			}
+			s.Backend = CPU{}
+			return Estimate(d, s)
+		}
+		return nil, err
+	}
 	r.Seconds = time.Since(start).Seconds()
 	return r, nil
 }

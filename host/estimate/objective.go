@@ -12,11 +12,13 @@ import (
 // losses on grouped data (equal to the per-pixel losses to 1e-9), for
 // scans, polish and ranking.
 type objective struct {
-	s       Settings
-	data    *Data
-	mode    Mode
-	step    *kernels.Evaluator
-	exact   *kernels.Evaluator
+	s     Settings
+	data  *Data
+	mode  Mode
+	step  Evaluator
+	exact Evaluator
+	// backend names where the steps ran: "cpu" or "gpu"
+	backend string
 	grouped *kernels.Weighted
 
 	// mini-batches
@@ -54,18 +56,24 @@ func newObjective(d *Data, s Settings) (*objective, error) {
 	cfg := s.config()
 	exactCfg := cfg
 	exactCfg.Surrogate, exactCfg.SoftForward = kernels.Surrogate{Kind: kernels.STE}, false
-	if o.exact, err = kernels.NewWeightedEvaluator(g, exactCfg); err != nil {
+	be := s.Backend
+	if be == nil {
+		be = CPU{}
+	}
+	if o.exact, _, err = be.Weighted(g, exactCfg); err != nil {
 		return nil, err
 	}
 	if o.mode == HistMode {
-		o.step, err = kernels.NewWeightedEvaluator(g, cfg)
+		o.step, o.backend, err = be.Weighted(g, cfg)
 	} else {
 		var smp kernels.Samples
 		if smp, err = d.Samples(); err == nil {
-			o.step, err = kernels.NewEvaluator(smp, cfg)
+			x8, t8 := d.bytes()
+			o.step, o.backend, err = be.Pixels(smp, x8, t8, cfg)
 		}
 	}
 	if err != nil {
+		o.close()
 		return nil, err
 	}
 	if s.BatchSize > 0 {
@@ -87,6 +95,24 @@ func newObjective(d *Data, s Settings) (*objective, error) {
 		o.batchRng = rand.New(rand.NewPCG(s.Seed, 0xba7c4))
 	}
 	return o, nil
+}
+
+// close frees the evaluators' resources.
+func (o *objective) close() {
+	closeEvaluator(o.step)
+	closeEvaluator(o.exact)
+}
+
+// err is the first failure of an evaluator.
+func (o *objective) err() error {
+	for _, e := range []Evaluator{o.step, o.exact} {
+		if e != nil {
+			if err := e.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // setConfig changes the surrogate of the step evaluators (continuation).

@@ -61,6 +61,8 @@ type Settings struct {
 	ScanPoints int
 	// Stages is the number of sharpness stages of continuation. Default 10.
 	Stages int
+	// Backend runs the evaluations. Default CPU.
+	Backend Backend
 	// Seed makes every random choice reproducible.
 	Seed uint64
 	// Recorder, if set, sees every gradient step of every run, numbered
