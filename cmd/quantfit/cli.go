@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/quantfit/quantfit/host/options"
 )
 
 // command is one subcommand, in the manner of the go command.
@@ -24,14 +26,6 @@ type command struct {
 type cli struct {
 	stdout, stderr io.Writer
 }
-
-// usageError is bad usage or bad input: exit status 2.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
 var commands []*command
 
@@ -69,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	fmt.Fprintf(stderr, "quantfit %s: %v\n", cmd.name, err)
-	var ue usageError
+	var ue options.UsageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(stderr, "Run 'quantfit help %s' for usage.\n", cmd.name)
 		return 2
@@ -124,7 +118,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return usageError{err}
+		return options.UsageError{Err: err}
 	}
 	return nil
 }

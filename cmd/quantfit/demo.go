@@ -12,6 +12,7 @@ import (
 	"github.com/quantfit/quantfit/host/atomicfile"
 	"github.com/quantfit/quantfit/host/estimate"
 	"github.com/quantfit/quantfit/host/imageset"
+	"github.com/quantfit/quantfit/host/options"
 	"github.com/quantfit/quantfit/host/photos"
 	"github.com/quantfit/quantfit/host/plots"
 	"github.com/quantfit/quantfit/kernels"
@@ -54,18 +55,18 @@ func runDemo(c *cli, fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if fs.NArg() != 0 {
-		return usagef("demo takes no arguments")
+		return options.Usagef("demo takes no arguments")
 	}
 	m, err := kernels.ParseModel(f.model)
 	if err != nil {
-		return usagef("-model: %s", trim(err))
+		return options.Usagef("-model: %s", options.Trim(err))
 	}
 	if err := checkOutputs(f.plot, ".png", "-plot"); err != nil {
 		return err
 	}
 	im, err := photos.Load(f.photo)
 	if err != nil {
-		return usagef("-photo: %s (shipped: %v)", trim(err), photos.Names())
+		return options.Usagef("-photo: %s (shipped: %v)", options.Trim(err), photos.Names())
 	}
 	seed := f.seed
 	if seed == 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/quantfit/quantfit/host/estimate"
 	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/host/optim"
+	"github.com/quantfit/quantfit/host/options"
 	"github.com/quantfit/quantfit/host/plots"
 )
 
@@ -36,7 +37,7 @@ input.`,
 }
 
 type estimateFlags struct {
-	options
+	options.Options
 	pairs bool
 	trace string
 	plot  string
@@ -44,78 +45,11 @@ type estimateFlags struct {
 }
 
 func (f *estimateFlags) declare(fs *flag.FlagSet) {
-	f.options.declare(fs)
+	f.Options.Declare(fs)
 	fs.BoolVar(&f.pairs, "pairs", false, "arguments are two directories of images matched by file name")
 	fs.StringVar(&f.trace, "trace", "", "write every gradient step to `file.csv` (step, b, loss, grad, lr)")
 	fs.StringVar(&f.plot, "plot", "", "write b per step and the loss landscape to `file.png`")
 	fs.Float64Var(&f.truth, "truth", math.NaN(), "the true `b`, if known: drawn on the plot and reported")
-}
-
-// result is the JSON object estimate prints. With -per-channel the
-// per-channel fields are lists, one entry per channel.
-type result struct {
-	B          any     `json:"b"`
-	Loss       any     `json:"loss"`
-	Interval   any     `json:"interval"`
-	RivalB     any     `json:"rival_b"`
-	RivalLoss  any     `json:"rival_loss"`
-	Margin     any     `json:"margin"`
-	Model      string  `json:"model"`
-	Surrogate  string  `json:"surrogate"`
-	Optimizer  string  `json:"optimizer"`
-	Strategy   string  `json:"strategy"`
-	Mode       string  `json:"mode"`
-	Backend    string  `json:"backend"`
-	Renderer   string  `json:"renderer,omitempty"`
-	Steps      int     `json:"steps"`
-	Evals      int     `json:"evaluations"`
-	Seconds    float64 `json:"seconds"`
-	Pairs      int     `json:"pairs"`
-	Channels   int     `json:"channels"`
-	PerChannel bool    `json:"per_channel"`
-	Truth      *number `json:"truth,omitempty"`
-	Narrowed   bool    `json:"narrowed,omitempty"`
-}
-
-// number marshals NaN as null: JSON has no NaN.
-type number float64
-
-func (n number) MarshalJSON() ([]byte, error) {
-	if math.IsNaN(float64(n)) || math.IsInf(float64(n), 0) {
-		return []byte("null"), nil
-	}
-	return json.Marshal(float64(n))
-}
-
-func newResult(rs []*estimate.Result, pairs, channels int, perChannel bool) result {
-	pick := func(f func(*estimate.Result) any) any {
-		if !perChannel {
-			return f(rs[0])
-		}
-		out := make([]any, len(rs))
-		for i, r := range rs {
-			out[i] = f(r)
-		}
-		return out
-	}
-	r0 := rs[0]
-	out := result{
-		B:         pick(func(r *estimate.Result) any { return number(r.B) }),
-		Loss:      pick(func(r *estimate.Result) any { return number(r.Loss) }),
-		Interval:  pick(func(r *estimate.Result) any { return [2]number{number(r.Interval[0]), number(r.Interval[1])} }),
-		RivalB:    pick(func(r *estimate.Result) any { return number(r.RivalB) }),
-		RivalLoss: pick(func(r *estimate.Result) any { return number(r.RivalLoss) }),
-		Margin:    pick(func(r *estimate.Result) any { return number(r.Margin) }),
-		Model:     r0.Model, Surrogate: r0.Surrogate, Optimizer: r0.Optimizer, Strategy: r0.Strategy,
-		Mode: r0.Mode, Backend: r0.Backend, Renderer: r0.Renderer, Pairs: pairs, Channels: channels, PerChannel: perChannel,
-	}
-	for _, r := range rs {
-		out.Steps += r.Steps
-		out.Evals += r.Evaluations
-		out.Seconds += r.Seconds
-		out.Narrowed = out.Narrowed || r.Narrowed
-	}
-	return out
 }
 
 // traceRecorder keeps every step of every channel for -trace and -plot.
@@ -156,7 +90,7 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	s, err := f.settings()
+	s, err := f.Settings()
 	if err != nil {
 		return err
 	}
@@ -166,11 +100,11 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 	if err := checkOutputs(f.plot, ".png", "-plot"); err != nil {
 		return err
 	}
-	set, err := loadSet(fs.Args(), f.pairs, f.maxPixels)
+	set, err := loadSet(fs.Args(), f.pairs, f.MaxPixels)
 	if err != nil {
 		return err
 	}
-	be, release, err := f.openBackend(c.stderr)
+	be, release, err := f.OpenBackend(c.stderr)
 	if err != nil {
 		return err
 	}
@@ -180,22 +114,22 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 	if f.trace != "" || f.plot != "" {
 		s.Recorder = rec
 	}
-	rs, err := estimateSet(set, f.perChannel, s, rec)
+	rs, err := estimateSet(set, f.PerChannel, s, rec)
 	if err != nil {
 		return err
 	}
-	out := newResult(rs, len(set.Pairs), set.Channels(), f.perChannel)
+	out := estimate.NewReport(rs, len(set.Pairs), set.Channels(), f.PerChannel)
 	if !math.IsNaN(f.truth) {
-		t := number(f.truth)
+		t := estimate.Number(f.truth)
 		out.Truth = &t
 	}
 	if f.trace != "" {
-		if err := atomicfile.Write(f.trace, func(w io.Writer) error { return rec.writeCSV(w, f.perChannel) }); err != nil {
+		if err := atomicfile.Write(f.trace, func(w io.Writer) error { return rec.writeCSV(w, f.PerChannel) }); err != nil {
 			return fmt.Errorf("-trace: %v", err)
 		}
 	}
 	if f.plot != "" {
-		if err := writePlot(f.plot, set, s, rs[0], rec, f.truth, f.perChannel); err != nil {
+		if err := writePlot(f.plot, set, s, rs[0], rec, f.truth, f.PerChannel); err != nil {
 			return err
 		}
 	}
@@ -256,7 +190,7 @@ func writePlot(path string, set *imageset.Set, s estimate.Settings, r *estimate.
 // work is done.
 func checkOutputs(path, ext, flagName string) error {
 	if path != "" && !strings.HasSuffix(strings.ToLower(path), ext) {
-		return usagef("%s %q: the file name must end in %s", flagName, path, ext)
+		return options.Usagef("%s %q: the file name must end in %s", flagName, path, ext)
 	}
 	return nil
 }
@@ -266,16 +200,16 @@ func loadSet(args []string, dirs bool, maxPixels int) (*imageset.Set, error) {
 	var names [][2]string
 	if dirs {
 		if len(args) != 2 {
-			return nil, usagef("-pairs needs two directories, DIR_ORIG DIR_QUANT; got %d arguments", len(args))
+			return nil, options.Usagef("-pairs needs two directories, DIR_ORIG DIR_QUANT; got %d arguments", len(args))
 		}
 		ps, err := imageset.MatchDirs(args[0], args[1])
 		if err != nil {
-			return nil, usageError{fmt.Errorf("%s", trim(err))}
+			return nil, options.UsageError{Err: fmt.Errorf("%s", options.Trim(err))}
 		}
 		names = ps
 	} else {
 		if len(args) == 0 || len(args)%2 != 0 {
-			return nil, usagef("want pairs of images ORIG QUANT; got %d arguments", len(args))
+			return nil, options.Usagef("want pairs of images ORIG QUANT; got %d arguments", len(args))
 		}
 		for i := 0; i < len(args); i += 2 {
 			names = append(names, [2]string{args[i], args[i+1]})
@@ -285,7 +219,7 @@ func loadSet(args []string, dirs bool, maxPixels int) (*imageset.Set, error) {
 	for _, n := range names {
 		p, err := imageset.LoadPair(n[0], n[1], maxPixels)
 		if err != nil {
-			return nil, usageError{fmt.Errorf("%s", trim(err))}
+			return nil, options.UsageError{Err: fmt.Errorf("%s", options.Trim(err))}
 		}
 		set.Pairs = append(set.Pairs, p)
 	}

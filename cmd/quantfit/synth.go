@@ -8,6 +8,7 @@ import (
 
 	"github.com/quantfit/quantfit/host/atomicfile"
 	"github.com/quantfit/quantfit/host/imageset"
+	"github.com/quantfit/quantfit/host/options"
 	"github.com/quantfit/quantfit/kernels"
 )
 
@@ -44,15 +45,15 @@ func runSynth(c *cli, fs *flag.FlagSet, args []string) error {
 	}
 	m, err := kernels.ParseModel(f.model)
 	if err != nil {
-		return usagef("-model: %s", trim(err))
+		return options.Usagef("-model: %s", options.Trim(err))
 	}
 	switch {
 	case math.IsNaN(f.b):
-		return usagef("-b is required")
+		return options.Usagef("-b is required")
 	case math.IsInf(f.b, 0) || f.b <= m.MinB() || f.b > 1<<16:
-		return usagef("-b %v must be in (%v, 65536] for %v", f.b, m.MinB(), m)
+		return options.Usagef("-b %v must be in (%v, 65536] for %v", f.b, m.MinB(), m)
 	case fs.NArg() != 2:
-		return usagef("want IN OUT; got %d arguments", fs.NArg())
+		return options.Usagef("want IN OUT; got %d arguments", fs.NArg())
 	}
 	in, out := fs.Arg(0), fs.Arg(1)
 	if err := checkOutputs(out, ".png", "OUT"); err != nil {
@@ -60,7 +61,7 @@ func runSynth(c *cli, fs *flag.FlagSet, args []string) error {
 	}
 	im, err := imageset.Load(in, f.maxPixels)
 	if err != nil {
-		return usageError{fmt.Errorf("%s", trim(err))}
+		return options.UsageError{Err: fmt.Errorf("%s", options.Trim(err))}
 	}
 	q := im.Filter(func(x float64) float64 { return m.Apply(x, f.b) })
 	return atomicfile.Write(out, func(w io.Writer) error { return q.EncodePNG(w) })

@@ -1,10 +1,15 @@
-package main
+// Package options holds the estimation options by their flag names: the
+// command line, batch manifests and the service's requests all set them
+// through one FlagSet, so each option has one name, one default and one
+// check everywhere.
+package options
 
 import (
 	"flag"
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"strings"
 
 	"github.com/quantfit/quantfit/gpu"
@@ -14,21 +19,62 @@ import (
 	"github.com/quantfit/quantfit/kernels"
 )
 
-// options are the estimation flags shared by the commands that estimate.
-type options struct {
+// Options are the estimation options. The zero value is not ready: use
+// Default, or Declare on a FlagSet.
+type Options struct {
 	model, surrogate, loss, optimizer, schedule, strategy, mode string
 	gamma, alpha, sigma, delta                                  float64
 	samples                                                     int
-	softForward, perChannel                                     bool
+	softForward                                                 bool
 	lr, decay, decaySteps, noise, tol, init, bmin, bmax, levels float64
 	steps, batch, patience, starts, scanPoints, stages          int
 	seed                                                        uint64
-	maxPixels                                                   int
-	backend                                                     string
-	debug                                                       bool
+	// MaxPixels is the largest image accepted.
+	MaxPixels  int
+	PerChannel bool
+	backend    string
+	debug      bool
 }
 
-func (o *options) declare(fs *flag.FlagSet) {
+// Default returns the options at their defaults.
+func Default() *Options {
+	o := &Options{}
+	o.Declare(flag.NewFlagSet("options", flag.ContinueOnError))
+	return o
+}
+
+// process names the options that belong to a process, not to one job.
+var process = map[string]bool{"backend": true, "debug": true, "max-pixels": true}
+
+// Apply sets options by name, as a batch manifest's columns or a service
+// request's fields give them; a process-wide option, an unknown name or a
+// bad value is a UsageError naming it.
+func (o *Options) Apply(values map[string]string) error {
+	fs := flag.NewFlagSet("options", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	// Declare resets every field to its default: put back the current
+	// values before applying the new ones.
+	cur := *o
+	o.Declare(fs)
+	*o = cur
+	names := make([]string, 0, len(values))
+	for k := range values {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if process[k] || fs.Lookup(k) == nil {
+			return Usagef("unknown option %q", k)
+		}
+		if err := fs.Set(k, values[k]); err != nil {
+			return Usagef("option %s: %v", k, err)
+		}
+	}
+	return nil
+}
+
+// Declare defines every option as a flag of fs.
+func (o *Options) Declare(fs *flag.FlagSet) {
 	fs.StringVar(&o.model, "model", "midrise", "quantizer `model`: "+strings.Join(kernels.Models(), ", "))
 	fs.StringVar(&o.surrogate, "surrogate", "atan", "surrogate `gradient`: "+strings.Join(kernels.Surrogates(), ", ")+", lsq")
 	fs.Float64Var(&o.gamma, "gamma", 0.9, "atan surrogate damping `γ` in [0,1)")
@@ -53,20 +99,19 @@ func (o *options) declare(fs *flag.FlagSet) {
 	fs.Float64Var(&o.bmin, "bmin", 5, "lower bound of `b`")
 	fs.Float64Var(&o.bmax, "bmax", 30, "upper bound of `b`")
 	fs.StringVar(&o.mode, "mode", "auto", "evaluation `mode`: auto (hist for 8-bit data), pixel, hist")
-	fs.BoolVar(&o.perChannel, "per-channel", false, "estimate b for R, G and B separately")
+	fs.BoolVar(&o.PerChannel, "per-channel", false, "estimate b for R, G and B separately")
 	fs.IntVar(&o.starts, "starts", 16, "`runs` of multistart; basins auto refines")
 	fs.IntVar(&o.scanPoints, "scan-points", 0, "grid `points` of scan (default 25001) and auto's coarse scan")
 	fs.IntVar(&o.stages, "stages", 10, "sharpness `stages` of continuation")
 	fs.Float64Var(&o.levels, "levels", 0, "output `levels` of the stored filtered image (0: 255 for 8-bit, none otherwise; -1: none)")
 	fs.Uint64Var(&o.seed, "seed", 1, "random `seed`")
-	fs.IntVar(&o.maxPixels, "max-pixels", imageset.DefaultMaxPixels, "largest image accepted, in `pixels`")
+	fs.IntVar(&o.MaxPixels, "max-pixels", imageset.DefaultMaxPixels, "largest image accepted, in `pixels`")
 	fs.StringVar(&o.backend, "backend", "auto", "`backend`: auto (a hardware GPU if there is one, else the CPU), cpu, gpu (any OpenGL 4.3 context, software renderers included)")
 	fs.BoolVar(&o.debug, "debug", false, "GPU: GL debug output and an error check after every GL call")
 }
 
-// openBackend opens the backend the flags ask for. The returned function
-// releases it.
-func (o *options) openBackend(stderr io.Writer) (estimate.Backend, func(), error) {
+// OpenBackend opens the backend the options ask for; release frees it.
+func (o *Options) OpenBackend(stderr io.Writer) (estimate.Backend, func(), error) {
 	none := func() {}
 	switch o.backend {
 	case "cpu":
@@ -74,7 +119,7 @@ func (o *options) openBackend(stderr io.Writer) (estimate.Backend, func(), error
 	case "gpu":
 		d, err := gpu.Open(gpu.Options{AllowSoftware: true, Debug: o.debug, DebugLog: stderr})
 		if err != nil {
-			return nil, none, usagef("-backend gpu: %s", trim(err))
+			return nil, none, Usagef("-backend gpu: %s", trim(err))
 		}
 		return &estimate.GPU{Device: d}, d.Close, nil
 	case "auto":
@@ -85,27 +130,28 @@ func (o *options) openBackend(stderr io.Writer) (estimate.Backend, func(), error
 		}
 		return &estimate.GPU{Device: d, MinSamples: 1 << 16, Fallback: true, Warn: stderr}, d.Close, nil
 	}
-	return nil, none, usagef("-backend: unknown backend %q (want auto, cpu or gpu)", o.backend)
+	return nil, none, Usagef("-backend: unknown backend %q (want auto, cpu or gpu)", o.backend)
 }
 
-// settings checks the flags and turns them into estimate settings.
-func (o *options) settings() (estimate.Settings, error) {
+// Settings checks the options and turns them into estimate settings. Its
+// errors are UsageErrors naming the flag.
+func (o *Options) Settings() (estimate.Settings, error) {
 	var s estimate.Settings
 	m, err := kernels.ParseModel(o.model)
 	if err != nil {
-		return s, usagef("-model: %v", trim(err))
+		return s, Usagef("-model: %v", trim(err))
 	}
 	k, err := kernels.ParseSurrogate(o.surrogate)
 	if err != nil {
-		return s, usagef("-surrogate: %v", trim(err))
+		return s, Usagef("-surrogate: %v", trim(err))
 	}
 	l, err := kernels.ParseLoss(o.loss)
 	if err != nil {
-		return s, usagef("-loss: %v", trim(err))
+		return s, Usagef("-loss: %v", trim(err))
 	}
 	mode, err := estimate.ParseMode(o.mode)
 	if err != nil {
-		return s, usagef("-mode: %v", trim(err))
+		return s, Usagef("-mode: %v", trim(err))
 	}
 	for _, f := range []struct {
 		name string
@@ -114,7 +160,7 @@ func (o *options) settings() (estimate.Settings, error) {
 		{"-decay", o.decay}, {"-decay-steps", o.decaySteps}, {"-noise", o.noise}, {"-tol", o.tol},
 		{"-init", o.init}, {"-bmin", o.bmin}, {"-bmax", o.bmax}, {"-levels", o.levels}} {
 		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
-			return s, usagef("%s must be a finite number, not %v", f.name, f.v)
+			return s, Usagef("%s must be a finite number, not %v", f.name, f.v)
 		}
 	}
 	if o.gamma == 0 {
@@ -122,17 +168,17 @@ func (o *options) settings() (estimate.Settings, error) {
 	}
 	switch {
 	case o.lr < 0:
-		return s, usagef("-lr %v must be positive", o.lr)
+		return s, Usagef("-lr %v must be positive", o.lr)
 	case o.decay < 0 || o.decaySteps < 0:
-		return s, usagef("-decay and -decay-steps must be positive")
+		return s, Usagef("-decay and -decay-steps must be positive")
 	case o.steps < 1 || o.steps > 10_000_000:
-		return s, usagef("-steps %d must be in range [1, 10000000]", o.steps)
-	case o.maxPixels < 1:
-		return s, usagef("-max-pixels %d must be positive", o.maxPixels)
+		return s, Usagef("-steps %d must be in range [1, 10000000]", o.steps)
+	case o.MaxPixels < 1:
+		return s, Usagef("-max-pixels %d must be positive", o.MaxPixels)
 	case o.levels < -1:
-		return s, usagef("-levels %v must be -1, 0 or positive", o.levels)
+		return s, Usagef("-levels %v must be -1, 0 or positive", o.levels)
 	case o.backend != "auto" && o.backend != "cpu" && o.backend != "gpu":
-		return s, usagef("-backend: unknown backend %q (want auto, cpu or gpu)", o.backend)
+		return s, Usagef("-backend: unknown backend %q (want auto, cpu or gpu)", o.backend)
 	}
 	var sched optim.Schedule
 	switch o.schedule {
@@ -145,7 +191,7 @@ func (o *options) settings() (estimate.Settings, error) {
 	case "inv":
 		sched = optim.InverseTime{Tau: o.decaySteps}
 	default:
-		return s, usagef("-schedule: unknown schedule %q (want constant, step, exp, inv)", o.schedule)
+		return s, Usagef("-schedule: unknown schedule %q (want constant, step, exp, inv)", o.schedule)
 	}
 	s = estimate.Settings{
 		Model:        m,
@@ -173,7 +219,7 @@ func (o *options) settings() (estimate.Settings, error) {
 		OutputLevels: o.levels,
 	}
 	if err := s.Validate(); err != nil {
-		return s, usageError{flagged(err)}
+		return s, UsageError{flagged(err)}
 	}
 	return s, nil
 }
@@ -208,7 +254,18 @@ func flagged(err error) error {
 	return fmt.Errorf("%s", msg)
 }
 
-// trim drops a package prefix from an error message.
+// UsageError is bad usage or bad input: exit status 2, HTTP 400.
+type UsageError struct{ Err error }
+
+func (e UsageError) Error() string { return e.Err.Error() }
+func (e UsageError) Unwrap() error { return e.Err }
+
+// Usagef returns a UsageError.
+func Usagef(format string, args ...any) error { return UsageError{fmt.Errorf(format, args...)} }
+
+// Trim drops a package prefix from an error message.
+func Trim(err error) string { return trim(err) }
+
 func trim(err error) string {
 	msg := err.Error()
 	for _, p := range []string{"estimate: ", "kernels: ", "optim: ", "imageset: "} {

@@ -1,0 +1,76 @@
+package estimate
+
+import (
+	"encoding/json"
+	"math"
+)
+
+// Report is the JSON object of an estimate: what `quantfit estimate`
+// prints, a batch writes per job and the service answers. With
+// PerChannel the per-channel fields are lists, one entry per channel.
+type Report struct {
+	B          any     `json:"b"`
+	Loss       any     `json:"loss"`
+	Interval   any     `json:"interval"`
+	RivalB     any     `json:"rival_b"`
+	RivalLoss  any     `json:"rival_loss"`
+	Margin     any     `json:"margin"`
+	Model      string  `json:"model"`
+	Surrogate  string  `json:"surrogate"`
+	Optimizer  string  `json:"optimizer"`
+	Strategy   string  `json:"strategy"`
+	Mode       string  `json:"mode"`
+	Backend    string  `json:"backend"`
+	Renderer   string  `json:"renderer,omitempty"`
+	Steps      int     `json:"steps"`
+	Evals      int     `json:"evaluations"`
+	Seconds    float64 `json:"seconds"`
+	Pairs      int     `json:"pairs"`
+	Channels   int     `json:"channels"`
+	PerChannel bool    `json:"per_channel"`
+	Truth      *Number `json:"truth,omitempty"`
+	Narrowed   bool    `json:"narrowed,omitempty"`
+}
+
+// Number marshals NaN and infinities as null: JSON has neither.
+type Number float64
+
+// MarshalJSON implements json.Marshaler.
+func (n Number) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(n)) || math.IsInf(float64(n), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(n))
+}
+
+// NewReport summarizes the results of the channel groups of one estimate.
+func NewReport(rs []*Result, pairs, channels int, perChannel bool) Report {
+	pick := func(f func(*Result) any) any {
+		if !perChannel {
+			return f(rs[0])
+		}
+		out := make([]any, len(rs))
+		for i, r := range rs {
+			out[i] = f(r)
+		}
+		return out
+	}
+	r0 := rs[0]
+	out := Report{
+		B:         pick(func(r *Result) any { return Number(r.B) }),
+		Loss:      pick(func(r *Result) any { return Number(r.Loss) }),
+		Interval:  pick(func(r *Result) any { return [2]Number{Number(r.Interval[0]), Number(r.Interval[1])} }),
+		RivalB:    pick(func(r *Result) any { return Number(r.RivalB) }),
+		RivalLoss: pick(func(r *Result) any { return Number(r.RivalLoss) }),
+		Margin:    pick(func(r *Result) any { return Number(r.Margin) }),
+		Model:     r0.Model, Surrogate: r0.Surrogate, Optimizer: r0.Optimizer, Strategy: r0.Strategy,
+		Mode: r0.Mode, Backend: r0.Backend, Renderer: r0.Renderer, Pairs: pairs, Channels: channels, PerChannel: perChannel,
+	}
+	for _, r := range rs {
+		out.Steps += r.Steps
+		out.Evals += r.Evaluations
+		out.Seconds += r.Seconds
+		out.Narrowed = out.Narrowed || r.Narrowed
+	}
+	return out
+}
