@@ -1,0 +1,294 @@
+package batch
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/draw"
+	"image/png"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/quantfit/quantfit/host/imageset"
+	"github.com/quantfit/quantfit/host/options"
+	"github.com/quantfit/quantfit/host/photos"
+	"github.com/quantfit/quantfit/kernels"
+)
+
+func TestParseManifest(t *testing.T) {
+	csv := "id,original,quantized,model,bmax\na,o/a.png,q/a.png,posterize,40\nb,/abs/b.png,q/b.png,,\n"
+	jobs, err := ParseManifest(strings.NewReader(csv), "m.csv", "/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 2 || jobs[0].Original != "/data/o/a.png" || jobs[1].Original != "/abs/b.png" ||
+		jobs[0].Options["model"] != "posterize" || jobs[0].Options["bmax"] != "40" || jobs[1].Options != nil {
+		t.Errorf("csv jobs %+v", jobs)
+	}
+	jsonl := `{"id": "x", "original": "a.png", "quantized": "b.png", "bmin": 3, "options": {"strategy": "scan"}}
+` + "\n" + `{"id": 7, "original": "c.png", "quantized": "d.png", "per-channel": true}` + "\n"
+	jobs, err = ParseManifest(strings.NewReader(jsonl), "m.jsonl", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 2 || jobs[0].Options["bmin"] != "3" || jobs[0].Options["strategy"] != "scan" || jobs[1].ID != "7" || jobs[1].Options["per-channel"] != "true" {
+		t.Errorf("jsonl jobs %+v", jobs)
+	}
+	for _, c := range []struct{ name, text, want string }{
+		{"m.csv", "id,original\na,b\n", `"quantized"`},
+		{"m.csv", "id,original,quantized\na,b,c\na,d,e\n", "twice"},
+		{"m.csv", "id,original,quantized,model\na,b,c,fancy\n", "model"},
+		{"m.csv", "id,original,quantized,backend\na,b,c,gpu\n", "backend"},
+		{"m.csv", "id,original,quantized\n,b,c\n", "empty id"},
+		{"m.csv", "id,original,quantized\na,b\n", "fields"},
+		{"m.jsonl", "[1,2]\n", "not a JSON object"},
+		{"m.jsonl", `{"id":"a","original":"b"}` + "\n", "no quantized"},
+		{"m.jsonl", `{"id":"a","original":"b","quantized":"c","bmin":[1]}` + "\n", "bmin"},
+		{"m.jsonl", `{"id":"a","original":"b","quantized":"c","nonsense":1}` + "\n", "nonsense"},
+		{"m.csv", "", "header"},
+		{"m.csv", "id,original,quantized\n", "no jobs"},
+	} {
+		_, err := ParseManifest(strings.NewReader(c.text), c.name, "")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want it to mention %s", c.text, err, c.want)
+		}
+	}
+}
+
+func TestShardPartition(t *testing.T) {
+	var jobs []Job
+	for i := range 1000 {
+		jobs = append(jobs, Job{ID: fmt.Sprintf("job-%d", i)})
+	}
+	for _, n := range []int{1, 2, 3, 7} {
+		seen := map[string]int{}
+		for i := 0; i < n; i++ {
+			s, err := Shard(jobs, i, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, j := range s {
+				seen[j.ID]++
+			}
+		}
+		for _, j := range jobs {
+			if seen[j.ID] != 1 {
+				t.Fatalf("n=%d: %s in %d shards", n, j.ID, seen[j.ID])
+			}
+		}
+	}
+	if _, err := Shard(jobs, 3, 3); err == nil {
+		t.Error("shard 3/3 accepted")
+	}
+}
+
+// makePairs writes n pairs cropped from the shipped photos, quantized with
+// random models and b, and returns the manifest path and the truths.
+func makePairs(t *testing.T, dir string, n int, corruptEvery int) (string, map[string]float64) {
+	t.Helper()
+	var srcs []image.Image
+	for _, name := range photos.Names() {
+		im, err := photos.Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if im.W >= 192 && im.H >= 192 {
+			srcs = append(srcs, im.Image())
+		}
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	truth := map[string]float64{}
+	var sb strings.Builder
+	sb.WriteString("id,original,quantized,model\n")
+	models := []kernels.Model{kernels.Midrise, kernels.Posterize, kernels.Truncate}
+	for i := 0; i < n; i++ {
+		src := srcs[i%len(srcs)]
+		b := src.Bounds()
+		x0, y0 := r.IntN(b.Dx()-192), r.IntN(b.Dy()-192)
+		crop := image.NewNRGBA(image.Rect(0, 0, 192, 192))
+		draw.Draw(crop, crop.Bounds(), src, image.Point{x0, y0}, draw.Src)
+		id := fmt.Sprintf("p%03d", i)
+		op := filepath.Join(dir, id+".png")
+		writePNG(t, op, crop)
+		orig, err := imageset.Load(op, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, bv := models[i%3], 5+25*r.Float64()
+		q := orig.Filter(func(x float64) float64 { return m.Apply(x, bv) })
+		qp := filepath.Join(dir, id+"-q.png")
+		f, _ := os.Create(qp)
+		q.EncodePNG(f)
+		f.Close()
+		bad := corruptEvery > 0 && i%corruptEvery == 1
+		switch kind := (i / corruptEvery) % 3; {
+		case bad && kind == 0: // truncated file
+			data, _ := os.ReadFile(qp)
+			os.WriteFile(qp, data[:len(data)/2], 0o644)
+		case bad && kind == 1: // missing file
+			os.Remove(qp)
+		case bad && kind == 2: // mismatched size
+			writePNG(t, qp, image.NewGray(image.Rect(0, 0, 10, 10)))
+		default:
+			truth[id] = bv
+		}
+		fmt.Fprintf(&sb, "%s,%s.png,%s-q.png,%v\n", id, id, id, m)
+	}
+	man := filepath.Join(dir, "manifest.csv")
+	os.WriteFile(man, []byte(sb.String()), 0o644)
+	return man, truth
+}
+
+func writePNG(t *testing.T, path string, img image.Image) {
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readLines(t *testing.T, path string) []Line {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []Line
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var l struct {
+			ID       string     `json:"id"`
+			B        float64    `json:"b"`
+			Interval [2]float64 `json:"interval"`
+			Error    string     `json:"error"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("bad line %q: %v", sc.Text(), err)
+		}
+		out = append(out, Line{ID: l.ID, Error: l.Error, Seconds: &l.B, Report: nil})
+		_ = l.Interval
+	}
+	return out
+}
+
+// TestBatchResume: a batch of 500 real-photo pairs, 5% of them truncated,
+// missing or mismatched, run whole and run killed then resumed: every good
+// pair is estimated, every bad one reported, and the two result files are
+// equal.
+func TestBatchResume(t *testing.T) {
+	n := 500
+	if testing.Short() {
+		n = 60
+	}
+	dir := t.TempDir()
+	man, truth := makePairs(t, dir, n, 20)
+	jobs, err := ParseManifest(mustOpen(t, man), man, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{Base: options.Default()}
+	whole := filepath.Join(dir, "whole.jsonl")
+	p, err := r.Run(context.Background(), jobs, whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Done != n || p.Failed != n-len(truth) {
+		t.Errorf("progress %+v; want %d done, %d failed", p, n, n-len(truth))
+	}
+	near := 0
+	for _, l := range readLines(t, whole) {
+		want, good := truth[l.ID]
+		switch {
+		case good && l.Error != "":
+			t.Errorf("%s failed: %s", l.ID, l.Error)
+		case !good && l.Error == "":
+			t.Errorf("%s is bad input but has no error", l.ID)
+		case good:
+			b := *l.Seconds
+			if math.Abs(b-want) > 0.1 {
+				t.Errorf("%s: b = %.4f, truth %.4f", l.ID, b, want)
+			}
+			if math.Abs(b-want) <= 0.02 {
+				near++
+			}
+		}
+	}
+	t.Logf("%d good pairs (192x192 crops): %d within 0.02 of the truth", len(truth), near)
+
+	// Killed after a third of the jobs, with a line cut short by the kill.
+	killed := filepath.Join(dir, "killed.jsonl")
+	ctx, cancel := context.WithCancel(context.Background())
+	r2 := &Runner{Base: options.Default(), Progress: func(p Progress) {
+		if p.Done >= n/3 {
+			cancel()
+		}
+	}}
+	if _, err := r2.Run(ctx, jobs, killed); err == nil {
+		t.Fatal("cancelled run reported no error")
+	}
+	f, _ := os.OpenFile(killed, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"id":"p099","b":12.3`)
+	f.Close()
+	if _, err := (&Runner{Base: options.Default()}).Run(context.Background(), jobs, killed); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(whole)
+	b, _ := os.ReadFile(killed)
+	if string(a) != string(b) {
+		t.Errorf("the resumed file differs from the uninterrupted one:\n%s\n---\n%s", a, b)
+	}
+	// A third run finds nothing to do.
+	p, err = (&Runner{Base: options.Default()}).Run(context.Background(), jobs, killed)
+	if err != nil || p.Skipped != n || p.Done != 0 {
+		t.Errorf("rerun: %+v, %v", p, err)
+	}
+}
+
+func mustOpen(t *testing.T, path string) *os.File {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func TestOutputNotOurs(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(p, []byte("my precious notes\n"), 0o644)
+	_, err := (&Runner{}).Run(context.Background(), []Job{{ID: "a", Original: "x", Quantized: "y"}}, p)
+	if err == nil || !strings.Contains(err.Error(), "not a result line") {
+		t.Errorf("error %v", err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "my precious notes\n" {
+		t.Errorf("the file was changed: %q", b)
+	}
+}
+
+func FuzzParseManifest(f *testing.F) {
+	f.Add("m.csv", "id,original,quantized,model\na,b,c,posterize\n")
+	f.Add("m.jsonl", `{"id":"a","original":"b","quantized":"c","bmin":3}`+"\n")
+	f.Add("m.csv", "id,original,quantized\n\"a\nb\",c,d\n")
+	f.Fuzz(func(t *testing.T, name, text string) {
+		jobs, err := ParseManifest(strings.NewReader(text), name, "")
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, j := range jobs {
+			if j.ID == "" || j.Original == "" || j.Quantized == "" || seen[j.ID] {
+				t.Fatalf("accepted job %+v", j)
+			}
+			seen[j.ID] = true
+		}
+	})
+}

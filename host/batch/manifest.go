@@ -1,0 +1,284 @@
+// Package batch runs estimations over many image pairs: manifests, shards,
+// resumable JSON Lines output, and a pipeline that overlaps decoding on CPU
+// workers with estimation.
+package batch
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/quantfit/quantfit/host/options"
+)
+
+// Job is one pair to estimate.
+type Job struct {
+	ID, Original, Quantized string
+	// Options are estimation options by flag name, over the batch's own.
+	Options map[string]string
+}
+
+// maxManifestLine bounds one manifest line: a manifest is data from
+// elsewhere.
+const maxManifestLine = 1 << 20
+
+// ParseManifest reads a CSV manifest (a header row naming id, original,
+// quantized and any option columns) or a JSON Lines one (objects with id,
+// original, quantized, and options either as top-level keys or in an
+// "options" object). Relative paths are taken from dir. Every job's
+// options are checked now, so a bad manifest fails before any work.
+func ParseManifest(r io.Reader, name, dir string) ([]Job, error) {
+	data, err := io.ReadAll(io.LimitReader(r, 1<<30))
+	if err != nil {
+		return nil, fmt.Errorf("batch: %s: %v", name, err)
+	}
+	var jobs []Job
+	trimmed := bytes.TrimLeft(data, " \t\r\n\ufeff")
+	if strings.HasSuffix(name, ".jsonl") || strings.HasSuffix(name, ".ndjson") || strings.HasSuffix(name, ".json") ||
+		(!strings.HasSuffix(name, ".csv") && len(trimmed) > 0 && trimmed[0] == '{') {
+		jobs, err = parseJSONL(data, name)
+	} else {
+		jobs, err = parseCSV(data, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(jobs) == 0 {
+		return nil, fmt.Errorf("batch: %s: no jobs", name)
+	}
+	seen := map[string]bool{}
+	for i := range jobs {
+		j := &jobs[i]
+		if seen[j.ID] {
+			return nil, fmt.Errorf("batch: %s: job id %q appears twice", name, j.ID)
+		}
+		seen[j.ID] = true
+		o := options.Default()
+		err := o.Apply(j.Options)
+		if err == nil {
+			_, err = o.Settings()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("batch: %s: job %q: %s", name, j.ID, options.Trim(err))
+		}
+		if dir != "" {
+			if !filepath.IsAbs(j.Original) {
+				j.Original = filepath.Join(dir, j.Original)
+			}
+			if !filepath.IsAbs(j.Quantized) {
+				j.Quantized = filepath.Join(dir, j.Quantized)
+			}
+		}
+	}
+	return jobs, nil
+}
+
+func checkJob(j Job, where string) error {
+	switch {
+	case strings.TrimSpace(j.ID) == "":
+		return fmt.Errorf("%s: empty id", where)
+	case j.Original == "":
+		return fmt.Errorf("%s: job %q has no original", where, j.ID)
+	case j.Quantized == "":
+		return fmt.Errorf("%s: job %q has no quantized", where, j.ID)
+	case strings.ContainsAny(j.ID, "\n\r"):
+		return fmt.Errorf("%s: job id with a line break", where)
+	}
+	return nil
+}
+
+func parseCSV(data []byte, name string) ([]Job, error) {
+	cr := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff"))))
+	cr.FieldsPerRecord = -1
+	cr.TrimLeadingSpace = true
+	header, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("batch: %s: reading the header: %v", name, err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if _, dup := col[h]; dup {
+			return nil, fmt.Errorf("batch: %s: column %q appears twice", name, h)
+		}
+		col[h] = i
+	}
+	for _, need := range []string{"id", "original", "quantized"} {
+		if _, ok := col[need]; !ok {
+			return nil, fmt.Errorf("batch: %s: no %q column (the header must name id, original, quantized)", name, need)
+		}
+	}
+	var jobs []Job
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			return nil, fmt.Errorf("batch: %s: %v", name, err)
+		}
+		if len(rec) != len(header) {
+			return nil, fmt.Errorf("batch: %s:%d: %d fields, the header has %d", name, line, len(rec), len(header))
+		}
+		j := Job{ID: strings.TrimSpace(rec[col["id"]]), Original: rec[col["original"]], Quantized: rec[col["quantized"]]}
+		for h, i := range col {
+			if h == "id" || h == "original" || h == "quantized" || strings.TrimSpace(rec[i]) == "" {
+				continue
+			}
+			if j.Options == nil {
+				j.Options = map[string]string{}
+			}
+			j.Options[h] = strings.TrimSpace(rec[i])
+		}
+		if err := checkJob(j, fmt.Sprintf("batch: %s:%d", name, line)); err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, nil
+}
+
+func parseJSONL(data []byte, name string) ([]Job, error) {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64<<10), maxManifestLine)
+	var jobs []Job
+	for line := 1; sc.Scan(); line++ {
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
+			continue
+		}
+		dec := json.NewDecoder(bytes.NewReader(text))
+		dec.UseNumber()
+		var obj map[string]any
+		if err := dec.Decode(&obj); err != nil {
+			return nil, fmt.Errorf("batch: %s:%d: not a JSON object: %v", name, line, err)
+		}
+		where := fmt.Sprintf("batch: %s:%d", name, line)
+		var j Job
+		for k, v := range obj {
+			switch k {
+			case "id", "original", "quantized":
+				s, ok := v.(string)
+				if !ok {
+					if n, isNum := v.(json.Number); isNum && k == "id" {
+						s = n.String()
+					} else {
+						return nil, fmt.Errorf("%s: %q must be a string", where, k)
+					}
+				}
+				switch k {
+				case "id":
+					j.ID = s
+				case "original":
+					j.Original = s
+				default:
+					j.Quantized = s
+				}
+			case "options":
+				m, ok := v.(map[string]any)
+				if !ok {
+					return nil, fmt.Errorf("%s: \"options\" must be an object", where)
+				}
+				for ok, ov := range m {
+					if err := setOption(&j, ok, ov); err != nil {
+						return nil, fmt.Errorf("%s: %v", where, err)
+					}
+				}
+			default:
+				if err := setOption(&j, k, v); err != nil {
+					return nil, fmt.Errorf("%s: %v", where, err)
+				}
+			}
+		}
+		if err := checkJob(j, where); err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, j)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("batch: %s: %v", name, err)
+	}
+	return jobs, nil
+}
+
+// setOption records a JSON option value as its flag text.
+func setOption(j *Job, k string, v any) error {
+	var s string
+	switch v := v.(type) {
+	case string:
+		s = v
+	case json.Number:
+		s = v.String()
+	case bool:
+		s = fmt.Sprint(v)
+	default:
+		return fmt.Errorf("option %q must be a string, number or boolean", k)
+	}
+	if j.Options == nil {
+		j.Options = map[string]string{}
+	}
+	j.Options[k] = s
+	return nil
+}
+
+// FromDirs makes one job per image of dirOrig, id the file name, paired
+// with the file of that name in dirQuant; a missing one fails that job
+// only.
+func FromDirs(dirOrig, dirQuant string) ([]Job, error) {
+	es, err := os.ReadDir(dirOrig)
+	if err != nil {
+		return nil, fmt.Errorf("batch: %w", err)
+	}
+	if st, err := os.Stat(dirQuant); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("batch: %s is not a directory", dirQuant)
+	}
+	var jobs []Job
+	for _, e := range es {
+		switch strings.ToLower(filepath.Ext(e.Name())) {
+		case ".png", ".jpg", ".jpeg", ".gif":
+		default:
+			continue
+		}
+		if e.IsDir() {
+			continue
+		}
+		jobs = append(jobs, Job{ID: e.Name(), Original: filepath.Join(dirOrig, e.Name()), Quantized: filepath.Join(dirQuant, e.Name())})
+	}
+	if len(jobs) == 0 {
+		return nil, fmt.Errorf("batch: no PNG, JPEG or GIF files in %s", dirOrig)
+	}
+	sort.Slice(jobs, func(a, b int) bool { return jobs[a].ID < jobs[b].ID })
+	return jobs, nil
+}
+
+// ShardOf is the shard of n that owns id: FNV-1a of the id, so a job stays
+// in its shard when the manifest is reordered or grows.
+func ShardOf(id string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % uint32(n))
+}
+
+// Shard returns the jobs of shard i of n, in manifest order.
+func Shard(jobs []Job, i, n int) ([]Job, error) {
+	if n < 1 || i < 0 || i >= n {
+		return nil, errors.New("batch: the shard must be i/n with 0 <= i < n")
+	}
+	var out []Job
+	for _, j := range jobs {
+		if ShardOf(j.ID, n) == i {
+			out = append(out, j)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,226 @@
+package batch
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/quantfit/quantfit/host/estimate"
+	"github.com/quantfit/quantfit/host/imageset"
+	"github.com/quantfit/quantfit/host/options"
+)
+
+// Runner runs jobs.
+type Runner struct {
+	// Base holds the options every job starts from.
+	Base *options.Options
+	// Backend runs the estimations; nil means the CPU.
+	Backend estimate.Backend
+	// Decoders is the number of CPU workers decoding images. Default
+	// GOMAXPROCS.
+	Decoders int
+	// Estimators is the number of estimations at once. Default: 1 on a GPU
+	// backend (one context, used in turn), else GOMAXPROCS.
+	Estimators int
+	// Progress, if set, is called after each job.
+	Progress func(Progress)
+}
+
+// Progress is the state of a run.
+type Progress struct {
+	Done, Failed, Skipped, Total int
+	Elapsed                      time.Duration
+}
+
+// Line is one line of the output: the job's id and either its report or
+// its error. Seconds shadows the report's wall time, which is left out so
+// that a resumed run writes the same file as an uninterrupted one.
+type Line struct {
+	ID string `json:"id"`
+	*estimate.Report
+	Seconds *float64 `json:"seconds,omitempty"`
+	Error   string   `json:"error,omitempty"`
+}
+
+type decoded struct {
+	seq int
+	job Job
+	set *imageset.Set
+	opt *options.Options
+	err error
+}
+
+type finished struct {
+	seq  int
+	line Line
+}
+
+// Run estimates every job whose id the output does not hold yet, appending
+// a line per job in job order. It returns the progress; an error means the
+// run itself could not go on (the output, a cancelled context).
+func (r *Runner) Run(ctx context.Context, jobs []Job, outPath string) (Progress, error) {
+	start := time.Now()
+	out, done, err := openOutput(outPath)
+	if err != nil {
+		return Progress{}, err
+	}
+	defer out.close()
+	var todo []Job
+	for _, j := range jobs {
+		if !done[j.ID] {
+			todo = append(todo, j)
+		}
+	}
+	p := Progress{Total: len(jobs), Skipped: len(jobs) - len(todo)}
+	base := r.Base
+	if base == nil {
+		base = options.Default()
+	}
+	be := r.Backend
+	if be == nil {
+		be = estimate.CPU{}
+	}
+	dec := r.Decoders
+	if dec <= 0 {
+		dec = runtime.GOMAXPROCS(0)
+	}
+	est := r.Estimators
+	if est <= 0 {
+		est = runtime.GOMAXPROCS(0)
+		if be.Name() == "gpu" {
+			est = 1
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Bounded queues: at most dec+est decoded pairs wait in memory.
+	seqs := make(chan int)
+	decodedQ := make(chan decoded, est)
+	results := make(chan finished, est)
+	go func() {
+		defer close(seqs)
+		for i := range todo {
+			select {
+			case seqs <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var wd sync.WaitGroup
+	for range dec {
+		wd.Add(1)
+		go func() {
+			defer wd.Done()
+			for i := range seqs {
+				d := r.decode(i, todo[i], base)
+				select {
+				case decodedQ <- d:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() { wd.Wait(); close(decodedQ) }()
+	var we sync.WaitGroup
+	for range est {
+		we.Add(1)
+		go func() {
+			defer we.Done()
+			for d := range decodedQ {
+				results <- finished{d.seq, estimateOne(d, be)}
+			}
+		}()
+	}
+	go func() { we.Wait(); close(results) }()
+
+	// Write in job order: later jobs wait in pending (small reports).
+	pending := map[int]Line{}
+	next := 0
+	var werr error
+	for f := range results {
+		pending[f.seq] = f.line
+		for {
+			l, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if werr == nil {
+				if werr = out.write(l); werr != nil {
+					cancel()
+				}
+			}
+			if werr == nil {
+				p.Done++
+				if l.Error != "" {
+					p.Failed++
+				}
+				p.Elapsed = time.Since(start)
+				if r.Progress != nil {
+					r.Progress(p)
+				}
+			}
+		}
+	}
+	if werr != nil {
+		return p, werr
+	}
+	if next < len(todo) {
+		return p, fmt.Errorf("batch: stopped after %d of %d jobs: %w", next, len(todo), context.Cause(ctx))
+	}
+	return p, nil
+}
+
+// decode loads a job's pair and options; failures travel with it.
+func (r *Runner) decode(seq int, j Job, base *options.Options) decoded {
+	d := decoded{seq: seq, job: j}
+	opt := *base
+	if err := opt.Apply(j.Options); err != nil {
+		d.err = err
+		return d
+	}
+	p, err := imageset.LoadPair(j.Original, j.Quantized, opt.MaxPixels)
+	if err != nil {
+		d.err = err
+		return d
+	}
+	d.set, d.opt = &imageset.Set{Pairs: []imageset.Pair{p}}, &opt
+	return d
+}
+
+func estimateOne(d decoded, be estimate.Backend) Line {
+	l := Line{ID: d.job.ID}
+	if d.err != nil {
+		l.Error = options.Trim(d.err)
+		return l
+	}
+	s, err := d.opt.Settings()
+	if err != nil {
+		l.Error = options.Trim(err)
+		return l
+	}
+	s.Backend = be
+	var rs []*estimate.Result
+	for _, g := range estimate.Groups(d.set, d.opt.PerChannel) {
+		data, err := estimate.FromSet(d.set, g)
+		if err == nil {
+			var res *estimate.Result
+			if res, err = estimate.Estimate(data, s); err == nil {
+				rs = append(rs, res)
+			}
+		}
+		if err != nil {
+			l.Error = options.Trim(err)
+			return l
+		}
+	}
+	rep := estimate.NewReport(rs, len(d.set.Pairs), d.set.Channels(), d.opt.PerChannel)
+	l.Report = &rep
+	return l
+}
