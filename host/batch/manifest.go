@@ -123,10 +123,10 @@ func parseCSV(data []byte, name string) ([]Job, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			return nil, fmt.Errorf("batch: %s: %v", name, err)
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rec) != len(header) {
 			return nil, fmt.Errorf("batch: %s:%d: %d fields, the header has %d", name, line, len(rec), len(header))
 		}
