@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"image/png"
 	"math"
 	"os"
@@ -290,5 +291,55 @@ func TestBackendGPU(t *testing.T) {
 	json.Unmarshal([]byte(out), &c)
 	if g.Backend != "gpu" || g.Renderer == "" || math.Abs(g.B-c.B) > 1e-4 {
 		t.Errorf("gpu %+v, cpu b %v", g, c.B)
+	}
+}
+
+func TestBatchCommand(t *testing.T) {
+	dir := t.TempDir()
+	orig := writePhoto(t, dir, "coins.png")
+	writePhoto(t, dir, "grass.png")
+	quant := filepath.Join(dir, "coins-q.png")
+	if code, _, errs := quantfit(t, "synth", "-b", "7.5", orig, quant); code != 0 {
+		t.Fatal(errs)
+	}
+	man := filepath.Join(dir, "m.csv")
+	os.WriteFile(man, []byte("id,original,quantized,strategy\nc,coins.png,coins-q.png,auto\nbad,grass.png,missing.png,\n"), 0o644)
+	out := filepath.Join(dir, "r.jsonl")
+	code, _, errs := quantfit(t, "batch", "-backend", "cpu", "-o", out, man)
+	if code != 1 || !strings.Contains(errs, "1 failed") {
+		t.Fatalf("mixed batch: exit %d, %s", code, errs)
+	}
+	lines, _ := os.ReadFile(out)
+	if n := strings.Count(string(lines), "\n"); n != 2 || !strings.Contains(string(lines), `"error"`) {
+		t.Errorf("results:\n%s", lines)
+	}
+	// Sharded: every job runs in exactly one of the shards.
+	total := 0
+	for i := 0; i < 3; i++ {
+		o := filepath.Join(dir, fmt.Sprintf("s%d.jsonl", i))
+		quantfit(t, "batch", "-backend", "cpu", "-shard", fmt.Sprintf("%d/3", i), "-o", o, man)
+		b, _ := os.ReadFile(o)
+		total += strings.Count(string(b), "\n")
+	}
+	if total != 2 {
+		t.Errorf("shards wrote %d lines, want 2", total)
+	}
+	t.Setenv("JOB_COMPLETION_INDEX", "5")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"batch", "-shard", "3/3", man}, "-shard"},
+		{[]string{"batch", "-shards", "4", man}, "JOB_COMPLETION_INDEX"},
+		{[]string{"batch", filepath.Join(dir, "none.csv")}, "none.csv"},
+		{[]string{"batch", "-o", filepath.Join(dir, "coins.png"), man}, "not a result line"},
+		{[]string{"batch", "-model", "fancy", man}, "-model"},
+		{[]string{"serve", "-queue", "0"}, "-queue"},
+		{[]string{"serve", "-addr", "256.0.0.1:99999"}, "-addr"},
+	} {
+		code, _, errs := quantfit(t, c.args...)
+		if code != 2 || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: exit %d, %q; want 2 naming %q", c.args, code, errs, c.want)
+		}
 	}
 }
