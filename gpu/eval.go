@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 	"unsafe"
+
+	"github.com/go-gl/gl/v4.3-core/gl"
 
 	"github.com/quantfit/quantfit/kernels"
 	"github.com/quantfit/quantfit/shaders"
@@ -448,4 +451,32 @@ func (d *Device) Histogram(x, t []uint8) (*kernels.Histogram, error) {
 		h.Counts[i] = uint64(c)
 	}
 	return h, nil
+}
+
+// CopyBandwidth measures the device's memory bandwidth, the ceiling of the
+// memory-bound kernels: bytes per second of a buffer-to-buffer copy of
+// size bytes (each byte read once and written once counts twice), best of
+// repeat copies.
+func (d *Device) CopyBandwidth(size, repeat int) (float64, error) {
+	best := math.Inf(1)
+	err := d.do(func() error {
+		src, dst := newBuffer(size, nil), newBuffer(size, nil)
+		defer src.delete()
+		defer dst.delete()
+		gl.BindBuffer(gl.COPY_READ_BUFFER, uint32(src))
+		gl.BindBuffer(gl.COPY_WRITE_BUFFER, uint32(dst))
+		gl.CopyBufferSubData(gl.COPY_READ_BUFFER, gl.COPY_WRITE_BUFFER, 0, 0, size) // warm-up
+		gl.Finish()
+		for range max(1, repeat) {
+			t := time.Now()
+			gl.CopyBufferSubData(gl.COPY_READ_BUFFER, gl.COPY_WRITE_BUFFER, 0, 0, size)
+			gl.Finish()
+			best = math.Min(best, time.Since(t).Seconds())
+		}
+		return glErr("copy")
+	})
+	if err != nil {
+		return 0, err
+	}
+	return 2 * float64(size) / best, nil
 }

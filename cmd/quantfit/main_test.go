@@ -343,3 +343,66 @@ func TestBatchCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchBookkeeping: on tiny sizes every configuration is measured and
+// reported with the stable keys; bad flags exit 2. Timings are not checked.
+func TestBenchBookkeeping(t *testing.T) {
+	backends := "cpu"
+	if os.Getenv("QUANTFIT_REQUIRE_GPU") != "" {
+		backends = "cpu,gpu"
+	}
+	dir := t.TempDir()
+	plot, md := filepath.Join(dir, "b.png"), filepath.Join(dir, "b.md")
+	code, out, errs := quantfit(t, "bench", "-backend", backends, "-pixels", "1000,3001", "-surrogate", "lsq,atan",
+		"-mode", "pixel,hist", "-k", "1,5", "-repeat", "2", "-json", "-plot", plot, "-o", md)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	type key struct {
+		kind, backend, surrogate, mode string
+		pixels, k                      int
+	}
+	seen := map[key]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		for _, k := range []string{"backend", "renderer", "pixels", "surrogate", "mode", "k", "step_seconds_median",
+			"pixels_per_second", "bytes_per_second", "ceiling_ratio"} {
+			if _, ok := m[k]; !ok {
+				t.Errorf("%q lacks %s", line, k)
+			}
+		}
+		seen[key{m["kind"].(string), m["backend"].(string), m["surrogate"].(string), m["mode"].(string), int(m["pixels"].(float64)), int(m["k"].(float64))}] = true
+	}
+	for _, b := range strings.Split(backends, ",") {
+		for _, n := range []int{1000, 3001} {
+			if !seen[key{"auto", b, "atan", "hist", n, 1}] {
+				t.Errorf("no auto measurement for %s n=%d", b, n)
+			}
+			for _, s := range []string{"ste", "atan"} {
+				for _, mode := range []string{"pixel", "hist"} {
+					for _, k := range []int{1, 5} {
+						if !seen[key{"step", b, s, mode, n, k}] {
+							t.Errorf("missing %s %s %s n=%d k=%d", b, s, mode, n, k)
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, p := range []string{plot, md} {
+		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	for _, args := range [][]string{
+		{"bench", "-backend", "tpu"}, {"bench", "-pixels", "0"}, {"bench", "-pixels", "1.5"}, {"bench", "-surrogate", "floor"},
+		{"bench", "-mode", "both"}, {"bench", "-k", "0"}, {"bench", "-repeat", "0"}, {"bench", "-plot", "x.jpg"}, {"bench", "extra"},
+	} {
+		if code, _, _ := quantfit(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}

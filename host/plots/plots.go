@@ -144,3 +144,76 @@ func minMax(v []float64) (float64, float64) {
 	}
 	return lo, hi
 }
+
+// Series is one line of a log-log figure.
+type Series struct {
+	Label string
+	X, Y  []float64
+}
+
+// Level is a horizontal line of a figure, such as a hardware ceiling.
+type Level struct {
+	Label string
+	Y     float64
+}
+
+// WriteLogLog writes a log-log figure of the series with the levels drawn
+// dashed, as PNG.
+func WriteLogLog(w io.Writer, title, xLabel, yLabel string, series []Series, levels []Level) error {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text, p.Y.Label.Text = xLabel, yLabel
+	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
+	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
+	palette := []color.Color{blue, orange, green, red, color.RGBA{148, 103, 189, 255}, color.RGBA{140, 86, 75, 255},
+		color.RGBA{227, 119, 194, 255}, color.RGBA{127, 127, 127, 255}}
+	xmin, xmax := math.Inf(1), math.Inf(-1)
+	for i, s := range series {
+		xy := make(plotter.XYs, 0, len(s.X))
+		for j := range s.X {
+			if s.X[j] > 0 && s.Y[j] > 0 {
+				xy = append(xy, plotter.XY{X: s.X[j], Y: s.Y[j]})
+				xmin, xmax = math.Min(xmin, s.X[j]), math.Max(xmax, s.X[j])
+			}
+		}
+		if len(xy) == 0 {
+			continue
+		}
+		l, pts, err := plotter.NewLinePoints(xy)
+		if err != nil {
+			return fmt.Errorf("plots: %w", err)
+		}
+		c := palette[i%len(palette)]
+		l.Color, pts.Color = c, c
+		p.Add(l, pts)
+		p.Legend.Add(s.Label, l, pts)
+	}
+	for i, lv := range levels {
+		if lv.Y <= 0 || math.IsInf(xmin, 0) {
+			continue
+		}
+		l, err := plotter.NewLine(plotter.XYs{{X: xmin, Y: lv.Y}, {X: xmax, Y: lv.Y}})
+		if err != nil {
+			return fmt.Errorf("plots: %w", err)
+		}
+		l.Color = palette[(len(series)+i)%len(palette)]
+		l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		p.Add(l)
+		p.Legend.Add(lv.Label, l)
+	}
+	// Keep the levels inside the frame, with room for the legend.
+	for _, lv := range levels {
+		if lv.Y > 0 && lv.Y*2 > p.Y.Max {
+			p.Y.Max = lv.Y * 2
+		}
+	}
+	p.Legend.Top, p.Legend.Left = true, true
+	wt, err := p.WriterTo(vg.Points(800), vg.Points(550), "png")
+	if err != nil {
+		return fmt.Errorf("plots: %w", err)
+	}
+	if _, err := wt.WriteTo(w); err != nil {
+		return fmt.Errorf("plots: %w", err)
+	}
+	return nil
+}
