@@ -17,6 +17,8 @@ import (
 type Device struct {
 	t        *thread
 	dpy, ctx unsafe.Pointer
+	win      any    // the GLFW window holding the context, if GLFW made it
+	release  func() // frees the context
 	info     Info
 	check    checker
 
@@ -25,18 +27,54 @@ type Device struct {
 	closed   bool
 }
 
-// Open makes a headless context through EGL: a hardware device first
-// (EGL_EXT_platform_device), then, only with AllowSoftware, a software one
-// or Mesa's surfaceless platform (llvmpipe).
+// Open makes a context. By default, headless through EGL: a hardware
+// device first (EGL_EXT_platform_device), then, only with AllowSoftware, a
+// software one or Mesa's surfaceless platform (llvmpipe); where EGL fails
+// and a display is present, a hidden GLFW window (builds with -tags glfw).
 func Open(o Options) (*Device, error) {
 	d := &Device{t: newThread(), programs: map[string]program{}, check: checker{debug: o.Debug}}
 	var err error
-	d.t.call(func() { err = d.open(o) })
+	d.t.call(func() {
+		switch o.Context {
+		case "egl":
+			err = d.open(o)
+		case "glfw":
+			err = d.openGLFW(o)
+		case "":
+			if err = d.open(o); err != nil && haveGLFW {
+				if gerr := d.openGLFW(o); gerr == nil {
+					err = nil
+				} else {
+					err = fmt.Errorf("%v; %v", err, gerr)
+				}
+			}
+		default:
+			err = fmt.Errorf("gpu: unknown context kind %q (want egl or glfw)", o.Context)
+		}
+		if err == nil && o.Debug {
+			enableDebugOutput(o.DebugLog)
+		}
+	})
 	if err != nil {
 		d.t.stop()
 		return nil, err
 	}
 	return d, nil
+}
+
+// checkInfo refuses a context too old for compute shaders, or a software
+// renderer not asked for.
+func checkInfo(info Info, o Options) error {
+	var major, minor int32
+	gl.GetIntegerv(gl.MAJOR_VERSION, &major)
+	gl.GetIntegerv(gl.MINOR_VERSION, &minor)
+	switch {
+	case major < 4 || major == 4 && minor < 3:
+		return fmt.Errorf("OpenGL %d.%d, compute shaders need 4.3", major, minor)
+	case info.Software && !o.AllowSoftware:
+		return fmt.Errorf("software renderer %q, not asked for", info.Renderer)
+	}
+	return nil
 }
 
 // glInit guards go-gl's function table, which is global to the process.
@@ -62,26 +100,16 @@ func (d *Device) open(o Options) error {
 			tried = append(tried, fmt.Sprintf("%s: loading GL: %v", c.name, err))
 			continue
 		}
-		info := Info{Vendor: glString(gl.VENDOR), Renderer: glString(gl.RENDERER), Version: glString(gl.VERSION)}
+		info := Info{Vendor: glString(gl.VENDOR), Renderer: glString(gl.RENDERER), Version: glString(gl.VERSION), Context: "egl"}
 		info.Software = isSoftware(info.Renderer)
-		var major, minor int32
-		gl.GetIntegerv(gl.MAJOR_VERSION, &major)
-		gl.GetIntegerv(gl.MINOR_VERSION, &minor)
-		switch {
-		case major < 4 || major == 4 && minor < 3:
-			err = fmt.Errorf("%s: OpenGL %d.%d, compute shaders need 4.3", c.name, major, minor)
-		case info.Software && !o.AllowSoftware:
-			err = fmt.Errorf("%s: software renderer %q, not asked for", c.name, info.Renderer)
-		}
-		if err != nil {
+		if err := checkInfo(info, o); err != nil {
 			eglDestroy(c.dpy, ctx)
-			tried = append(tried, err.Error())
+			tried = append(tried, c.name+": "+err.Error())
 			continue
 		}
-		d.dpy, d.ctx, d.info = c.dpy, ctx, info
-		if o.Debug {
-			enableDebugOutput(o.DebugLog)
-		}
+		dpy := c.dpy
+		d.dpy, d.ctx, d.info = dpy, ctx, info
+		d.release = func() { eglDestroy(dpy, ctx) }
 		return nil
 	}
 	if len(tried) == 0 {
@@ -124,7 +152,7 @@ func (d *Device) Close() {
 		for _, p := range d.programs {
 			p.delete()
 		}
-		eglDestroy(d.dpy, d.ctx)
+		d.release()
 	})
 	d.t.stop()
 }

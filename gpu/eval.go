@@ -23,9 +23,6 @@ const (
 	maxGroups = 2048
 	// maxLossesGroups bounds the workgroups of a K-candidate dispatch.
 	maxLossesGroups = 512
-	// MaxCandidates is the most candidates of one Losses dispatch; more are
-	// split.
-	MaxCandidates = 4096
 )
 
 type dataKind int

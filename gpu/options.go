@@ -5,6 +5,10 @@ import (
 	"io"
 )
 
+// MaxCandidates is the most candidates of one Losses dispatch; more are
+// split.
+const MaxCandidates = 4096
+
 // Options choose the context.
 type Options struct {
 	// AllowSoftware accepts a software renderer such as llvmpipe: for
@@ -14,6 +18,10 @@ type Options struct {
 	// after every GL operation.
 	Debug    bool
 	DebugLog io.Writer
+	// Context picks how the context is made: "egl" (headless), "glfw" (a
+	// hidden window; needs a display and a build with -tags glfw), or ""
+	// for EGL, then GLFW where EGL fails.
+	Context string
 }
 
 // Info describes a context.
@@ -21,6 +29,8 @@ type Info struct {
 	Vendor, Renderer, Version string
 	// Software is set for a software renderer (llvmpipe and the like).
 	Software bool
+	// Context is how it was made: "egl" or "glfw".
+	Context string
 }
 
 // ErrUnavailable is returned where this build has no GPU support.

@@ -9,6 +9,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/quantfit/quantfit/gpu"
 	"github.com/quantfit/quantfit/host/atomicfile"
 	"github.com/quantfit/quantfit/host/estimate"
 	"github.com/quantfit/quantfit/host/imageset"
@@ -38,10 +39,11 @@ input.`,
 
 type estimateFlags struct {
 	options.Options
-	pairs bool
-	trace string
-	plot  string
-	truth float64
+	pairs  bool
+	trace  string
+	plot   string
+	truth  float64
+	window bool
 }
 
 func (f *estimateFlags) declare(fs *flag.FlagSet) {
@@ -50,12 +52,14 @@ func (f *estimateFlags) declare(fs *flag.FlagSet) {
 	fs.StringVar(&f.trace, "trace", "", "write every gradient step to `file.csv` (step, b, loss, grad, lr)")
 	fs.StringVar(&f.plot, "plot", "", "write b per step and the loss landscape to `file.png`")
 	fs.Float64Var(&f.truth, "truth", math.NaN(), "the true `b`, if known: drawn on the plot and reported")
+	fs.BoolVar(&f.window, "window", false, "show the loss landscape and the trajectory live in a window (builds with -tags glfw, with a display)")
 }
 
 // traceRecorder keeps every step of every channel for -trace and -plot.
 type traceRecorder struct {
 	channel int
 	rows    []traceRow
+	window  *gpu.Window // shows channel 0's steps live, if set
 }
 
 type traceRow struct {
@@ -65,7 +69,32 @@ type traceRow struct {
 
 func (t *traceRecorder) Record(s optim.Step) error {
 	t.rows = append(t.rows, traceRow{t.channel, s.Step, s.X[0], s.Loss, s.Grad[0], s.LR})
+	if t.window != nil && t.channel == 0 {
+		t.window.Add(s.X[0], s.Loss)
+	}
 	return nil
+}
+
+// liveWindow opens the -window view with the landscape of the first
+// channel group.
+func liveWindow(set *imageset.Set, perChannel bool, s estimate.Settings) (*gpu.Window, error) {
+	w, err := gpu.OpenWindow("quantfit estimate", 900, 500)
+	if err != nil {
+		return nil, options.Usagef("-window: %s", options.Trim(err))
+	}
+	d, err := estimate.FromSet(set, estimate.Groups(set, perChannel)[0])
+	if err == nil {
+		s.Recorder = nil
+		var bs, ls []float64
+		if bs, ls, err = estimate.Landscape(d, s, 2000); err == nil {
+			w.SetLandscape(bs, ls)
+		}
+	}
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
 }
 
 func (t *traceRecorder) writeCSV(w io.Writer, perChannel bool) error {
@@ -114,9 +143,25 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 	if f.trace != "" || f.plot != "" {
 		s.Recorder = rec
 	}
+	if f.window {
+		w, err := liveWindow(set, f.PerChannel, s)
+		if err != nil {
+			return err
+		}
+		defer w.Close()
+		rec.window = w
+		s.Recorder = rec
+		defer func() {
+			fmt.Fprintln(c.stderr, "quantfit: close the window to exit")
+			w.Wait(0)
+		}()
+	}
 	rs, err := estimateSet(set, f.PerChannel, s, rec)
 	if err != nil {
 		return err
+	}
+	if rec.window != nil {
+		rec.window.Mark(rs[0].B)
 	}
 	out := estimate.NewReport(rs, len(set.Pairs), set.Channels(), f.PerChannel)
 	if !math.IsNaN(f.truth) {

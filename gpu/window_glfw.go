@@ -1,0 +1,239 @@
+//go:build linux && cgo && glfw
+
+package gpu
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/go-gl/gl/v4.3-core/gl"
+	"github.com/go-gl/glfw/v3.3/glfw"
+)
+
+// Window shows an estimation live in a visible window: the exact loss
+// landscape over [bmin, bmax], the trajectory of the gradient steps on it,
+// and the answer. It has its own thread and context; its methods may be
+// called from any goroutine.
+type Window struct {
+	t   *thread
+	win *glfw.Window
+
+	mu       sync.Mutex
+	bs, ls   []float64
+	traj     [][2]float64
+	answer   float64
+	dirty    bool
+	lastDraw time.Time
+
+	prog     uint32
+	vao, vbo uint32
+	colorLoc int32
+}
+
+// OpenWindow opens a visible window of w×h pixels.
+func OpenWindow(title string, w, h int) (*Window, error) {
+	win := &Window{t: newThread(), answer: math.NaN()}
+	var err error
+	win.t.call(func() { err = win.open(title, w, h) })
+	if err != nil {
+		win.t.stop()
+		return nil, err
+	}
+	return win, nil
+}
+
+const lineVS = `#version 430 core
+layout(location = 0) in vec2 pos;
+void main() { gl_Position = vec4(pos, 0.0, 1.0); gl_PointSize = 4.0; }
+`
+
+const lineFS = `#version 430 core
+uniform vec4 color;
+out vec4 frag;
+void main() { frag = color; }
+`
+
+func (w *Window) open(title string, width, height int) error {
+	win, err := glfwWindow(title, width, height, true, false)
+	if err != nil {
+		return err
+	}
+	w.win = win
+	vs, err := compileStage(gl.VERTEX_SHADER, lineVS)
+	if err != nil {
+		return err
+	}
+	fs, err := compileStage(gl.FRAGMENT_SHADER, lineFS)
+	if err != nil {
+		return err
+	}
+	w.prog = gl.CreateProgram()
+	gl.AttachShader(w.prog, vs)
+	gl.AttachShader(w.prog, fs)
+	gl.LinkProgram(w.prog)
+	gl.DeleteShader(vs)
+	gl.DeleteShader(fs)
+	var ok int32
+	if gl.GetProgramiv(w.prog, gl.LINK_STATUS, &ok); ok == gl.FALSE {
+		return fmt.Errorf("gpu: the window's program does not link")
+	}
+	w.colorLoc = gl.GetUniformLocation(w.prog, gl.Str("color\x00"))
+	gl.GenVertexArrays(1, &w.vao)
+	gl.GenBuffers(1, &w.vbo)
+	gl.BindVertexArray(w.vao)
+	gl.BindBuffer(gl.ARRAY_BUFFER, w.vbo)
+	gl.EnableVertexAttribArray(0)
+	gl.VertexAttribPointerWithOffset(0, 2, gl.FLOAT, false, 8, 0)
+	gl.Enable(gl.PROGRAM_POINT_SIZE)
+	w.draw()
+	return glErr("window")
+}
+
+func compileStage(kind uint32, src string) (uint32, error) {
+	sh := gl.CreateShader(kind)
+	cs, free := gl.Strs(src + "\x00")
+	gl.ShaderSource(sh, 1, cs, nil)
+	free()
+	gl.CompileShader(sh)
+	var ok int32
+	gl.GetShaderiv(sh, gl.COMPILE_STATUS, &ok)
+	if ok == gl.FALSE {
+		log := shaderLog(sh)
+		gl.DeleteShader(sh)
+		return 0, fmt.Errorf("gpu: window shader: %s", log)
+	}
+	return sh, nil
+}
+
+// SetLandscape sets the curve: loss ls[i] at b = bs[i].
+func (w *Window) SetLandscape(bs, ls []float64) {
+	w.mu.Lock()
+	w.bs, w.ls, w.dirty = append([]float64(nil), bs...), append([]float64(nil), ls...), true
+	w.mu.Unlock()
+	w.refresh(true)
+}
+
+// Add appends a step of the trajectory; the window redraws at most 30
+// times a second.
+func (w *Window) Add(b, loss float64) {
+	w.mu.Lock()
+	w.traj = append(w.traj, [2]float64{b, loss})
+	w.dirty = true
+	w.mu.Unlock()
+	w.refresh(false)
+}
+
+// Mark draws the answer.
+func (w *Window) Mark(b float64) {
+	w.mu.Lock()
+	w.answer, w.dirty = b, true
+	w.mu.Unlock()
+	w.refresh(true)
+}
+
+func (w *Window) refresh(force bool) {
+	w.mu.Lock()
+	due := force || time.Since(w.lastDraw) > 33*time.Millisecond
+	w.mu.Unlock()
+	if due {
+		w.t.call(func() { glfw.PollEvents(); w.draw() })
+	}
+}
+
+// Wait keeps the window on screen, serving its events, until the user
+// closes it or d passes (0: until closed).
+func (w *Window) Wait(d time.Duration) {
+	end := time.Now().Add(d)
+	for d == 0 || time.Now().Before(end) {
+		closed := false
+		w.t.call(func() {
+			glfw.WaitEventsTimeout(0.05)
+			closed = w.win.ShouldClose()
+			w.draw()
+		})
+		if closed {
+			return
+		}
+	}
+}
+
+// draw renders the state and shows it; on the window's thread.
+func (w *Window) draw() {
+	w.render()
+	w.win.SwapBuffers()
+}
+
+// render draws the state into the back buffer.
+func (w *Window) render() {
+	w.mu.Lock()
+	bs, ls, traj, answer := w.bs, w.ls, append([][2]float64(nil), w.traj...), w.answer
+	w.lastDraw, w.dirty = time.Now(), false
+	w.mu.Unlock()
+	fw, fh := w.win.GetFramebufferSize()
+	gl.Viewport(0, 0, int32(fw), int32(fh))
+	gl.ClearColor(1, 1, 1, 1)
+	gl.Clear(gl.COLOR_BUFFER_BIT)
+	if len(bs) >= 2 {
+		bmin, bmax := bs[0], bs[len(bs)-1]
+		lmin, lmax := math.Inf(1), math.Inf(-1)
+		for _, l := range ls {
+			lmin, lmax = math.Min(lmin, l), math.Max(lmax, l)
+		}
+		if !(lmax > lmin) {
+			lmax = lmin + 1
+		}
+		x := func(b float64) float32 { return float32(-0.95 + 1.9*(b-bmin)/(bmax-bmin)) }
+		y := func(l float64) float32 { return float32(-0.9 + 1.8*(l-lmin)/(lmax-lmin)) }
+		gl.UseProgram(w.prog)
+		gl.BindVertexArray(w.vao)
+		curve := make([]float32, 0, 2*len(bs))
+		for i := range bs {
+			curve = append(curve, x(bs[i]), y(ls[i]))
+		}
+		w.drawVerts(curve, gl.LINE_STRIP, [4]float32{0.17, 0.63, 0.17, 1})
+		if len(traj) > 0 {
+			pts := make([]float32, 0, 2*len(traj))
+			for _, p := range traj {
+				pts = append(pts, x(p[0]), y(math.Min(math.Max(p[1], lmin), lmax)))
+			}
+			w.drawVerts(pts, gl.POINTS, [4]float32{0.12, 0.47, 0.71, 1})
+		}
+		if !math.IsNaN(answer) {
+			w.drawVerts([]float32{x(answer), -1, x(answer), 1}, gl.LINES, [4]float32{1, 0.5, 0.05, 1})
+		}
+	}
+}
+
+func (w *Window) drawVerts(v []float32, mode uint32, c [4]float32) {
+	gl.BindBuffer(gl.ARRAY_BUFFER, w.vbo)
+	gl.BufferData(gl.ARRAY_BUFFER, 4*len(v), unsafe.Pointer(&v[0]), gl.STREAM_DRAW)
+	gl.Uniform4f(w.colorLoc, c[0], c[1], c[2], c[3])
+	gl.DrawArrays(mode, 0, int32(len(v)/2))
+}
+
+// Pixels renders the window and reads it as RGBA rows, bottom row first.
+func (w *Window) Pixels() (rgba []uint8, width, height int) {
+	w.t.call(func() {
+		w.render()
+		width, height = w.win.GetFramebufferSize()
+		rgba = make([]uint8, 4*width*height)
+		gl.ReadBuffer(gl.BACK)
+		gl.ReadPixels(0, 0, int32(width), int32(height), gl.RGBA, gl.UNSIGNED_BYTE, unsafe.Pointer(&rgba[0]))
+		w.win.SwapBuffers()
+	})
+	return rgba, width, height
+}
+
+// Close closes the window.
+func (w *Window) Close() {
+	w.t.call(func() {
+		gl.DeleteBuffers(1, &w.vbo)
+		gl.DeleteVertexArrays(1, &w.vao)
+		gl.DeleteProgram(w.prog)
+		destroyWindow(w.win)
+	})
+	w.t.stop()
+}
