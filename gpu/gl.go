@@ -50,18 +50,12 @@ func (c *checker) after(op string) {
 // compile builds a compute program. A failure returns the info log with
 // the offending source lines quoted.
 func compile(src string) (program, error) {
-	sh := gl.CreateShader(gl.COMPUTE_SHADER)
-	defer gl.DeleteShader(sh)
-	cs, free := gl.Strs(src + "\x00")
-	gl.ShaderSource(sh, 1, cs, nil)
-	free()
-	gl.CompileShader(sh)
-	var ok int32
-	gl.GetShaderiv(sh, gl.COMPILE_STATUS, &ok)
-	if ok == gl.FALSE {
-		log := shaderLog(sh)
-		return 0, fmt.Errorf("gpu: compute shader does not compile: %s%s", log, quoteLines(src, log))
+	sh, err := compileShader(gl.COMPUTE_SHADER, src)
+	if err != nil {
+		return 0, err
 	}
+	defer gl.DeleteShader(sh)
+	var ok int32
 	p := gl.CreateProgram()
 	gl.AttachShader(p, sh)
 	gl.LinkProgram(p)
@@ -75,6 +69,24 @@ func compile(src string) (program, error) {
 		return 0, fmt.Errorf("gpu: compute program does not link: %s", strings.TrimRight(string(buf), "\x00"))
 	}
 	return program(p), nil
+}
+
+// compileShader compiles one stage, returning the info log with the
+// offending source lines quoted on failure.
+func compileShader(kind uint32, src string) (uint32, error) {
+	sh := gl.CreateShader(kind)
+	cs, free := gl.Strs(src + "\x00")
+	gl.ShaderSource(sh, 1, cs, nil)
+	free()
+	gl.CompileShader(sh)
+	var ok int32
+	gl.GetShaderiv(sh, gl.COMPILE_STATUS, &ok)
+	if ok == gl.FALSE {
+		log := shaderLog(sh)
+		gl.DeleteShader(sh)
+		return 0, fmt.Errorf("gpu: shader does not compile: %s%s", log, quoteLines(src, log))
+	}
+	return sh, nil
 }
 
 func shaderLog(sh uint32) string {

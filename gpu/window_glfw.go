@@ -62,11 +62,11 @@ func (w *Window) open(title string, width, height int) error {
 		return err
 	}
 	w.win = win
-	vs, err := compileStage(gl.VERTEX_SHADER, lineVS)
+	vs, err := compileShader(gl.VERTEX_SHADER, lineVS)
 	if err != nil {
 		return err
 	}
-	fs, err := compileStage(gl.FRAGMENT_SHADER, lineFS)
+	fs, err := compileShader(gl.FRAGMENT_SHADER, lineFS)
 	if err != nil {
 		return err
 	}
@@ -90,22 +90,6 @@ func (w *Window) open(title string, width, height int) error {
 	gl.Enable(gl.PROGRAM_POINT_SIZE)
 	w.draw()
 	return glErr("window")
-}
-
-func compileStage(kind uint32, src string) (uint32, error) {
-	sh := gl.CreateShader(kind)
-	cs, free := gl.Strs(src + "\x00")
-	gl.ShaderSource(sh, 1, cs, nil)
-	free()
-	gl.CompileShader(sh)
-	var ok int32
-	gl.GetShaderiv(sh, gl.COMPILE_STATUS, &ok)
-	if ok == gl.FALSE {
-		log := shaderLog(sh)
-		gl.DeleteShader(sh)
-		return 0, fmt.Errorf("gpu: window shader: %s", log)
-	}
-	return sh, nil
 }
 
 // SetLandscape sets the curve: loss ls[i] at b = bs[i].

@@ -156,14 +156,13 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 			w.Wait(0)
 		}()
 	}
-	rs, err := estimateSet(set, f.PerChannel, s, rec)
+	out, rs, err := estimate.EstimateSet(set, f.PerChannel, s, func(ch int) { rec.channel = ch })
 	if err != nil {
 		return err
 	}
 	if rec.window != nil {
 		rec.window.Mark(rs[0].B)
 	}
-	out := estimate.NewReport(rs, len(set.Pairs), set.Channels(), f.PerChannel)
 	if !math.IsNaN(f.truth) {
 		t := estimate.Number(f.truth)
 		out.Truth = &t
@@ -181,25 +180,6 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 	enc := json.NewEncoder(c.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
-}
-
-// estimateSet estimates each channel group, telling the recorder which
-// channel it sees.
-func estimateSet(set *imageset.Set, perChannel bool, s estimate.Settings, rec *traceRecorder) ([]*estimate.Result, error) {
-	var out []*estimate.Result
-	for ch, g := range estimate.Groups(set, perChannel) {
-		rec.channel = ch
-		d, err := estimate.FromSet(set, g)
-		if err != nil {
-			return nil, err
-		}
-		r, err := estimate.Estimate(d, s)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, nil
 }
 
 func writePlot(path string, set *imageset.Set, s estimate.Settings, r *estimate.Result, rec *traceRecorder, truth float64, perChannel bool) error {

@@ -206,21 +206,11 @@ func estimateOne(d decoded, be estimate.Backend) Line {
 		return l
 	}
 	s.Backend = be
-	var rs []*estimate.Result
-	for _, g := range estimate.Groups(d.set, d.opt.PerChannel) {
-		data, err := estimate.FromSet(d.set, g)
-		if err == nil {
-			var res *estimate.Result
-			if res, err = estimate.Estimate(data, s); err == nil {
-				rs = append(rs, res)
-			}
-		}
-		if err != nil {
-			l.Error = options.Trim(err)
-			return l
-		}
+	rep, _, err := estimate.EstimateSet(d.set, d.opt.PerChannel, s, nil)
+	if err != nil {
+		l.Error = options.Trim(err)
+		return l
 	}
-	rep := estimate.NewReport(rs, len(d.set.Pairs), d.set.Channels(), d.opt.PerChannel)
-	l.Report = &rep
+	l.Report = rep
 	return l
 }

@@ -106,6 +106,29 @@ func Estimate(d *Data, s Settings) (*Result, error) {
 	return r, nil
 }
 
+// EstimateSet estimates every channel group of set (see Groups) with s and
+// summarizes them in a report. before, if set, is called with the group's
+// index before each estimation (to tell a recorder which channel it sees).
+func EstimateSet(set *imageset.Set, perChannel bool, s Settings, before func(group int)) (*Report, []*Result, error) {
+	var rs []*Result
+	for i, g := range Groups(set, perChannel) {
+		if before != nil {
+			before(i)
+		}
+		d, err := FromSet(set, g)
+		if err != nil {
+			return nil, nil, err
+		}
+		r, err := Estimate(d, s)
+		if err != nil {
+			return nil, nil, err
+		}
+		rs = append(rs, r)
+	}
+	rep := NewReport(rs, len(set.Pairs), set.Channels(), perChannel)
+	return &rep, rs, nil
+}
+
 // Groups returns the channel groups estimated separately: all channels
 // pooled, or with perChannel one group per channel.
 func Groups(set *imageset.Set, perChannel bool) [][]int {

@@ -222,20 +222,8 @@ func (s *Server) run(t *task) (*estimate.Report, error) {
 		return nil, err
 	}
 	st.Backend = s.cfg.Backend
-	var rs []*estimate.Result
-	for _, g := range estimate.Groups(t.set, t.opt.PerChannel) {
-		d, err := estimate.FromSet(t.set, g)
-		if err != nil {
-			return nil, err
-		}
-		r, err := estimate.Estimate(d, st)
-		if err != nil {
-			return nil, err
-		}
-		rs = append(rs, r)
-	}
-	rep := estimate.NewReport(rs, len(t.set.Pairs), t.set.Channels(), t.opt.PerChannel)
-	return &rep, nil
+	rep, _, err := estimate.EstimateSet(t.set, t.opt.PerChannel, st, nil)
+	return rep, err
 }
 
 func (s *Server) setStatus(t *task, status string) {
