@@ -62,6 +62,13 @@ func (c Config) Validate() error {
 //
 // and 0 where the forward value is clamped to [0,1].
 func (c Config) Deriv(x, b float64) (y, dy float64) {
+	y, dy, _ = c.Derivs(x, b)
+	return y, dy
+}
+
+// Derivs is Deriv with the surrogate derivative in the input x as well:
+// dy/dx = F'(z), 0 where the output is clamped. A stack chains it.
+func (c Config) Derivs(x, b float64) (y, dy, dx float64) {
 	s := b - c.Model.Shift()
 	co, d := c.Model.Offsets()
 	z := x*s + co
@@ -82,13 +89,14 @@ func (c Config) Deriv(x, b float64) (y, dy float64) {
 		y = (fz + d) * inv
 	}
 	dy = (fp*(z-co) - fz - d) * (1 / (s * s))
+	dx = fp
 	if y < 0 || y > 1 {
-		y, dy = clamp01(y), 0
+		y, dy, dx = clamp01(y), 0, 0
 	}
 	if !c.SoftForward {
 		y = c.store(y)
 	}
-	return y, dy
+	return y, dy, dx
 }
 
 // store rounds y to the output's levels.

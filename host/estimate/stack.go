@@ -1,0 +1,575 @@
+package estimate
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/quantfit/quantfit/host/optim"
+	"github.com/quantfit/quantfit/kernels"
+)
+
+// ParamResult is one fitted parameter of a stack with its interval: the
+// values that, the others held, explain the data as well as the answer
+// within the rounding tolerance (the rule of Result.Interval).
+type ParamResult struct {
+	Name     string     `json:"name"`
+	Value    float64    `json:"value"`
+	Interval [2]float64 `json:"interval"`
+	Margin   float64    `json:"margin"`
+}
+
+// StackResult is a fitted stack.
+type StackResult struct {
+	Stack       string        `json:"stack"`
+	Params      []ParamResult `json:"params"`
+	Loss        float64       `json:"loss"`
+	Strategy    string        `json:"strategy"`
+	Optimizer   string        `json:"optimizer"`
+	Surrogate   string        `json:"surrogate"`
+	Backend     string        `json:"backend"`
+	Steps       int           `json:"steps"`
+	Evaluations int           `json:"evaluations"`
+	Seconds     float64       `json:"seconds"`
+}
+
+// Value returns the fitted value of the named parameter, NaN if none.
+func (r *StackResult) Value(name string) float64 {
+	for _, p := range r.Params {
+		if p.Name == name {
+			return p.Value
+		}
+	}
+	return math.NaN()
+}
+
+// stackFit is the state of one stack estimation.
+type stackFit struct {
+	st     *kernels.Stack
+	params []kernels.Param
+	w      *kernels.Weighted
+	eval   *kernels.StackEvaluator
+	s      Settings
+	q      int // index of the quantizer's b; -1 without one
+	qcfg   kernels.Config
+	nSmoth int
+	evals  int
+	steps  int
+	tol    float64
+}
+
+// EstimateStack fits every parameter of st to d. params gives the ranges
+// and initial values (st.Params() with any overrides). When the quantizer
+// is the last operator, b is searched globally: on a grid of b, the levels
+// of the targets fix an interval for each original value's pre-quantizer
+// output, the smooth parameters are fitted to the interval middles by
+// Levenberg–Marquardt, and the exact loss ranks b; then a fine scan of b
+// with the same inner fit, the middle of the least-loss run, and a joint
+// refinement with the chosen optimizer and surrogate, kept only if it
+// lowers the exact loss. Other stacks are fitted jointly with the
+// optimizer from Starts starts.
+func EstimateStack(d *Data, st *kernels.Stack, params []kernels.Param, s Settings) (*StackResult, error) {
+	start := time.Now()
+	s = s.withDefaults()
+	if len(params) != st.Dim() {
+		return nil, errorf("%d parameter ranges for %d parameters", len(params), st.Dim())
+	}
+	for _, p := range params {
+		if !(p.Lo < p.Hi) || !(p.Init >= p.Lo && p.Init <= p.Hi) || !finite(p.Lo) || !finite(p.Hi) {
+			return nil, errorf("parameter %s: range [%v, %v] with start %v is not a range holding its start", p.Name, p.Lo, p.Hi, p.Init)
+		}
+	}
+	if d.hist == nil && d.levels() == 0 && st.OutputLevels == 255 {
+		st.OutputLevels = 0
+	}
+	w, err := d.grouped(st.Loss.Kind)
+	if err != nil {
+		return nil, err
+	}
+	e, err := kernels.NewStackEvaluator(st, w)
+	if err != nil {
+		return nil, err
+	}
+	f := &stackFit{st: st, params: params, w: w, eval: e, s: s, q: -1}
+	off := 0
+	for i, op := range st.Ops {
+		if qo, ok := op.(kernels.Quantize); ok {
+			if f.q >= 0 || i != len(st.Ops)-1 {
+				f.q = -2 // the generic path
+			} else {
+				f.q, f.qcfg = off, qo.Config
+			}
+		}
+		off += len(op.Params())
+	}
+	tl, _ := st.Loss.Eval(1 / math.Max(1, st.OutputLevels))
+	f.tol = tl / 1000
+	if st.OutputLevels == 0 {
+		tl, _ = st.Loss.Eval(d.Step / 2)
+		f.tol = tl
+	}
+	var p []float64
+	strategy := "stack-auto"
+	if f.q >= 0 {
+		p, err = f.structured()
+	} else {
+		strategy = "stack-multistart"
+		p, err = f.multistart()
+	}
+	if err != nil {
+		return nil, err
+	}
+	p = f.center(f.refine(p))
+	r := &StackResult{Loss: f.loss(p), Strategy: strategy, Optimizer: s.Optimizer, Surrogate: s.Surrogate.String(), Backend: "cpu"}
+	for i, op := range st.Ops {
+		if i > 0 {
+			r.Stack += ","
+		}
+		r.Stack += op.Name()
+	}
+	for i, pp := range params {
+		iv := f.paramInterval(p, i, r.Loss)
+		r.Params = append(r.Params, ParamResult{Name: pp.Name, Value: p[i], Interval: iv, Margin: (iv[1] - iv[0]) / 2})
+	}
+	r.Steps, r.Evaluations = f.steps, f.evals
+	r.Seconds = time.Since(start).Seconds()
+	return r, nil
+}
+
+func (f *stackFit) loss(p []float64) float64 {
+	f.evals++
+	return f.eval.Loss(p)
+}
+
+func (f *stackFit) init() []float64 {
+	p := make([]float64, len(f.params))
+	for i, pp := range f.params {
+		p[i] = pp.Init
+	}
+	return p
+}
+
+// structured searches b on a grid with the inner fit, then finely.
+func (f *stackFit) structured() ([]float64, error) {
+	bp := f.params[f.q]
+	k := f.s.ScanPoints
+	if k == 0 {
+		k = int(math.Ceil((bp.Hi-bp.Lo)/0.02)) + 1
+	}
+	k = max(k, 2)
+	h := (bp.Hi - bp.Lo) / float64(k-1)
+	best, bestLoss := f.init(), math.Inf(1)
+	for i := 0; i < k; i++ {
+		p := f.fitAt(bp.Lo + h*float64(i))
+		if l := f.loss(p); l < bestLoss {
+			best, bestLoss = p, l
+		}
+	}
+	// Fine scan around the best b; the answer is the middle of the run of
+	// the least loss.
+	b0 := best[f.q]
+	lo, hi := math.Max(bp.Lo, b0-2*h), math.Min(bp.Hi, b0+2*h)
+	const n = 81
+	var run []float64
+	runLoss := math.Inf(1)
+	ps := make([][]float64, n)
+	for i := range n {
+		b := lo + (hi-lo)*float64(i)/(n-1)
+		ps[i] = f.fitAt(b)
+		l := f.loss(ps[i])
+		switch {
+		case l < runLoss*(1-1e-9)-1e-300:
+			runLoss, run = l, []float64{b}
+		case l <= runLoss*(1+1e-9):
+			run = append(run, b)
+		}
+	}
+	cands := [][]float64{best, f.fitAt((run[0] + run[len(run)-1]) / 2), f.fitAt(run[0])}
+	// The inner fit is not the exact minimum: polish each candidate on the
+	// exact loss and keep the least.
+	var out []float64
+	outLoss := math.Inf(1)
+	for _, c := range cands {
+		c = f.pattern(c)
+		if l := f.loss(c); l < outLoss {
+			out, outLoss = c, l
+		}
+	}
+	return out, nil
+}
+
+// fitAt fits the smooth parameters for a fixed b. The targets' levels
+// tell, for every original value, the level its pre-quantizer value g(x)
+// fell in; where the level changes between two consecutive original values
+// xa < xb, g crossed the boundaries between them. The smooth operators are
+// fitted by Levenberg–Marquardt to cross each boundary at (xa + xb)/2,
+// one residual per crossing: the middle of what the data allow, whatever
+// the pixel counts. (Fitting every value to its level's middle instead
+// pulls g towards a staircase and biased γ by 0.2 on photos.)
+func (f *stackFit) fitAt(b float64) []float64 {
+	p := f.init()
+	p[f.q] = b
+	m := f.qcfg.Model
+	s := b - m.Shift()
+	c, d := m.Offsets()
+	top := math.Floor(s + c) // the level of x = 1
+	// the level of each distinct original value, from its mean target
+	var xs, ks []float64
+	for r := 0; r < f.w.Len(); {
+		x, sw, st := f.w.X[r], 0.0, 0.0
+		for ; r < f.w.Len() && f.w.X[r] == x; r++ {
+			sw += f.w.W[r]
+			st += f.w.W[r] * f.w.T[r]
+		}
+		k := math.Max(0, math.Min(top, math.Round(st/sw*s-d)))
+		xs, ks = append(xs, x), append(ks, k)
+	}
+	var px, py []float64 // crossing points: g(px) = py
+	for i := 0; i+1 < len(xs); i++ {
+		lo, hi := ks[i], ks[i+1]
+		if lo == hi {
+			continue
+		}
+		if lo > hi {
+			lo, hi = hi, lo
+		}
+		for j := lo + 1; j <= hi; j++ {
+			px = append(px, (xs[i]+xs[i+1])/2)
+			py = append(py, (j-c)/s)
+		}
+	}
+	smooth := f.st.Ops[:len(f.st.Ops)-1]
+	var idx []int
+	for i := range p {
+		if i != f.q {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 || len(px) == 0 {
+		return p
+	}
+	jac := make([]float64, len(p))
+	var dps, dxs [16]float64
+	eval := func(x float64, p []float64, wantJ bool) float64 {
+		off := 0
+		for i, op := range smooth {
+			k := len(op.Params())
+			x, dxs[i] = op.Apply(x, p[off:off+k], dps[off:off+k])
+			off += k
+		}
+		if wantJ {
+			g := 1.0
+			off = f.q
+			for i := len(smooth) - 1; i >= 0; i-- {
+				k := len(smooth[i].Params())
+				off -= k
+				for j := 0; j < k; j++ {
+					jac[off+j] = g * dps[off+j]
+				}
+				g *= dxs[i]
+			}
+		}
+		return x
+	}
+	cost := func(p []float64) float64 {
+		sum := 0.0
+		for r := range px {
+			e := eval(px[r], p, false) - py[r]
+			sum += e * e
+		}
+		return sum
+	}
+	lambda := 1e-3
+	cur := cost(p)
+	dim := len(idx)
+	jtj := make([]float64, dim*dim)
+	jtr := make([]float64, dim)
+	for iter := 0; iter < 50; iter++ {
+		clear(jtj)
+		clear(jtr)
+		for r := range px {
+			e := eval(px[r], p, true) - py[r]
+			for a := 0; a < dim; a++ {
+				ja := jac[idx[a]]
+				jtr[a] += ja * e
+				for bb := 0; bb < dim; bb++ {
+					jtj[a*dim+bb] += ja * jac[idx[bb]]
+				}
+			}
+		}
+		improved := false
+		for try := 0; try < 12; try++ {
+			step, ok := solve(jtj, jtr, dim, lambda)
+			if !ok {
+				lambda *= 10
+				continue
+			}
+			q := append([]float64(nil), p...)
+			for a := 0; a < dim; a++ {
+				i := idx[a]
+				q[i] = math.Min(math.Max(q[i]-step[a], f.params[i].Lo), f.params[i].Hi)
+			}
+			if nc := cost(q); nc < cur {
+				improved = cur-nc > 1e-15*cur
+				p, cur = q, nc
+				lambda = math.Max(lambda/10, 1e-12)
+				break
+			}
+			lambda *= 10
+		}
+		if !improved {
+			break
+		}
+	}
+	return p
+}
+
+// solve solves (JᵀJ + λ·diag(JᵀJ)) x = Jᵀr by Gaussian elimination.
+func solve(jtj, jtr []float64, n int, lambda float64) ([]float64, bool) {
+	a := make([]float64, n*(n+1))
+	for i := 0; i < n; i++ {
+		for j := 0; j < n; j++ {
+			a[i*(n+1)+j] = jtj[i*n+j]
+		}
+		a[i*(n+1)+i] += lambda * math.Max(jtj[i*n+i], 1e-12)
+		a[i*(n+1)+n] = jtr[i]
+	}
+	for col := 0; col < n; col++ {
+		piv := col
+		for r := col + 1; r < n; r++ {
+			if math.Abs(a[r*(n+1)+col]) > math.Abs(a[piv*(n+1)+col]) {
+				piv = r
+			}
+		}
+		if a[piv*(n+1)+col] == 0 {
+			return nil, false
+		}
+		for j := 0; j <= n; j++ {
+			a[col*(n+1)+j], a[piv*(n+1)+j] = a[piv*(n+1)+j], a[col*(n+1)+j]
+		}
+		for r := 0; r < n; r++ {
+			if r == col {
+				continue
+			}
+			fct := a[r*(n+1)+col] / a[col*(n+1)+col]
+			for j := col; j <= n; j++ {
+				a[r*(n+1)+j] -= fct * a[col*(n+1)+j]
+			}
+		}
+	}
+	x := make([]float64, n)
+	for i := 0; i < n; i++ {
+		x[i] = a[i*(n+1)+n] / a[i*(n+1)+i]
+	}
+	return x, true
+}
+
+// multistart fits all parameters jointly with the chosen optimizer and
+// surrogate from Starts starts spread over the ranges.
+func (f *stackFit) multistart() ([]float64, error) {
+	r := rand.New(rand.NewPCG(f.s.Seed, 0x57ac))
+	best, bestLoss := f.init(), f.loss(f.init())
+	for k := 0; k < f.s.Starts; k++ {
+		p0 := f.init()
+		if k > 0 {
+			for i, pp := range f.params {
+				p0[i] = pp.Lo + (pp.Hi-pp.Lo)*r.Float64()
+			}
+		}
+		p, err := f.descend(p0, f.s.Steps)
+		if err != nil {
+			return nil, err
+		}
+		if l := f.loss(p); l < bestLoss {
+			best, bestLoss = p, l
+		}
+	}
+	return best, nil
+}
+
+// descend runs the chosen optimizer on the surrogate loss from p0.
+func (f *stackFit) descend(p0 []float64, steps int) ([]float64, error) {
+	m, err := optim.ParseMethod(f.s.Optimizer)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := make([]float64, len(f.params)), make([]float64, len(f.params))
+	for i, pp := range f.params {
+		lo[i], hi[i] = pp.Lo, pp.Hi
+	}
+	lr := f.s.LearningRate
+	if lr == 0 {
+		lr = 0.01
+	}
+	res, err := optim.Minimize(optim.Problem{
+		LossGrad: func(g, x []float64) float64 { f.evals++; return f.eval.LossGrad(x, g) },
+		Loss:     f.loss,
+	}, p0, &optim.Settings{Steps: steps, LearningRate: lr, Schedule: f.s.Schedule, Lower: lo, Upper: hi,
+		Patience: f.s.Patience, Tolerance: f.s.Tolerance, Seed: f.s.Seed, Recorder: f.s.Recorder}, m)
+	if err != nil {
+		return nil, err
+	}
+	f.steps += res.Steps
+	return res.X, nil
+}
+
+// refine is the joint refinement with the optimizer and surrogate, kept
+// only where it lowers the exact loss.
+func (f *stackFit) refine(p []float64) []float64 {
+	q, err := f.descend(p, min(f.s.Steps, 100))
+	if err != nil || f.loss(q) >= f.loss(p) {
+		return p
+	}
+	return q
+}
+
+// pattern is a Hooke–Jeeves pattern search on the exact loss from p, the
+// last step of the fit: the stored outputs make the loss piecewise
+// constant in every parameter, which gradients do not see.
+func (f *stackFit) pattern(p []float64) []float64 {
+	p = append([]float64(nil), p...)
+	step := make([]float64, len(p))
+	for i, pp := range f.params {
+		step[i] = (pp.Hi - pp.Lo) / 500
+	}
+	cur := f.loss(p)
+	for round := 0; round < 12; round++ {
+		improved := false
+		for i := range p {
+			for _, dir := range []float64{1, -1} {
+				for {
+					q := append([]float64(nil), p...)
+					q[i] = math.Min(math.Max(p[i]+dir*step[i], f.params[i].Lo), f.params[i].Hi)
+					l := f.loss(q)
+					if !(l < cur) {
+						break
+					}
+					p, cur, improved = q, l, true
+				}
+			}
+		}
+		if !improved {
+			for i := range step {
+				step[i] /= 3
+			}
+		}
+	}
+	return p
+}
+
+// center returns the mean of the parameters that fit the data as well as
+// p, sampled by hit-and-run inside that set: the middle of what the data
+// allow, which the minimum itself (on the edge of the set) is not. The
+// set's directions are correlated (gain against b, say), so one parameter
+// at a time would not find its middle.
+func (f *stackFit) center(p []float64) []float64 {
+	loss := f.loss(p)
+	lim := loss + 1e-9*loss + 1e-18
+	in := func(q []float64) bool {
+		for i, pp := range f.params {
+			if q[i] < pp.Lo || q[i] > pp.Hi {
+				return false
+			}
+		}
+		return f.loss(q) <= lim
+	}
+	r := rand.New(rand.NewPCG(f.s.Seed, 0xce47e2))
+	n := len(p)
+	cur := append([]float64(nil), p...)
+	sum := make([]float64, n)
+	const burn, samples = 25, 150
+	u := make([]float64, n)
+	q := make([]float64, n)
+	at := func(t float64) []float64 {
+		for i := range q {
+			q[i] = cur[i] + t*u[i]
+		}
+		return q
+	}
+	// edge finds the far end of the set along u from cur, in direction sgn.
+	edge := func(sgn float64) float64 {
+		t := sgn * 1e-6
+		for k := 0; k < 40 && in(at(t*2)); k++ {
+			t *= 2
+		}
+		lo, hi := 0.0, 2*t
+		if !in(at(t)) {
+			hi = t
+		} else {
+			lo = t
+		}
+		for k := 0; k < 16; k++ {
+			mid := (lo + hi) / 2
+			if in(at(mid)) {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		return lo
+	}
+	for it := 0; it < burn+samples; it++ {
+		for i, pp := range f.params {
+			u[i] = r.NormFloat64() * (pp.Hi - pp.Lo)
+		}
+		a, b := edge(-1), edge(1)
+		t := a + (b-a)*r.Float64()
+		cur = append([]float64(nil), at(t)...)
+		if it >= burn {
+			for i := range sum {
+				sum[i] += cur[i]
+			}
+		}
+	}
+	for i := range sum {
+		sum[i] /= samples
+	}
+	if in(sum) {
+		return sum
+	}
+	return p
+}
+
+// run returns the hull of the values of parameter i, the others held,
+// whose loss is at most lim, on a fine grid widened while the hull
+// touches its edge.
+func (f *stackFit) run(p []float64, i int, lim float64) [2]float64 {
+	pp := f.params[i]
+	w := (pp.Hi - pp.Lo) / 200
+	q := append([]float64(nil), p...)
+	for {
+		lo, hi := math.Max(pp.Lo, p[i]-w), math.Min(pp.Hi, p[i]+w)
+		const n = 201
+		ilo, ihi := n, -1
+		for j := 0; j < n; j++ {
+			q[i] = lo + (hi-lo)*float64(j)/(n-1)
+			if f.loss(q) <= lim {
+				ilo, ihi = min(ilo, j), max(ihi, j)
+			}
+		}
+		step := (hi - lo) / (n - 1)
+		if ihi < 0 {
+			return [2]float64{p[i], p[i]}
+		}
+		atEdge := (ilo == 0 && lo > pp.Lo) || (ihi == n-1 && hi < pp.Hi)
+		if !atEdge || w >= pp.Hi-pp.Lo {
+			return [2]float64{math.Min(p[i], lo+step*float64(ilo)), math.Max(p[i], lo+step*float64(ihi))}
+		}
+		w *= 4
+	}
+}
+
+// paramInterval scans parameter i alone around p on a fine grid, widening
+// while the hull of the points within tolerance touches the window.
+func (f *stackFit) paramInterval(p []float64, i int, loss float64) [2]float64 {
+	return f.run(p, i, loss+f.tol+1e-12*loss)
+}
+
+func (r *StackResult) String() string {
+	s := r.Stack + ":"
+	for _, p := range r.Params {
+		s += fmt.Sprintf(" %s=%.4f±%.4f", p.Name, p.Value, p.Margin)
+	}
+	return s
+}

@@ -1,0 +1,67 @@
+package estimate
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/quantfit/quantfit/host/imageset"
+	"github.com/quantfit/quantfit/kernels"
+)
+
+// stackPair applies the stack at p to a photo, stored as 8-bit.
+func stackPair(t testing.TB, im *imageset.Image, st *kernels.Stack, p []float64) *Data {
+	q := im.Filter(func(x float64) float64 { return st.Forward(x, p) })
+	pair, err := imageset.NewPair(im, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := &imageset.Set{Pairs: []imageset.Pair{pair}}
+	d, err := FromSet(set, Groups(set, false)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestStackOnPhotos is issue 6's acceptance test on the CPU: random γ in
+// [0.5, 2], gain in [0.7, 1.3], bias in [−0.1, 0.1] and b in [5, 30] before
+// the midrise quantizer, stored as 8-bit: γ and gain within 0.02, bias
+// within 0.01 and b within 0.05 in 95% of 40 trials.
+func TestStackOnPhotos(t *testing.T) {
+	ims := loadPhotos(t)
+	trials := 40
+	if testing.Short() {
+		trials = 8
+	}
+	r := rand.New(rand.NewPCG(61, 62))
+	ok := 0
+	for i := 0; i < trials; i++ {
+		st, err := kernels.ParseStack("gamma,gain,bias,quantize", kernels.Config{Surrogate: kernels.Surrogate{Kind: kernels.STE}, OutputLevels: 255})
+		if err != nil {
+			t.Fatal(err)
+		}
+		truth := []float64{0.5 + 1.5*r.Float64(), 0.7 + 0.6*r.Float64(), -0.1 + 0.2*r.Float64(), 5 + 25*r.Float64()}
+		im := ims[i%len(ims)]
+		d := stackPair(t, im, st, truth)
+		res, err := EstimateStack(d, st, st.Params(), Settings{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := []float64{res.Value("gamma"), res.Value("gain"), res.Value("bias"), res.Value("b")}
+		tol := []float64{0.02, 0.02, 0.01, 0.05}
+		good := true
+		for j := range got {
+			good = good && math.Abs(got[j]-truth[j]) <= tol[j]
+		}
+		if good {
+			ok++
+		} else {
+			t.Logf("%s truth %.4f: got %.4f (loss %.3g)", im.Name, truth, got, res.Loss)
+		}
+	}
+	t.Logf("stack within tolerance in %d/%d trials", ok, trials)
+	if float64(ok) < 0.95*float64(trials) {
+		t.Errorf("stack within tolerance in %d/%d trials, want 95%%", ok, trials)
+	}
+}
