@@ -53,8 +53,10 @@ func (Gain) GLSL(name string) string {
 // Bias is y = x + c.
 type Bias struct{}
 
-func (Bias) Name() string    { return "bias" }
-func (Bias) Params() []Param { return []Param{{Name: "bias", Lo: -0.5, Hi: 0.5, Init: 0, Smooth: true}} }
+func (Bias) Name() string { return "bias" }
+func (Bias) Params() []Param {
+	return []Param{{Name: "bias", Lo: -0.5, Hi: 0.5, Init: 0, Smooth: true}}
+}
 func (Bias) Apply(x float64, p, dp []float64) (float64, float64) {
 	dp[0] = 1
 	return x + p[0], 1
