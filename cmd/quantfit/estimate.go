@@ -129,9 +129,20 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 	if err := checkOutputs(f.plot, ".png", "-plot"); err != nil {
 		return err
 	}
+	if f.Stack != "" {
+		if f.plot != "" || f.window {
+			return options.Usagef("-plot and -window show one b: not with -stack")
+		}
+		if _, _, err := f.StackOf(); err != nil {
+			return err
+		}
+	}
 	set, err := loadSet(fs.Args(), f.pairs, f.MaxPixels)
 	if err != nil {
 		return err
+	}
+	if f.Stack != "" {
+		return estimateStack(c.stdout, set, &f.Options, s)
 	}
 	be, release, err := f.OpenBackend(c.stderr)
 	if err != nil {

@@ -406,3 +406,49 @@ func TestBenchBookkeeping(t *testing.T) {
 		}
 	}
 }
+
+func TestStackCommands(t *testing.T) {
+	dir := t.TempDir()
+	orig := writePhoto(t, dir, "ihc.png")
+	quant := filepath.Join(dir, "q.png")
+	code, _, errs := quantfit(t, "synth", "-stack", "gamma,gain,bias,quantize", "-p", "gamma=1.3", "-p", "gain=0.9", "-p", "bias=0.04", "-b", "11.2", orig, quant)
+	if code != 0 {
+		t.Fatalf("synth -stack: exit %d: %s", code, errs)
+	}
+	code, out, errs := quantfit(t, "estimate", "-backend", "cpu", "-stack", "gamma,gain,bias,quantize", "-param", "gamma=0.5:2", orig, quant)
+	if code != 0 {
+		t.Fatalf("estimate -stack: exit %d: %s", code, errs)
+	}
+	var r struct {
+		Stack  string `json:"stack"`
+		Params map[string]struct {
+			Value    float64    `json:"value"`
+			Interval [2]float64 `json:"interval"`
+		} `json:"params"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{"gamma": 1.3, "gain": 0.9, "bias": 0.04, "b": 11.2}
+	tol := map[string]float64{"gamma": 0.05, "gain": 0.05, "bias": 0.02, "b": 0.1}
+	for k, v := range want {
+		if math.Abs(r.Params[k].Value-v) > tol[k] {
+			t.Errorf("%s = %v, want %v (%s)", k, r.Params[k].Value, v, out)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"estimate", "-stack", "gain,sharpen", orig, quant}, "-stack"},
+		{[]string{"estimate", "-stack", "gain,quantize", "-param", "gain=2:1", orig, quant}, "-param"},
+		{[]string{"estimate", "-stack", "gain,quantize", "-param", "tint=0:1", orig, quant}, "-param"},
+		{[]string{"estimate", "-stack", "gain,quantize", "-plot", filepath.Join(dir, "p.png"), orig, quant}, "-stack"},
+		{[]string{"synth", "-stack", "gain,quantize", "-b", "8", "-p", "gain", orig, filepath.Join(dir, "x.png")}, "-p"},
+	} {
+		code, _, errs := quantfit(t, c.args...)
+		if code != 2 || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: exit %d, %q; want 2 naming %q", c.args, code, errs, c.want)
+		}
+	}
+}

@@ -185,6 +185,10 @@ func (r *Runner) decode(seq int, j Job, base *options.Options) decoded {
 		d.err = err
 		return d
 	}
+	if opt.Stack != "" {
+		d.err = options.Usagef("stacks are estimated by quantfit estimate -stack, not in batches yet")
+		return d
+	}
 	p, err := imageset.LoadPair(j.Original, j.Quantized, opt.MaxPixels)
 	if err != nil {
 		d.err = err

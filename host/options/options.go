@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/quantfit/quantfit/gpu"
@@ -34,6 +35,10 @@ type Options struct {
 	PerChannel bool
 	backend    string
 	debug      bool
+	// Stack, if set, is a comma-separated stack of operators estimated
+	// jointly (estimate -stack); ParamRanges override their ranges.
+	Stack       string
+	ParamRanges []string
 }
 
 // Default returns the options at their defaults.
@@ -106,6 +111,12 @@ func (o *Options) Declare(fs *flag.FlagSet) {
 	fs.Float64Var(&o.levels, "levels", 0, "output `levels` of the stored filtered image (0: 255 for 8-bit, none otherwise; -1: none)")
 	fs.Uint64Var(&o.seed, "seed", 1, "random `seed`")
 	fs.IntVar(&o.MaxPixels, "max-pixels", imageset.DefaultMaxPixels, "largest image accepted, in `pixels`")
+	fs.StringVar(&o.Stack, "stack", "", "estimate a `stack` of operators jointly, e.g. gamma,gain,bias,quantize (operators: gain, bias, gamma, contrast, clamp, quantize)")
+	o.ParamRanges = nil
+	fs.Func("param", "a stack parameter's range and start, `name=lo:hi[:init]` (repeatable; b defaults to -bmin:-bmax)", func(v string) error {
+		o.ParamRanges = append(o.ParamRanges, v)
+		return nil
+	})
 	fs.StringVar(&o.backend, "backend", "auto", "`backend`: auto (a hardware GPU if there is one, else the CPU), cpu, gpu (any OpenGL 4.3 context, software renderers included)")
 	fs.BoolVar(&o.debug, "debug", false, "GPU: GL debug output and an error check after every GL call")
 }
@@ -222,6 +233,73 @@ func (o *Options) Settings() (estimate.Settings, error) {
 		return s, UsageError{flagged(err)}
 	}
 	return s, nil
+}
+
+// StackOf builds the -stack with its parameters' ranges: the operators'
+// defaults, b from -bmin, -bmax and -init, then each -param.
+func (o *Options) StackOf() (*kernels.Stack, []kernels.Param, error) {
+	s, err := o.Settings()
+	if err != nil {
+		return nil, nil, err
+	}
+	levels := s.OutputLevels
+	if levels == 0 {
+		levels = 255 // resolved per data by estimate.EstimateStack
+	}
+	st, err := kernels.ParseStack(o.Stack, kernels.Config{Model: s.Model, Surrogate: s.Surrogate, Loss: s.Loss,
+		SoftForward: s.SoftForward, OutputLevels: math.Max(0, levels)})
+	if err != nil {
+		return nil, nil, Usagef("-stack: %s", trim(err))
+	}
+	ps := st.Params()
+	for i := range ps {
+		if ps[i].Name == "b" {
+			ps[i].Lo, ps[i].Hi = s.BMin, s.BMax
+			ps[i].Init = (s.BMin + s.BMax) / 2
+			if s.Init != 0 {
+				ps[i].Init = s.Init
+			}
+		}
+	}
+	for _, r := range o.ParamRanges {
+		name, spec, ok := strings.Cut(r, "=")
+		parts := strings.Split(spec, ":")
+		var vals []float64
+		for _, v := range parts {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				ok = false
+			}
+			vals = append(vals, f)
+		}
+		if !ok || len(vals) < 2 || len(vals) > 3 {
+			return nil, nil, Usagef("-param %q: want name=lo:hi or name=lo:hi:init", r)
+		}
+		found := false
+		for i := range ps {
+			if ps[i].Name == name {
+				found = true
+				ps[i].Lo, ps[i].Hi = vals[0], vals[1]
+				if len(vals) == 3 {
+					ps[i].Init = vals[2]
+				} else if ps[i].Init < vals[0] || ps[i].Init > vals[1] {
+					ps[i].Init = (vals[0] + vals[1]) / 2
+				}
+			}
+		}
+		if !found {
+			return nil, nil, Usagef("-param %q: the stack has no parameter %q", r, name)
+		}
+	}
+	for _, p := range ps {
+		if !(p.Lo < p.Hi) || p.Init < p.Lo || p.Init > p.Hi {
+			return nil, nil, Usagef("-param %s: range [%v, %v] must hold its start %v", p.Name, p.Lo, p.Hi, p.Init)
+		}
+		if p.Name == "b" && p.Lo <= s.Model.MinB() {
+			return nil, nil, Usagef("-param b: the range must lie above %v for %v", s.Model.MinB(), s.Model)
+		}
+	}
+	return st, ps, nil
 }
 
 // flagged rewrites a validation error of package estimate in terms of the

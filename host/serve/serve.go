@@ -527,6 +527,9 @@ func ParseRequest(r *http.Request, base *options.Options, maxBody int64, maxPixe
 	if _, err := opt.Settings(); err != nil {
 		return nil, nil, errorf(http.StatusBadRequest, "%s", options.Trim(err))
 	}
+	if opt.Stack != "" {
+		return nil, nil, errorf(http.StatusBadRequest, "stacks are estimated by quantfit estimate -stack, not by the service yet")
+	}
 	set := &imageset.Set{}
 	for i := range origs {
 		p, err := imageset.NewPair(origs[i], quants[i])
