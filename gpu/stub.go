@@ -34,3 +34,17 @@ func (e *Evaluator) Total() float64                                  { return 0 
 func (e *Evaluator) Err() error                                      { return ErrUnavailable }
 func (e *Evaluator) Close()                                          {}
 func (d *Device) CopyBandwidth(size, repeat int) (float64, error)    { return 0, ErrUnavailable }
+
+// StackEvaluator is unavailable in this build.
+type StackEvaluator struct{}
+
+func (d *Device) NewStackEvaluator8(*kernels.Stack, []uint8, []uint8) (*StackEvaluator, error) {
+	return nil, ErrUnavailable
+}
+func (d *Device) NewStackEvaluatorWeighted(*kernels.Stack, *kernels.Weighted) (*StackEvaluator, error) {
+	return nil, ErrUnavailable
+}
+func (e *StackEvaluator) LossGrad(p, grad []float64) float64 { return 0 }
+func (e *StackEvaluator) Loss(p []float64) float64           { return 0 }
+func (e *StackEvaluator) Err() error                         { return ErrUnavailable }
+func (e *StackEvaluator) Close()                             {}

@@ -308,6 +308,9 @@ func NewStackEvaluator(st *Stack, w *Weighted) (*StackEvaluator, error) {
 	return e, nil
 }
 
+// Err is always nil: the CPU cannot fail.
+func (e *StackEvaluator) Err() error { return nil }
+
 // Stack returns the evaluator's stack.
 func (e *StackEvaluator) Stack() *Stack { return e.st }
 

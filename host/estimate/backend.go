@@ -35,7 +35,21 @@ type Backend interface {
 	Pixels(s kernels.Samples, x8, t8 []uint8, cfg kernels.Config) (Evaluator, string, error)
 	// Weighted evaluates grouped data.
 	Weighted(w *kernels.Weighted, cfg kernels.Config) (Evaluator, string, error)
+	// Stack evaluates a stack of operators over grouped data.
+	Stack(st *kernels.Stack, w *kernels.Weighted) (StackEvaluator, string, error)
 }
+
+// StackEvaluator is what a stack fit evaluates.
+type StackEvaluator interface {
+	LossGrad(p, grad []float64) float64
+	Loss(p []float64) float64
+	Err() error
+}
+
+var (
+	_ StackEvaluator = (*kernels.StackEvaluator)(nil)
+	_ StackEvaluator = (*gpu.StackEvaluator)(nil)
+)
 
 // CPU is the backend of package kernels.
 type CPU struct{}
@@ -55,6 +69,12 @@ func (CPU) Pixels(s kernels.Samples, _, _ []uint8, cfg kernels.Config) (Evaluato
 // Weighted implements Backend.
 func (CPU) Weighted(w *kernels.Weighted, cfg kernels.Config) (Evaluator, string, error) {
 	e, err := kernels.NewWeightedEvaluator(w, cfg)
+	return e, "cpu", err
+}
+
+// Stack implements Backend.
+func (CPU) Stack(st *kernels.Stack, w *kernels.Weighted) (StackEvaluator, string, error) {
+	e, err := kernels.NewStackEvaluator(st, w)
 	return e, "cpu", err
 }
 
@@ -107,6 +127,24 @@ func (g *GPU) Weighted(w *kernels.Weighted, cfg kernels.Config) (Evaluator, stri
 	e, err := g.Device.NewWeightedEvaluator(w, cfg)
 	if err != nil {
 		return g.fallback(err, func() (Evaluator, string, error) { return CPU{}.Weighted(w, cfg) })
+	}
+	return e, "gpu", nil
+}
+
+// Stack implements Backend.
+func (g *GPU) Stack(st *kernels.Stack, w *kernels.Weighted) (StackEvaluator, string, error) {
+	if w.Len() < g.MinSamples {
+		return CPU{}.Stack(st, w)
+	}
+	e, err := g.Device.NewStackEvaluatorWeighted(st, w)
+	if err != nil {
+		if !g.Fallback {
+			return nil, "", err
+		}
+		if g.Warn != nil {
+			fmt.Fprintf(g.Warn, "quantfit: %v; running on the CPU\n", err)
+		}
+		return CPU{}.Stack(st, w)
 	}
 	return e, "gpu", nil
 }

@@ -49,7 +49,7 @@ type stackFit struct {
 	st     *kernels.Stack
 	params []kernels.Param
 	w      *kernels.Weighted
-	eval   *kernels.StackEvaluator
+	eval   StackEvaluator
 	s      Settings
 	q      int // index of the quantizer's b; -1 without one
 	qcfg   kernels.Config
@@ -87,9 +87,16 @@ func EstimateStack(d *Data, st *kernels.Stack, params []kernels.Param, s Setting
 	if err != nil {
 		return nil, err
 	}
-	e, err := kernels.NewStackEvaluator(st, w)
+	be := s.Backend
+	if be == nil {
+		be = CPU{}
+	}
+	e, backend, err := be.Stack(st, w)
 	if err != nil {
 		return nil, err
+	}
+	if c, ok := e.(interface{ Close() }); ok {
+		defer c.Close()
 	}
 	f := &stackFit{st: st, params: params, w: w, eval: e, s: s, q: -1}
 	off := 0
@@ -121,7 +128,7 @@ func EstimateStack(d *Data, st *kernels.Stack, params []kernels.Param, s Setting
 		return nil, err
 	}
 	p = f.center(f.refine(p))
-	r := &StackResult{Loss: f.loss(p), Strategy: strategy, Optimizer: s.Optimizer, Surrogate: s.Surrogate.String(), Backend: "cpu"}
+	r := &StackResult{Loss: f.loss(p), Strategy: strategy, Optimizer: s.Optimizer, Surrogate: s.Surrogate.String(), Backend: backend}
 	for i, op := range st.Ops {
 		if i > 0 {
 			r.Stack += ","
@@ -133,6 +140,13 @@ func EstimateStack(d *Data, st *kernels.Stack, params []kernels.Param, s Setting
 		r.Params = append(r.Params, ParamResult{Name: pp.Name, Value: p[i], Interval: iv, Margin: (iv[1] - iv[0]) / 2})
 	}
 	r.Steps, r.Evaluations = f.steps, f.evals
+	if err := e.Err(); err != nil {
+		if g, ok := be.(*GPU); ok && g.Fallback {
+			s.Backend = CPU{}
+			return EstimateStack(d, st, params, s)
+		}
+		return nil, err
+	}
 	r.Seconds = time.Since(start).Seconds()
 	return r, nil
 }

@@ -3,8 +3,10 @@ package estimate
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"testing"
 
+	"github.com/quantfit/quantfit/gpu"
 	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/kernels"
 )
@@ -63,5 +65,52 @@ func TestStackOnPhotos(t *testing.T) {
 	t.Logf("stack within tolerance in %d/%d trials", ok, trials)
 	if float64(ok) < 0.95*float64(trials) {
 		t.Errorf("stack within tolerance in %d/%d trials, want 95%%", ok, trials)
+	}
+}
+
+// TestStackOnGPU runs the stack acceptance on the GPU backend (llvmpipe in
+// CI, about 2 s a trial there): the same trials and tolerances.
+func TestStackOnGPU(t *testing.T) {
+	d, err := gpu.Open(gpu.Options{AllowSoftware: true})
+	if err != nil {
+		if os.Getenv("QUANTFIT_REQUIRE_GPU") != "" {
+			t.Fatalf("QUANTFIT_REQUIRE_GPU is set but no GPU context: %v", err)
+		}
+		t.Skipf("no OpenGL 4.3 context: %v", err)
+	}
+	defer d.Close()
+	ims := loadPhotos(t)
+	trials := 40
+	if testing.Short() {
+		trials = 6
+	}
+	r := rand.New(rand.NewPCG(63, 64))
+	ok := 0
+	for i := 0; i < trials; i++ {
+		st, _ := kernels.ParseStack("gamma,gain,bias,quantize", kernels.Config{Surrogate: kernels.Surrogate{Kind: kernels.STE}, OutputLevels: 255})
+		truth := []float64{0.5 + 1.5*r.Float64(), 0.7 + 0.6*r.Float64(), -0.1 + 0.2*r.Float64(), 5 + 25*r.Float64()}
+		data := stackPair(t, ims[i%len(ims)], st, truth)
+		res, err := EstimateStack(data, st, st.Params(), Settings{Backend: &GPU{Device: d}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Backend != "gpu" {
+			t.Fatalf("ran on %s", res.Backend)
+		}
+		got := []float64{res.Value("gamma"), res.Value("gain"), res.Value("bias"), res.Value("b")}
+		tol := []float64{0.02, 0.02, 0.01, 0.05}
+		good := true
+		for j := range got {
+			good = good && math.Abs(got[j]-truth[j]) <= tol[j]
+		}
+		if good {
+			ok++
+		} else {
+			t.Logf("truth %.4f: got %.4f", truth, got)
+		}
+	}
+	t.Logf("stack on the GPU (%s): within tolerance in %d/%d trials", d.Info().Renderer, ok, trials)
+	if float64(ok) < 0.95*float64(trials) {
+		t.Errorf("within tolerance in %d/%d trials, want 95%%", ok, trials)
 	}
 }

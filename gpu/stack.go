@@ -1,0 +1,303 @@
+//go:build linux && cgo
+
+package gpu
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"unsafe"
+
+	"github.com/quantfit/quantfit/kernels"
+	"github.com/quantfit/quantfit/shaders"
+)
+
+// stackLocal is the workgroup size of stack.comp: its shared reduction
+// holds NPAR+1 doubles per invocation, which must fit the 32 KiB every
+// OpenGL 4.3 driver offers.
+const stackLocal = 128
+
+// StackEvaluator evaluates a stack of operators on the GPU: the twin of
+// kernels.StackEvaluator. Its shader is generated from the operators' GLSL
+// parts and compiled once per stack.
+type StackEvaluator struct {
+	d      *Device
+	st     *kernels.Stack
+	kind   dataKind
+	n      int
+	total  float64
+	offset float64
+	npar   int
+
+	data                           []buffer
+	params, table, partial, result buffer
+	partialCap, segs               int
+	grad, lossSrc                  string
+	err                            error
+}
+
+// NewStackEvaluator8 uploads 8-bit pairs for st.
+func (d *Device) NewStackEvaluator8(st *kernels.Stack, x, t []uint8) (*StackEvaluator, error) {
+	if len(x) != len(t) || len(x) == 0 {
+		return nil, fmt.Errorf("gpu: %d originals and %d targets", len(x), len(t))
+	}
+	packed := pack8(x, t)
+	e := &StackEvaluator{d: d, st: st, kind: dataU8, n: len(x), total: float64(len(x))}
+	return e, e.init(func() {
+		var lv [256]float32
+		for i := range lv {
+			lv[i] = kernels.Level8(i)
+		}
+		e.data = []buffer{newBuffer(4*len(packed), unsafe.Pointer(&packed[0])), newBuffer(4*256, unsafe.Pointer(&lv[0]))}
+	})
+}
+
+// NewStackEvaluatorWeighted uploads grouped samples for st.
+func (d *Device) NewStackEvaluatorWeighted(st *kernels.Stack, w *kernels.Weighted) (*StackEvaluator, error) {
+	if len(w.X) == 0 || len(w.X) != len(w.T) || len(w.X) != len(w.W) {
+		return nil, errors.New("gpu: weighted data empty or of unequal lengths")
+	}
+	e := &StackEvaluator{d: d, st: st, kind: dataWeighted, n: w.Len(), total: w.Total(), offset: w.Offset}
+	return e, e.init(func() {
+		e.data = []buffer{newBuffer(8*e.n, unsafe.Pointer(&w.X[0])), newBuffer(8*e.n, unsafe.Pointer(&w.T[0])), newBuffer(8*e.n, unsafe.Pointer(&w.W[0]))}
+	})
+}
+
+func (e *StackEvaluator) init(upload func()) error {
+	if err := e.st.Validate(); err != nil {
+		return err
+	}
+	e.npar = e.st.Dim()
+	var coef []float64
+	var q *kernels.Quantize
+	for _, op := range e.st.Ops {
+		if qo, ok := op.(kernels.Quantize); ok {
+			q = &qo
+		}
+	}
+	if q != nil && q.Config.Surrogate.Kind.Smooth() {
+		c, n, ok := kernels.Table(q.Config.Surrogate)
+		if !ok {
+			return fmt.Errorf("gpu: the %v surrogate needs its closed form, which the shaders do not have", q.Config.Surrogate)
+		}
+		coef, e.segs = c, n
+	}
+	var err error
+	if e.grad, err = e.source(true, q); err == nil {
+		e.lossSrc, err = e.source(false, q)
+	}
+	if err != nil {
+		return err
+	}
+	err = e.d.do(func() error {
+		upload()
+		e.params = newBuffer(8*max(1, e.npar), nil)
+		e.result = newBuffer(8*(e.npar+1), nil)
+		if coef != nil {
+			e.table = newBuffer(8*len(coef), unsafe.Pointer(&coef[0]))
+		}
+		if _, err := e.d.program(e.grad); err != nil {
+			return err
+		}
+		_, err := e.d.program(e.lossSrc)
+		return err
+	})
+	if err != nil {
+		e.Close()
+		return err
+	}
+	return nil
+}
+
+// source generates the stack's shader: the operators' GLSL functions, the
+// forward pass through them and the backward accumulation of the chain
+// rule, inserted into stack.comp.
+func (e *StackEvaluator) source(grad bool, q *kernels.Quantize) (string, error) {
+	maxp := 1
+	for _, op := range e.st.Ops {
+		maxp = max(maxp, len(op.Params()))
+	}
+	lit := func(v float64) string { return fmt.Sprintf("%.17eLF", v) }
+	ds := []string{fmt.Sprintf("LOCAL=%du", stackLocal), fmt.Sprintf("NOPS=%d", len(e.st.Ops)),
+		fmt.Sprintf("NPAR=%d", e.npar), fmt.Sprintf("MAXP=%d", maxp)}
+	switch e.kind {
+	case dataU8:
+		ds = append(ds, "DATA_U8")
+	case dataWeighted:
+		ds = append(ds, "DATA_WEIGHTED")
+	default:
+		ds = append(ds, "DATA_F32")
+	}
+	switch e.st.Loss.Kind {
+	case kernels.MSE:
+		ds = append(ds, "LOSS_MSE")
+	case kernels.L1:
+		ds = append(ds, "LOSS_L1")
+	default:
+		ds = append(ds, "LOSS_HUBER")
+	}
+	if e.st.OutputLevels > 0 {
+		ds = append(ds, "STORED")
+	}
+	if grad {
+		ds = append(ds, "MODE_LOSSGRAD")
+	} else {
+		ds = append(ds, "MODE_LOSS")
+	}
+	qc := kernels.Config{}
+	if q != nil {
+		qc = q.Config
+	}
+	c, d := qc.Model.Offsets()
+	ds = append(ds, "QSHIFT="+lit(qc.Model.Shift()), "QC="+lit(c), "QD="+lit(d))
+	switch k := qc.Surrogate.Kind; {
+	case k == kernels.Identity:
+		ds = append(ds, "SUR_IDENTITY")
+	case k.Smooth():
+		ds = append(ds, "SUR_TABLE")
+		if qc.SoftForward {
+			ds = append(ds, "SOFT")
+		}
+	default:
+		ds = append(ds, "SUR_STE")
+	}
+	var b strings.Builder
+	for i, op := range e.st.Ops {
+		b.WriteString(op.GLSL(fmt.Sprintf("op%d", i)))
+	}
+	b.WriteString("double runStack(double x, out double dx[NOPS], out double dp[NPAR + 1]) {\n\tdouble pp[MAXP];\n\tdouble dd[MAXP];\n")
+	off := 0
+	for i, op := range e.st.Ops {
+		k := len(op.Params())
+		for j := 0; j < k; j++ {
+			fmt.Fprintf(&b, "\tpp[%d] = params[%d];\n", j, off+j)
+		}
+		fmt.Fprintf(&b, "\tx = op%d(x, pp, dx[%d], dd);\n", i, i)
+		for j := 0; j < k; j++ {
+			fmt.Fprintf(&b, "\tdp[%d] = dd[%d];\n", off+j, j)
+		}
+		off += k
+	}
+	b.WriteString("\treturn x;\n}\n\nvoid backward(double g, double dx[NOPS], double dp[NPAR + 1], inout double acc[NPAR + 1]) {\n")
+	for i := len(e.st.Ops) - 1; i >= 0; i-- {
+		k := len(e.st.Ops[i].Params())
+		off -= k
+		for j := 0; j < k; j++ {
+			fmt.Fprintf(&b, "\tacc[%d] += g * dp[%d];\n", off+j, off+j)
+		}
+		fmt.Fprintf(&b, "\tg *= dx[%d];\n", i)
+	}
+	b.WriteString("}\n")
+	src, err := shaders.Source("stack.comp", ds...)
+	if err != nil {
+		return "", err
+	}
+	// main's arrays hold NPAR+1 entries so that a stack without parameters
+	// still declares arrays of positive size.
+	src = strings.Replace(src, "double dp[NPAR];", "double dp[NPAR + 1];", 1)
+	return strings.Replace(src, "//@OPS", b.String(), 1), nil
+}
+
+// LossGrad returns the mean loss at p and writes the mean gradient.
+func (e *StackEvaluator) LossGrad(p, grad []float64) float64 {
+	var sums []float64
+	if err := e.run(e.grad, p, &sums); err != nil {
+		e.err = err
+		for i := range grad[:e.npar] {
+			grad[i] = math.NaN()
+		}
+		return math.NaN()
+	}
+	for i := 0; i < e.npar; i++ {
+		grad[i] = sums[i] / e.total
+	}
+	return (sums[e.npar] + e.offset) / e.total
+}
+
+// Loss returns the exact mean loss at p.
+func (e *StackEvaluator) Loss(p []float64) float64 {
+	var sums []float64
+	if err := e.run(e.lossSrc, p, &sums); err != nil {
+		e.err = err
+		return math.NaN()
+	}
+	return (sums[e.npar] + e.offset) / e.total
+}
+
+// Err returns the first GL failure, after which results are NaN.
+func (e *StackEvaluator) Err() error { return e.err }
+
+func (e *StackEvaluator) run(src string, p []float64, out *[]float64) error {
+	if e.err != nil {
+		return e.err
+	}
+	if len(p) != e.npar {
+		return fmt.Errorf("gpu: %d parameters for a stack of %d", len(p), e.npar)
+	}
+	width := e.npar + 1
+	sums := make([]float64, width)
+	err := e.d.do(func() error {
+		prog, err := e.d.program(src)
+		if err != nil {
+			return err
+		}
+		nwg := max(1, min(maxGroups, (e.n+stackLocal-1)/stackLocal))
+		if need := nwg * width; need > e.partialCap {
+			e.partial.delete()
+			e.partial = newBuffer(8*need, nil)
+			e.partialCap = need
+		}
+		if e.npar > 0 {
+			e.params.write(0, 8*e.npar, unsafe.Pointer(&p[0]))
+		}
+		for i, b := range e.data {
+			b.bind(uint32(i))
+		}
+		e.params.bind(3)
+		if e.table != 0 {
+			e.table.bind(4)
+		}
+		e.partial.bind(6)
+		e.result.bind(7)
+		prog.use()
+		prog.uniformUint("n", uint32(e.n))
+		prog.uniformDouble("fn", float64(e.segs))
+		prog.uniformDouble("delta", e.st.Loss.WithDefaults().Delta)
+		prog.uniformDouble("olv", e.st.OutputLevels)
+		dispatch(uint32(nwg), 1)
+		r, err := e.d.program(mustSource("reduce.comp"))
+		if err != nil {
+			return err
+		}
+		r.use()
+		r.uniformUint("rows", uint32(nwg))
+		r.uniformUint("width", uint32(width))
+		dispatch(uint32((width+63)/64), 1)
+		e.result.read(0, 8*width, unsafe.Pointer(&sums[0]))
+		return nil
+	})
+	*out = sums
+	return err
+}
+
+func mustSource(name string) string {
+	s, err := shaders.Source(name)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Close frees the evaluator's buffers.
+func (e *StackEvaluator) Close() {
+	bufs := append([]buffer{e.params, e.table, e.partial, e.result}, e.data...)
+	e.data = nil
+	e.params, e.table, e.partial, e.result = 0, 0, 0, 0
+	_ = e.d.do(func() error {
+		for _, b := range bufs {
+			b.delete()
+		}
+		return nil
+	})
+}

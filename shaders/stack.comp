@@ -1,0 +1,184 @@
+// A stack of pixel-wise operators: the loss and its gradient in every
+// parameter (MODE_LOSSGRAD), or the exact loss (MODE_LOSS), reduced per
+// workgroup. The CPU twin is kernels.Stack: SampleLossGrad and Forward.
+//
+// The operator functions op0..op{NOPS-1} and runStack are generated from
+// the operators' GLSL parts and inserted at the @OPS line below.
+//
+// Specialization: data DATA_F32 / DATA_U8 / DATA_WEIGHTED as lossgrad.comp;
+// the quantizer's model (QSHIFT, QC, QD) and surrogate (SUR_STE,
+// SUR_IDENTITY, SUR_TABLE, with SOFT for its soft forward); the loss
+// LOSS_MSE / LOSS_L1 / LOSS_HUBER; STORED rounds the output to the levels;
+// NOPS operators, NPAR parameters, MAXP parameters per operator at most.
+
+#extension GL_ARB_gpu_shader_fp64 : enable
+
+layout(local_size_x = LOCAL) in;
+
+#if defined(DATA_F32)
+layout(std430, binding = 0) readonly buffer Xs { float xs[]; };
+layout(std430, binding = 1) readonly buffer Ts { float ts[]; };
+#elif defined(DATA_U8)
+layout(std430, binding = 0) readonly buffer Pairs { uint pairs[]; };
+layout(std430, binding = 1) readonly buffer Levels { float levels[]; };
+#else
+layout(std430, binding = 0) readonly buffer Xs { double xs[]; };
+layout(std430, binding = 1) readonly buffer Ts { double ts[]; };
+layout(std430, binding = 2) readonly buffer Ws { double ws[]; };
+#endif
+layout(std430, binding = 3) readonly buffer Params { double params[]; };
+layout(std430, binding = 4) readonly buffer Table { double coef[]; };
+layout(std430, binding = 6) writeonly buffer Partial { double partial[]; };
+
+uniform uint n;
+uniform double fn;    // table segments
+uniform double delta; // Huber threshold
+uniform double olv;   // output levels (STORED)
+
+#if defined(DATA_U8)
+shared float lv8[256];
+#endif
+
+void load(uint i, out double x, out double t, out double w) {
+#if defined(DATA_F32)
+	x = double(xs[i]);
+	t = double(ts[i]);
+	w = 1.0LF;
+#elif defined(DATA_U8)
+	uint word = pairs[i >> 1];
+	uint sh = (i & 1u) * 16u;
+	x = double(lv8[(word >> sh) & 255u]);
+	t = double(lv8[(word >> (sh + 8u)) & 255u]);
+	w = 1.0LF;
+#else
+	x = xs[i];
+	t = ts[i];
+	w = ws[i];
+#endif
+}
+
+void lossEval(double r, out double l, out double dl) {
+#if defined(LOSS_MSE)
+	l = r * r;
+	dl = 2.0LF * r;
+#elif defined(LOSS_L1)
+	l = abs(r);
+	dl = sign(r);
+#else
+	double a = abs(r);
+	if (a > delta) {
+		l = delta * (a - delta / 2.0LF);
+		dl = delta * sign(r);
+	} else {
+		l = r * r / 2.0LF;
+		dl = r;
+	}
+#endif
+}
+
+// exactMode makes quantizeOp run the exact forward (MODE_LOSS).
+bool exactMode = false;
+
+// quantizeOp is kernels.Config.Derivs without the storage rounding.
+double quantizeOp(double x, double b, out double dx, out double db) {
+	precise double s = b - QSHIFT;
+	precise double inv = 1.0LF / s;
+	precise double z = x * s + QC;
+	double fl = floor(z);
+	precise double y = (fl + QD) * inv;
+	double inv2 = 1.0LF / (s * s);
+#if defined(SUR_STE)
+	dx = 1.0LF;
+	db = ((z - fl) - QC - QD) * inv2;
+#elif defined(SUR_IDENTITY)
+	dx = 1.0LF;
+	db = (-QC - QD) * inv2;
+#else
+	double p = (z - fl) * fn;
+	double jf = floor(p);
+	double u = p - jf;
+	uint j = 8u * uint(jf);
+	double q = coef[j] + u * (coef[j + 1u] + u * (coef[j + 2u] + u * coef[j + 3u]));
+	double q1 = coef[j + 4u] + u * (coef[j + 5u] + u * (coef[j + 6u] + u * coef[j + 7u]));
+#if defined(SOFT)
+	if (!exactMode) {
+		y = (z + q + QD) * inv;
+	}
+#endif
+	dx = 1.0LF + q1;
+	db = ((1.0LF + q1) * (z - QC) - (z + q) - QD) * inv2;
+#endif
+	if (y > 1.0LF || y < 0.0LF) {
+		y = clamp(y, 0.0LF, 1.0LF);
+		dx = 0.0LF;
+		db = 0.0LF;
+	}
+	return y;
+}
+
+// store is kernels.Stack.store: clamp, then round to the output levels.
+double store(double y) {
+	y = clamp(y, 0.0LF, 1.0LF);
+#if defined(STORED)
+	precise double v = y * olv + 0.5LF;
+	precise double r = floor(v) * (1.0LF / olv);
+	return r;
+#else
+	return y;
+#endif
+}
+
+//@OPS
+
+shared double red[LOCAL * (NPAR + 1)];
+
+void main() {
+	uint lid = gl_LocalInvocationID.x;
+	uint wg = gl_WorkGroupID.x;
+	uint nwg = gl_NumWorkGroups.x;
+#if defined(DATA_U8)
+	for (uint i = lid; i < 256u; i += LOCAL) {
+		lv8[i] = levels[i];
+	}
+	barrier();
+#endif
+#if defined(MODE_LOSS)
+	exactMode = true;
+#endif
+	double acc[NPAR + 1];
+	for (int j = 0; j <= NPAR; j++) {
+		acc[j] = 0.0LF;
+	}
+	for (uint i = wg * LOCAL + lid; i < n; i += nwg * LOCAL) {
+		double x, t, w;
+		load(i, x, t, w);
+		double dx[NOPS];
+		double dp[NPAR];
+		double v = runStack(x, dx, dp);
+		double l, dl;
+		lossEval(store(v) - t, l, dl);
+		acc[NPAR] += w * l;
+#if defined(MODE_LOSSGRAD)
+		if (v >= 0.0LF && v <= 1.0LF) {
+			backward(w * dl, dx, dp, acc);
+		}
+#endif
+	}
+	for (int j = 0; j <= NPAR; j++) {
+		red[uint(j) * LOCAL + lid] = acc[j];
+	}
+	barrier();
+	for (uint s = LOCAL / 2u; s > 0u; s >>= 1) {
+		if (lid < s) {
+			for (int j = 0; j <= NPAR; j++) {
+				red[uint(j) * LOCAL + lid] += red[uint(j) * LOCAL + lid + s];
+			}
+		}
+		barrier();
+	}
+	if (lid == 0u) {
+		for (int j = 0; j <= NPAR; j++) {
+			partial[wg * uint(NPAR + 1) + uint(j)] = red[uint(j) * LOCAL];
+		}
+	}
+}
