@@ -173,25 +173,42 @@ func (f *stackFit) structured() ([]float64, error) {
 	}
 	k = max(k, 2)
 	h := (bp.Hi - bp.Lo) / float64(k-1)
-	best, bestLoss := f.init(), math.Inf(1)
-	for i := 0; i < k; i++ {
-		p := f.fitAt(bp.Lo + h*float64(i))
-		if l := f.loss(p); l < bestLoss {
-			best, bestLoss = p, l
+	bs := make([]float64, k)
+	ls := make([]float64, k)
+	fits := make([][]float64, k)
+	for i := range bs {
+		bs[i] = bp.Lo + h*float64(i)
+		fits[i] = f.fitAt(bs[i])
+		ls[i] = f.loss(fits[i])
+	}
+	// The inner fit is not the exact minimum, so the least grid point may
+	// sit in the wrong basin: finish the best few basins and keep the least.
+	var out []float64
+	outLoss := math.Inf(1)
+	bas := basins(ls)
+	for _, i := range bas[:min(8, len(bas))] {
+		p := f.finish(fits[i], h)
+		if l := f.loss(p); l < outLoss {
+			out, outLoss = p, l
 		}
 	}
-	// Fine scan around the best b; the answer is the middle of the run of
-	// the least loss.
+	return f.pattern(out), nil
+}
+
+// finish scans b finely around the fit p with the inner fit, takes the
+// middle of the run of least loss, and polishes the candidates on the
+// exact loss one parameter at a time.
+func (f *stackFit) finish(best []float64, h float64) []float64 {
+	bp := f.params[f.q]
+	bestLoss := f.loss(best)
 	b0 := best[f.q]
 	lo, hi := math.Max(bp.Lo, b0-2*h), math.Min(bp.Hi, b0+2*h)
-	const n = 81
+	const n = 41
 	var run []float64
 	runLoss := math.Inf(1)
-	ps := make([][]float64, n)
 	for i := range n {
 		b := lo + (hi-lo)*float64(i)/(n-1)
-		ps[i] = f.fitAt(b)
-		l := f.loss(ps[i])
+		l := f.loss(f.fitAt(b))
 		switch {
 		case l < runLoss*(1-1e-9)-1e-300:
 			runLoss, run = l, []float64{b}
@@ -199,18 +216,19 @@ func (f *stackFit) structured() ([]float64, error) {
 			run = append(run, b)
 		}
 	}
-	cands := [][]float64{best, f.fitAt((run[0] + run[len(run)-1]) / 2), f.fitAt(run[0])}
-	// The inner fit is not the exact minimum: polish each candidate on the
-	// exact loss and keep the least.
+	cands := [][]float64{best}
+	if runLoss <= bestLoss {
+		cands = append(cands, f.fitAt((run[0]+run[len(run)-1])/2), f.fitAt(run[0]))
+	}
 	var out []float64
 	outLoss := math.Inf(1)
 	for _, c := range cands {
-		c = f.pattern(c)
+		c = f.coordinate(c)
 		if l := f.loss(c); l < outLoss {
 			out, outLoss = c, l
 		}
 	}
-	return out, nil
+	return out
 }
 
 // fitAt fits the smooth parameters for a fixed b. The targets' levels
@@ -438,10 +456,51 @@ func (f *stackFit) refine(p []float64) []float64 {
 	return q
 }
 
-// pattern is a Hooke–Jeeves pattern search on the exact loss from p, the
-// last step of the fit: the stored outputs make the loss piecewise
-// constant in every parameter, which gradients do not see.
+// pattern searches the exact loss from p, the last step of the fit: the
+// stored outputs make the loss piecewise constant in every parameter,
+// which gradients do not see, and its valleys run along correlated
+// directions (γ against gain and bias), which steps along one parameter at
+// a time do not follow. Coordinate steps first, then lines in random
+// directions with a shrinking radius.
 func (f *stackFit) pattern(p []float64) []float64 {
+	p = f.coordinate(p)
+	r := rand.New(rand.NewPCG(f.s.Seed, 0x9a77e2))
+	cur := f.loss(p)
+	radius := 0.02
+	u := make([]float64, len(p))
+	for fails := 0; radius > 1e-5 && cur > 0; {
+		for i, pp := range f.params {
+			u[i] = r.NormFloat64() * (pp.Hi - pp.Lo) * radius
+		}
+		best, bestT := cur, 0.0
+		for _, t := range [...]float64{1, -1, 0.5, -0.5, 0.25, -0.25, 0.125, -0.125, 0.0625, -0.0625} {
+			q := f.along(p, u, t)
+			if l := f.loss(q); l < best {
+				best, bestT = l, t
+			}
+		}
+		if bestT != 0 {
+			p, cur, fails = f.along(p, u, bestT), best, 0
+			continue
+		}
+		if fails++; fails >= 60 {
+			radius, fails = radius/2, 0
+		}
+	}
+	return p
+}
+
+// along returns p + t·u clipped to the ranges.
+func (f *stackFit) along(p, u []float64, t float64) []float64 {
+	q := make([]float64, len(p))
+	for i, pp := range f.params {
+		q[i] = math.Min(math.Max(p[i]+t*u[i], pp.Lo), pp.Hi)
+	}
+	return q
+}
+
+// coordinate is a Hooke–Jeeves search along one parameter at a time.
+func (f *stackFit) coordinate(p []float64) []float64 {
 	p = append([]float64(nil), p...)
 	step := make([]float64, len(p))
 	for i, pp := range f.params {
@@ -492,7 +551,7 @@ func (f *stackFit) center(p []float64) []float64 {
 	n := len(p)
 	cur := append([]float64(nil), p...)
 	sum := make([]float64, n)
-	const burn, samples = 25, 150
+	const burn, samples = 100, 400
 	u := make([]float64, n)
 	q := make([]float64, n)
 	at := func(t float64) []float64 {
@@ -523,13 +582,35 @@ func (f *stackFit) center(p []float64) []float64 {
 		}
 		return lo
 	}
+	// After the burn-in, directions follow the shape of the set seen so
+	// far (the Cholesky factor of the samples' covariance): a long thin set
+	// is crossed along its length, not only its width.
+	var seen [][]float64
+	var chol []float64
 	for it := 0; it < burn+samples; it++ {
-		for i, pp := range f.params {
-			u[i] = r.NormFloat64() * (pp.Hi - pp.Lo)
+		if it == burn {
+			chol = cholesky(covariance(seen), n)
+		}
+		z := make([]float64, n)
+		for i := range z {
+			z[i] = r.NormFloat64()
+		}
+		if chol != nil {
+			for i := 0; i < n; i++ {
+				u[i] = 0
+				for j := 0; j <= i; j++ {
+					u[i] += chol[i*n+j] * z[j]
+				}
+			}
+		} else {
+			for i, pp := range f.params {
+				u[i] = z[i] * (pp.Hi - pp.Lo)
+			}
 		}
 		a, b := edge(-1), edge(1)
 		t := a + (b-a)*r.Float64()
 		cur = append([]float64(nil), at(t)...)
+		seen = append(seen, cur)
 		if it >= burn {
 			for i := range sum {
 				sum[i] += cur[i]
@@ -543,6 +624,53 @@ func (f *stackFit) center(p []float64) []float64 {
 		return sum
 	}
 	return p
+}
+
+// covariance returns the n×n covariance of the points, with a small ridge
+// so that a flat direction keeps some reach.
+func covariance(pts [][]float64) []float64 {
+	n := len(pts[0])
+	mean := make([]float64, n)
+	for _, p := range pts {
+		for i := range p {
+			mean[i] += p[i] / float64(len(pts))
+		}
+	}
+	c := make([]float64, n*n)
+	for _, p := range pts {
+		for i := 0; i < n; i++ {
+			for j := 0; j < n; j++ {
+				c[i*n+j] += (p[i] - mean[i]) * (p[j] - mean[j]) / float64(len(pts))
+			}
+		}
+	}
+	for i := 0; i < n; i++ {
+		c[i*n+i] += 1e-12 + 1e-6*c[i*n+i]
+	}
+	return c
+}
+
+// cholesky returns the lower factor of the n×n matrix a, or nil if a is
+// not positive definite.
+func cholesky(a []float64, n int) []float64 {
+	l := make([]float64, n*n)
+	for i := 0; i < n; i++ {
+		for j := 0; j <= i; j++ {
+			s := a[i*n+j]
+			for k := 0; k < j; k++ {
+				s -= l[i*n+k] * l[j*n+k]
+			}
+			if i == j {
+				if s <= 0 {
+					return nil
+				}
+				l[i*n+i] = math.Sqrt(s)
+			} else {
+				l[i*n+j] = s / l[j*n+j]
+			}
+		}
+	}
+	return l
 }
 
 // run returns the hull of the values of parameter i, the others held,
