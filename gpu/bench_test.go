@@ -56,3 +56,32 @@ func devForBench(b *testing.B) *Device {
 	}
 	return dev
 }
+
+// BenchmarkStackLossGrad is one loss+gradient step of the 4-operator stack
+// gamma,gain,bias,quantize over packed 8-bit pairs; compare with
+// BenchmarkLossGrad/ste at the same n (issue 6: within 2×).
+func BenchmarkStackLossGrad(b *testing.B) {
+	d := devForBench(b)
+	for _, n := range []int{1 << 20, 16 << 20} {
+		_, xs, ts := randomPairs(rand.New(rand.NewPCG(3, 3)), n)
+		st, err := kernels.ParseStack("gamma,gain,bias,quantize", kernels.Config{Surrogate: kernels.Surrogate{Kind: kernels.STE}, OutputLevels: 255})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			e, err := d.NewStackEvaluator8(st, xs, ts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close()
+			p, g := []float64{1.2, 0.9, 0.05, 12.3}, make([]float64, 4)
+			e.LossGrad(p, g)
+			b.SetBytes(int64(2 * n))
+			b.ResetTimer()
+			for range b.N {
+				e.LossGrad(p, g)
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "pix/s")
+		})
+	}
+}
