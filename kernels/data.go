@@ -44,6 +44,9 @@ type Weighted struct {
 	Offset  float64
 	// MSEOnly marks grouped-by-x moments, valid only for MSE.
 	MSEOnly bool
+	// rows, set for a histogram's cells, evaluates L1 and Huber per
+	// original level instead of per cell.
+	rows *levelRows
 }
 
 // Len returns the number of groups.
@@ -107,6 +110,7 @@ func (h *Histogram) Weighted(loss LossKind) Weighted {
 				}
 			}
 		}
+		w.rows = newLevelRows(h)
 		return w
 	}
 	w.MSEOnly = true

@@ -116,6 +116,9 @@ func NewWeightedEvaluator(w *Weighted, cfg Config) (*Evaluator, error) {
 
 func (e *Evaluator) init(cfg Config) error {
 	e.chunks = max(1, min(4*workers(), e.n/chunkLen))
+	if e.wt != nil && e.wt.rows != nil {
+		e.chunks = 1 // SetConfig may pick the rows, which are one pass
+	}
 	e.parts = make([]part, e.chunks)
 	return e.SetConfig(cfg)
 }
@@ -236,6 +239,18 @@ func (e *Evaluator) chunk32(i int, xs, ts []float32) {
 }
 
 func (e *Evaluator) chunk(i int, xs, ts, ws []float64) {
+	if e.wt.rows != nil && e.cfg.Loss.Kind != MSE {
+		// one chunk: the rows are few
+		switch {
+		case e.kind == doLosses:
+			e.rowsLosses(e.kparts[i*len(e.cands) : (i+1)*len(e.cands)])
+		case e.eps != nil:
+			e.parts[i].loss, e.parts[i].grad = e.rowsGauss()
+		default:
+			e.parts[i].loss, e.parts[i].grad = e.rowsLossGrad()
+		}
+		return
+	}
 	if e.kind == doLosses {
 		lossesLoop(e, e.kparts[i*len(e.cands):(i+1)*len(e.cands)], xs, ts, ws)
 		return
