@@ -180,9 +180,10 @@ func (e *Evaluator) Total() float64 { return e.total }
 // their results are NaN.
 func (e *Evaluator) Err() error { return e.err }
 
-func (e *Evaluator) defines(lossgrad bool, kper int) []string {
-	ds := []string{fmt.Sprintf("LOCAL=%du", local)}
-	switch e.kind {
+// dataDefines specializes data.glsl: the layout, the loss, the storage.
+func dataDefines(kind dataKind, loss kernels.LossKind, stored bool) []string {
+	var ds []string
+	switch kind {
 	case dataF32:
 		ds = append(ds, "DATA_F32")
 	case dataU8:
@@ -190,7 +191,7 @@ func (e *Evaluator) defines(lossgrad bool, kper int) []string {
 	default:
 		ds = append(ds, "DATA_WEIGHTED")
 	}
-	switch e.cfg.Loss.Kind {
+	switch loss {
 	case kernels.MSE:
 		ds = append(ds, "LOSS_MSE")
 	case kernels.L1:
@@ -198,9 +199,14 @@ func (e *Evaluator) defines(lossgrad bool, kper int) []string {
 	default:
 		ds = append(ds, "LOSS_HUBER")
 	}
-	if e.cfg.OutputLevels > 0 {
+	if stored {
 		ds = append(ds, "STORED")
 	}
+	return ds
+}
+
+func (e *Evaluator) defines(lossgrad bool, kper int) []string {
+	ds := append([]string{fmt.Sprintf("LOCAL=%du", local)}, dataDefines(e.kind, e.cfg.Loss.Kind, e.cfg.OutputLevels > 0)...)
 	if !lossgrad {
 		return append(ds, "MODE_LOSSES", fmt.Sprintf("KPER=%d", kper))
 	}

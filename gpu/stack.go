@@ -119,27 +119,8 @@ func (e *StackEvaluator) source(grad bool, q *kernels.Quantize) (string, error) 
 		maxp = max(maxp, len(op.Params()))
 	}
 	lit := func(v float64) string { return fmt.Sprintf("%.17eLF", v) }
-	ds := []string{fmt.Sprintf("LOCAL=%du", stackLocal), fmt.Sprintf("NOPS=%d", len(e.st.Ops)),
-		fmt.Sprintf("NPAR=%d", e.npar), fmt.Sprintf("MAXP=%d", maxp)}
-	switch e.kind {
-	case dataU8:
-		ds = append(ds, "DATA_U8")
-	case dataWeighted:
-		ds = append(ds, "DATA_WEIGHTED")
-	default:
-		ds = append(ds, "DATA_F32")
-	}
-	switch e.st.Loss.Kind {
-	case kernels.MSE:
-		ds = append(ds, "LOSS_MSE")
-	case kernels.L1:
-		ds = append(ds, "LOSS_L1")
-	default:
-		ds = append(ds, "LOSS_HUBER")
-	}
-	if e.st.OutputLevels > 0 {
-		ds = append(ds, "STORED")
-	}
+	ds := append([]string{fmt.Sprintf("LOCAL=%du", stackLocal), fmt.Sprintf("NOPS=%d", len(e.st.Ops)),
+		fmt.Sprintf("NPAR=%d", e.npar), fmt.Sprintf("MAXP=%d", maxp)}, dataDefines(e.kind, e.st.Loss.Kind, e.st.OutputLevels > 0)...)
 	if grad {
 		ds = append(ds, "MODE_LOSSGRAD")
 	} else {

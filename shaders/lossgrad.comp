@@ -27,17 +27,8 @@ struct Scale {
 	double s, c, d, inv, inv2, lv, linv, pad;
 };
 
-#if defined(DATA_F32)
-layout(std430, binding = 0) readonly buffer Xs { float xs[]; };
-layout(std430, binding = 1) readonly buffer Ts { float ts[]; };
-#elif defined(DATA_U8)
-layout(std430, binding = 0) readonly buffer Pairs { uint pairs[]; };
-layout(std430, binding = 1) readonly buffer Levels { float levels[]; };
-#else
-layout(std430, binding = 0) readonly buffer Xs { double xs[]; };
-layout(std430, binding = 1) readonly buffer Ts { double ts[]; };
-layout(std430, binding = 2) readonly buffer Ws { double ws[]; };
-#endif
+#include "data.glsl"
+
 layout(std430, binding = 3) readonly buffer Scales { Scale scales[]; };
 layout(std430, binding = 4) readonly buffer Table { double coef[]; };
 layout(std430, binding = 5) readonly buffer Eps { double eps[]; };
@@ -46,49 +37,7 @@ layout(std430, binding = 6) writeonly buffer Partial { double partial[]; };
 uniform uint n;        // samples
 uniform uint k;        // candidates (MODE_LOSSES)
 uniform double fn;     // table segments
-uniform double delta;  // Huber threshold
 uniform double gnorm;  // 1/(2σM) of SUR_GAUSS
-
-#if defined(DATA_U8)
-shared float lv8[256];
-#endif
-
-void load(uint i, out double x, out double t, out double w) {
-#if defined(DATA_F32)
-	x = double(xs[i]);
-	t = double(ts[i]);
-	w = 1.0LF;
-#elif defined(DATA_U8)
-	uint word = pairs[i >> 1];
-	uint sh = (i & 1u) * 16u;
-	x = double(lv8[(word >> sh) & 255u]);
-	t = double(lv8[(word >> (sh + 8u)) & 255u]);
-	w = 1.0LF;
-#else
-	x = xs[i];
-	t = ts[i];
-	w = ws[i];
-#endif
-}
-
-void lossEval(double r, out double l, out double dl) {
-#if defined(LOSS_MSE)
-	l = r * r;
-	dl = 2.0LF * r;
-#elif defined(LOSS_L1)
-	l = abs(r);
-	dl = sign(r);
-#else
-	double a = abs(r);
-	if (a > delta) {
-		l = delta * (a - delta / 2.0LF);
-		dl = delta * sign(r);
-	} else {
-		l = r * r / 2.0LF;
-		dl = r;
-	}
-#endif
-}
 
 // store rounds y to the stored output levels, as kernels' scale.store.
 double store(Scale sc, double y) {
@@ -175,10 +124,7 @@ void main() {
 	uint lid = gl_LocalInvocationID.x;
 	uint wg = gl_WorkGroupID.x;
 	uint nwg = gl_NumWorkGroups.x;
-#if defined(DATA_U8)
-	lv8[lid] = levels[lid]; // LOCAL is 256
-	barrier();
-#endif
+	loadLevels();
 
 #if defined(MODE_LOSSGRAD)
 	Scale sc = scales[0];

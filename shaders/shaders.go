@@ -12,7 +12,7 @@ import (
 	"strings"
 )
 
-//go:embed *.comp
+//go:embed *.comp *.glsl
 var files embed.FS
 
 // Version is the GLSL version line of every program: OpenGL 4.3 core,
@@ -35,9 +35,22 @@ func Source(name string, defines ...string) (string, error) {
 		name, value, _ := strings.Cut(d, "=")
 		fmt.Fprintf(&sb, "#define %s %s\n", name, value)
 	}
-	// Keep the source's own line numbers in compiler messages.
+	// Keep the source's own line numbers in compiler messages; an
+	// #include "name" line is replaced by that file (GLSL has none).
 	sb.WriteString("#line 1\n")
-	sb.Write(b)
+	for i, line := range strings.SplitAfter(string(b), "\n") {
+		inc, ok := strings.CutPrefix(strings.TrimSpace(line), "#include ")
+		if !ok {
+			sb.WriteString(line)
+			continue
+		}
+		body, err := files.ReadFile(strings.Trim(inc, `"`))
+		if err != nil {
+			return "", fmt.Errorf("shaders: %s:%d: %w", name, i+1, err)
+		}
+		sb.Write(body)
+		fmt.Fprintf(&sb, "\n#line %d\n", i+2)
+	}
 	return sb.String(), nil
 }
 
@@ -46,7 +59,9 @@ func Names() []string {
 	es, _ := files.ReadDir(".")
 	var out []string
 	for _, e := range es {
-		out = append(out, e.Name())
+		if strings.HasSuffix(e.Name(), ".comp") {
+			out = append(out, e.Name())
+		}
 	}
 	return out
 }
