@@ -25,6 +25,63 @@ type Device struct {
 	mu       sync.Mutex // guards programs
 	programs map[string]program
 	closed   bool
+
+	// buffers of released evaluators, kept for the next ones: a batch or
+	// a service makes an evaluator per job, each of the same sizes.
+	spare    []buffer
+	capacity map[buffer]int
+}
+
+// spareLimit bounds the bytes of spare buffers a device keeps.
+const spareLimit = 1 << 30
+
+// buf returns a buffer of at least size bytes holding data (if not nil):
+// a spare one of the right size class if there is one, else a new one.
+// On the device's thread.
+func (d *Device) buf(size int, data unsafe.Pointer) buffer {
+	size = max(size, 16)
+	for i, b := range d.spare {
+		if c := d.capacity[b]; c >= size && c <= 2*size {
+			d.spare = append(d.spare[:i], d.spare[i+1:]...)
+			if data != nil {
+				b.write(0, size, data)
+			}
+			return b
+		}
+	}
+	c := 1
+	for c < size {
+		c *= 2
+	}
+	b := newBuffer(c, nil)
+	if data != nil {
+		b.write(0, size, data)
+	}
+	if d.capacity == nil {
+		d.capacity = map[buffer]int{}
+	}
+	d.capacity[b] = c
+	return b
+}
+
+// free keeps b for reuse, deleting the oldest spares beyond spareLimit.
+// On the device's thread.
+func (d *Device) free(b buffer) {
+	if b == 0 {
+		return
+	}
+	d.spare = append(d.spare, b)
+	total := 0
+	for _, s := range d.spare {
+		total += d.capacity[s]
+	}
+	for total > spareLimit && len(d.spare) > 0 {
+		old := d.spare[0]
+		d.spare = d.spare[1:]
+		total -= d.capacity[old]
+		delete(d.capacity, old)
+		old.delete()
+	}
 }
 
 // Open makes a context. By default, headless through EGL: a hardware
@@ -151,6 +208,9 @@ func (d *Device) Close() {
 	d.t.call(func() {
 		for _, p := range d.programs {
 			p.delete()
+		}
+		for _, b := range d.spare {
+			b.delete()
 		}
 		d.release()
 	})

@@ -60,7 +60,7 @@ func (d *Device) NewEvaluator(s kernels.Samples, cfg kernels.Config) (*Evaluator
 	}
 	e := &Evaluator{d: d, kind: dataF32, n: s.Len(), total: float64(s.Len())}
 	return e, e.init(cfg, func() {
-		e.data = []buffer{newBuffer(4*e.n, unsafe.Pointer(&s.X[0])), newBuffer(4*e.n, unsafe.Pointer(&s.T[0]))}
+		e.data = []buffer{d.buf(4*e.n, unsafe.Pointer(&s.X[0])), d.buf(4*e.n, unsafe.Pointer(&s.T[0]))}
 	})
 }
 
@@ -76,7 +76,7 @@ func (d *Device) NewEvaluator8(x, t []uint8, cfg kernels.Config) (*Evaluator, er
 		for i := range lv {
 			lv[i] = kernels.Level8(i)
 		}
-		e.data = []buffer{newBuffer(4*len(packed), unsafe.Pointer(&packed[0])), newBuffer(4*256, unsafe.Pointer(&lv[0]))}
+		e.data = []buffer{d.buf(4*len(packed), unsafe.Pointer(&packed[0])), d.buf(4*256, unsafe.Pointer(&lv[0]))}
 	})
 }
 
@@ -100,9 +100,9 @@ func (d *Device) NewWeightedEvaluator(w *kernels.Weighted, cfg kernels.Config) (
 	e := &Evaluator{d: d, kind: dataWeighted, n: w.Len(), total: w.Total(), offset: w.Offset}
 	return e, e.init(cfg, func() {
 		e.data = []buffer{
-			newBuffer(8*e.n, unsafe.Pointer(&w.X[0])),
-			newBuffer(8*e.n, unsafe.Pointer(&w.T[0])),
-			newBuffer(8*e.n, unsafe.Pointer(&w.W[0])),
+			d.buf(8*e.n, unsafe.Pointer(&w.X[0])),
+			d.buf(8*e.n, unsafe.Pointer(&w.T[0])),
+			d.buf(8*e.n, unsafe.Pointer(&w.W[0])),
 		}
 	})
 }
@@ -110,8 +110,8 @@ func (d *Device) NewWeightedEvaluator(w *kernels.Weighted, cfg kernels.Config) (
 func (e *Evaluator) init(cfg kernels.Config, upload func()) error {
 	err := e.d.do(func() error {
 		upload()
-		e.result = newBuffer(8*MaxCandidates, nil)
-		e.scales = newBuffer(64*(2*4096+1), nil)
+		e.result = e.d.buf(8*MaxCandidates, nil)
+		e.scales = e.d.buf(64*(2*4096+1), nil)
 		return glErr("upload")
 	})
 	if err != nil {
@@ -155,12 +155,12 @@ func (e *Evaluator) SetConfig(cfg kernels.Config) error {
 	e.cfg = cfg
 	return e.d.do(func() error {
 		if coef != nil {
-			e.table.delete()
-			e.table = newBuffer(8*len(coef), unsafe.Pointer(&coef[0]))
+			e.d.free(e.table)
+			e.table = e.d.buf(8*len(coef), unsafe.Pointer(&coef[0]))
 		}
 		if e.epsVals != nil {
-			e.eps.delete()
-			e.eps = newBuffer(8*len(e.epsVals), unsafe.Pointer(&e.epsVals[0]))
+			e.d.free(e.eps)
+			e.eps = e.d.buf(8*len(e.epsVals), unsafe.Pointer(&e.epsVals[0]))
 		}
 		if _, err := e.programFor(true, 1); err != nil {
 			return err
@@ -249,8 +249,8 @@ func (e *Evaluator) reducer() (program, error) {
 // ensurePartial grows the partial-sum buffer to n doubles.
 func (e *Evaluator) ensurePartial(n int) {
 	if n > e.partialCap {
-		e.partial.delete()
-		e.partial = newBuffer(8*n, nil)
+		e.d.free(e.partial)
+		e.partial = e.d.buf(8*n, nil)
 		e.partialCap = n
 	}
 }
@@ -407,7 +407,7 @@ func (e *Evaluator) Close() {
 	e.scales, e.table, e.eps, e.partial, e.result = 0, 0, 0, 0, 0
 	_ = e.d.do(func() error {
 		for _, b := range bufs {
-			b.delete()
+			e.d.free(b)
 		}
 		return nil
 	})
@@ -434,10 +434,10 @@ func (d *Device) Histogram(x, t []uint8) (*kernels.Histogram, error) {
 		if err != nil {
 			return err
 		}
-		in := newBuffer(4*len(packed), unsafe.Pointer(&packed[0]))
-		defer in.delete()
-		out := newBuffer(4*65536, unsafe.Pointer(&counts[0]))
-		defer out.delete()
+		in := d.buf(4*len(packed), unsafe.Pointer(&packed[0]))
+		defer d.free(in)
+		out := d.buf(4*65536, unsafe.Pointer(&counts[0]))
+		defer d.free(out)
 		in.bind(0)
 		out.bind(1)
 		p.use()
@@ -463,6 +463,7 @@ func (d *Device) Histogram(x, t []uint8) (*kernels.Histogram, error) {
 func (d *Device) CopyBandwidth(size, repeat int) (float64, error) {
 	best := math.Inf(1)
 	err := d.do(func() error {
+		// not from the spares: these are too large to keep
 		src, dst := newBuffer(size, nil), newBuffer(size, nil)
 		defer src.delete()
 		defer dst.delete()

@@ -292,3 +292,31 @@ func TestStackParity(t *testing.T) {
 	}
 	_ = s
 }
+
+// TestBuffersReused: a closed evaluator's buffers serve the next one of
+// the same sizes, as a batch makes one evaluator per job.
+func TestBuffersReused(t *testing.T) {
+	d := device(t)
+	_, xs, ts := randomPairs(rand.New(rand.NewPCG(51, 52)), 10000)
+	cfg := kernels.Config{Surrogate: kernels.Surrogate{Kind: kernels.STE}}
+	spares := func() (n int) { d.do(func() error { n = len(d.spare); return nil }); return n }
+	e, err := d.NewEvaluator8(xs, ts, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g [1]float64
+	want := e.LossGrad([]float64{9.1}, g[:])
+	e.Close()
+	before := spares()
+	e2, err := d.NewEvaluator8(xs, ts, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close()
+	if after := spares(); before == 0 || after >= before {
+		t.Errorf("spares %d before, %d after a new evaluator: nothing reused", before, after)
+	}
+	if got := e2.LossGrad([]float64{9.1}, g[:]); got != want {
+		t.Errorf("reused buffers give %v, fresh ones %v", got, want)
+	}
+}

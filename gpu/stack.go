@@ -49,7 +49,7 @@ func (d *Device) NewStackEvaluator8(st *kernels.Stack, x, t []uint8) (*StackEval
 		for i := range lv {
 			lv[i] = kernels.Level8(i)
 		}
-		e.data = []buffer{newBuffer(4*len(packed), unsafe.Pointer(&packed[0])), newBuffer(4*256, unsafe.Pointer(&lv[0]))}
+		e.data = []buffer{d.buf(4*len(packed), unsafe.Pointer(&packed[0])), d.buf(4*256, unsafe.Pointer(&lv[0]))}
 	})
 }
 
@@ -60,7 +60,7 @@ func (d *Device) NewStackEvaluatorWeighted(st *kernels.Stack, w *kernels.Weighte
 	}
 	e := &StackEvaluator{d: d, st: st, kind: dataWeighted, n: w.Len(), total: w.Total(), offset: w.Offset}
 	return e, e.init(func() {
-		e.data = []buffer{newBuffer(8*e.n, unsafe.Pointer(&w.X[0])), newBuffer(8*e.n, unsafe.Pointer(&w.T[0])), newBuffer(8*e.n, unsafe.Pointer(&w.W[0]))}
+		e.data = []buffer{d.buf(8*e.n, unsafe.Pointer(&w.X[0])), d.buf(8*e.n, unsafe.Pointer(&w.T[0])), d.buf(8*e.n, unsafe.Pointer(&w.W[0]))}
 	})
 }
 
@@ -92,10 +92,10 @@ func (e *StackEvaluator) init(upload func()) error {
 	}
 	err = e.d.do(func() error {
 		upload()
-		e.params = newBuffer(8*max(1, e.npar), nil)
-		e.result = newBuffer(8*(e.npar+1), nil)
+		e.params = e.d.buf(8*max(1, e.npar), nil)
+		e.result = e.d.buf(8*(e.npar+1), nil)
 		if coef != nil {
-			e.table = newBuffer(8*len(coef), unsafe.Pointer(&coef[0]))
+			e.table = e.d.buf(8*len(coef), unsafe.Pointer(&coef[0]))
 		}
 		if _, err := e.d.program(e.grad); err != nil {
 			return err
@@ -225,8 +225,8 @@ func (e *StackEvaluator) run(src string, p []float64, out *[]float64) error {
 		}
 		nwg := max(1, min(maxGroups, (e.n+stackLocal-1)/stackLocal))
 		if need := nwg * width; need > e.partialCap {
-			e.partial.delete()
-			e.partial = newBuffer(8*need, nil)
+			e.d.free(e.partial)
+			e.partial = e.d.buf(8*need, nil)
 			e.partialCap = need
 		}
 		if e.npar > 0 {
@@ -277,7 +277,7 @@ func (e *StackEvaluator) Close() {
 	e.params, e.table, e.partial, e.result = 0, 0, 0, 0
 	_ = e.d.do(func() error {
 		for _, b := range bufs {
-			b.delete()
+			e.d.free(b)
 		}
 		return nil
 	})
