@@ -16,6 +16,7 @@ import (
 	"github.com/quantfit/quantfit/host/optim"
 	"github.com/quantfit/quantfit/host/options"
 	"github.com/quantfit/quantfit/host/plots"
+	"github.com/quantfit/quantfit/kernels"
 )
 
 func init() {
@@ -174,6 +175,7 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 	if rec.window != nil {
 		rec.window.Mark(rs[0].B)
 	}
+	warnPoorFit(c.stderr, rs, set.TargetStep(), s.Loss)
 	if !math.IsNaN(f.truth) {
 		t := estimate.Number(f.truth)
 		out.Truth = &t
@@ -260,4 +262,29 @@ func loadSet(args []string, dirs bool, maxPixels int) (*imageset.Set, error) {
 		set.Pairs = append(set.Pairs, p)
 	}
 	return set, nil
+}
+
+// warnPoorFit says so on stderr when even the best b leaves residuals far
+// beyond what quantization and storage explain (a few levels of the
+// targets): the pair is likely not a quantization of that original, or is
+// heavily compressed, and the answer is unreliable.
+func warnPoorFit(w io.Writer, rs []*estimate.Result, step float64, l kernels.Loss) {
+	for i, r := range rs {
+		var typical float64
+		switch l.Kind {
+		case kernels.MSE:
+			typical = math.Sqrt(r.Loss)
+		case kernels.L1:
+			typical = r.Loss
+		default:
+			continue
+		}
+		if levels := typical / step; levels > 4 {
+			where := ""
+			if len(rs) > 1 {
+				where = fmt.Sprintf(" (channel %d)", i)
+			}
+			fmt.Fprintf(w, "quantfit: warning%s: the best fit leaves residuals of about %.0f target levels; these images may not be a quantization of each other, and b is unreliable\n", where, levels)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"image"
 	"image/png"
 	"math"
 	"os"
@@ -450,5 +451,40 @@ func TestStackCommands(t *testing.T) {
 		if code != 2 || !strings.Contains(errs, c.want) {
 			t.Errorf("%v: exit %d, %q; want 2 naming %q", c.args, code, errs, c.want)
 		}
+	}
+}
+
+// TestPoorFitWarns: a pair that is not a quantization of each other gets
+// an answer and a warning that it is unreliable.
+func TestPoorFitWarns(t *testing.T) {
+	dir := t.TempDir()
+	orig := writePhoto(t, dir, "coins.png")
+	quant := filepath.Join(dir, "q.png")
+	if code, _, errs := quantfit(t, "synth", "-b", "9", orig, quant); code != 0 {
+		t.Fatal(errs)
+	}
+	code, _, errs := quantfit(t, "estimate", "-backend", "cpu", orig, quant)
+	if code != 0 || strings.Contains(errs, "warning") {
+		t.Errorf("a true pair: exit %d, %q", code, errs)
+	}
+	// The same levels, upside down: no quantizer of the original makes it.
+	f, _ := os.Open(quant)
+	img, err := png.Decode(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := img.(*image.Gray)
+	h := g.Bounds().Dy()
+	flipped := image.NewGray(g.Bounds())
+	for y := 0; y < h; y++ {
+		copy(flipped.Pix[y*flipped.Stride:(y+1)*flipped.Stride], g.Pix[(h-1-y)*g.Stride:(h-y)*g.Stride])
+	}
+	wf, _ := os.Create(quant)
+	png.Encode(wf, flipped)
+	wf.Close()
+	code, _, errs = quantfit(t, "estimate", "-backend", "cpu", orig, quant)
+	if code != 0 || !strings.Contains(errs, "unreliable") {
+		t.Errorf("a false pair: exit %d, %q; want a warning", code, errs)
 	}
 }
