@@ -238,14 +238,6 @@ func (e *Evaluator) programFor(lossgrad bool, kper int) (program, error) {
 	return e.d.program(src)
 }
 
-func (e *Evaluator) reducer() (program, error) {
-	src, err := shaders.Source("reduce.comp")
-	if err != nil {
-		return 0, err
-	}
-	return e.d.program(src)
-}
-
 // ensurePartial grows the partial-sum buffer to n doubles.
 func (e *Evaluator) ensurePartial(n int) {
 	if n > e.partialCap {
@@ -281,7 +273,18 @@ func (e *Evaluator) bindData() {
 
 // reduce sums partial[rows][width] into result and reads it back.
 func (e *Evaluator) reduce(rows, width int, out []float64) error {
-	r, err := e.reducer()
+	return e.d.reduce(e.result, rows, width, out)
+}
+
+// reduce is the second stage of every reduction: the column sums of the
+// partial sums bound at 6, partial[rows][width], into result (bound at 7),
+// read back into out. On the device's thread.
+func (d *Device) reduce(result buffer, rows, width int, out []float64) error {
+	src, err := shaders.Source("reduce.comp")
+	if err != nil {
+		return err
+	}
+	r, err := d.program(src)
 	if err != nil {
 		return err
 	}
@@ -289,7 +292,7 @@ func (e *Evaluator) reduce(rows, width int, out []float64) error {
 	r.uniformUint("rows", uint32(rows))
 	r.uniformUint("width", uint32(width))
 	dispatch(uint32((width+63)/64), 1)
-	e.result.read(0, 8*width, unsafe.Pointer(&out[0]))
+	result.read(0, 8*width, unsafe.Pointer(&out[0]))
 	return nil
 }
 

@@ -247,27 +247,10 @@ func (e *StackEvaluator) run(src string, p []float64, out *[]float64) error {
 		prog.uniformDouble("delta", e.st.Loss.WithDefaults().Delta)
 		prog.uniformDouble("olv", e.st.OutputLevels)
 		dispatch(uint32(nwg), 1)
-		r, err := e.d.program(mustSource("reduce.comp"))
-		if err != nil {
-			return err
-		}
-		r.use()
-		r.uniformUint("rows", uint32(nwg))
-		r.uniformUint("width", uint32(width))
-		dispatch(uint32((width+63)/64), 1)
-		e.result.read(0, 8*width, unsafe.Pointer(&sums[0]))
-		return nil
+		return e.d.reduce(e.result, nwg, width, sums)
 	})
 	*out = sums
 	return err
-}
-
-func mustSource(name string) string {
-	s, err := shaders.Source(name)
-	if err != nil {
-		panic(err)
-	}
-	return s
 }
 
 // Close frees the evaluator's buffers.

@@ -379,41 +379,43 @@ func (o *objective) tolerance() float64 {
 // points within the rounding tolerance, widening the window while the hull
 // touches its edge.
 func (o *objective) interval(b, loss float64) [2]float64 {
-	lim := loss + o.tolerance() + 1e-12*loss
-	w := 0.05
+	return hull(b, o.s.BMin, o.s.BMax, 0.05, 2001, loss+o.tolerance()+1e-12*loss, o.losses)
+}
+
+// hull returns the smallest interval holding center and every point whose
+// loss is at most lim on a grid of n points over [center−w, center+w] ∩
+// [lo, hi], widened by half a grid step where the set ends between grid
+// points; the window grows fourfold while the hull reaches its edge.
+func hull(center, lo, hi, w float64, n int, lim float64, losses func(vs, out []float64)) [2]float64 {
+	vs, ls := make([]float64, n), make([]float64, n)
 	for {
-		lo, hi := math.Max(o.s.BMin, b-w), math.Min(o.s.BMax, b+w)
-		const n = 2001
-		bs := make([]float64, n)
-		ls := make([]float64, n)
-		for i := range bs {
-			bs[i] = lo + (hi-lo)*float64(i)/(n-1)
+		a, b := math.Max(lo, center-w), math.Min(hi, center+w)
+		for i := range vs {
+			vs[i] = a + (b-a)*float64(i)/float64(n-1)
 		}
-		o.losses(bs, ls)
+		losses(vs, ls)
 		ilo, ihi := n, -1
-		for i := range bs {
+		for i := range vs {
 			if ls[i] <= lim {
 				ilo, ihi = min(ilo, i), max(ihi, i)
 			}
 		}
-		if ihi < 0 { // the grid missed the narrow set: b itself
-			return [2]float64{b, b}
+		if ihi < 0 { // the grid missed a narrow set: the center alone
+			return [2]float64{center, center}
 		}
-		atEdge := (ilo == 0 && lo > o.s.BMin) || (ihi == n-1 && hi < o.s.BMax)
-		if !atEdge || w >= o.s.BMax-o.s.BMin {
-			step := (hi - lo) / (n - 1)
-			return [2]float64{math.Max(o.s.BMin, math.Min(b, bs[ilo]-boolf(ilo > 0)*step/2)),
-				math.Min(o.s.BMax, math.Max(b, bs[ihi]+boolf(ihi < n-1)*step/2))}
+		atEdge := (ilo == 0 && a > lo) || (ihi == n-1 && b < hi)
+		if !atEdge || w >= hi-lo {
+			half := (b - a) / float64(n-1) / 2
+			if ilo > 0 {
+				vs[ilo] -= half
+			}
+			if ihi < n-1 {
+				vs[ihi] += half
+			}
+			return [2]float64{math.Max(lo, math.Min(center, vs[ilo])), math.Min(hi, math.Max(center, vs[ihi]))}
 		}
 		w *= 4
 	}
-}
-
-func boolf(v bool) float64 {
-	if v {
-		return 1
-	}
-	return 0
 }
 
 // Landscape returns the exact loss at n evenly spaced b over [BMin, BMax],

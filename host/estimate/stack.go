@@ -674,32 +674,16 @@ func cholesky(a []float64, n int) []float64 {
 }
 
 // run returns the hull of the values of parameter i, the others held,
-// whose loss is at most lim, on a fine grid widened while the hull
-// touches its edge.
+// whose loss is at most lim.
 func (f *stackFit) run(p []float64, i int, lim float64) [2]float64 {
 	pp := f.params[i]
-	w := (pp.Hi - pp.Lo) / 200
 	q := append([]float64(nil), p...)
-	for {
-		lo, hi := math.Max(pp.Lo, p[i]-w), math.Min(pp.Hi, p[i]+w)
-		const n = 201
-		ilo, ihi := n, -1
-		for j := 0; j < n; j++ {
-			q[i] = lo + (hi-lo)*float64(j)/(n-1)
-			if f.loss(q) <= lim {
-				ilo, ihi = min(ilo, j), max(ihi, j)
-			}
+	return hull(p[i], pp.Lo, pp.Hi, (pp.Hi-pp.Lo)/200, 201, lim, func(vs, out []float64) {
+		for j, v := range vs {
+			q[i] = v
+			out[j] = f.loss(q)
 		}
-		step := (hi - lo) / (n - 1)
-		if ihi < 0 {
-			return [2]float64{p[i], p[i]}
-		}
-		atEdge := (ilo == 0 && lo > pp.Lo) || (ihi == n-1 && hi < pp.Hi)
-		if !atEdge || w >= pp.Hi-pp.Lo {
-			return [2]float64{math.Min(p[i], lo+step*float64(ilo)), math.Max(p[i], lo+step*float64(ihi))}
-		}
-		w *= 4
-	}
+	})
 }
 
 // paramInterval scans parameter i alone around p on a fine grid, widening
