@@ -15,14 +15,7 @@ import (
 // On a machine without a context it skips, unless QUANTFIT_REQUIRE_GPU is
 // set (CI): then it fails.
 func TestGPUMatchesCPUOnPhotos(t *testing.T) {
-	d, err := gpu.Open(gpu.Options{AllowSoftware: true})
-	if err != nil {
-		if os.Getenv("QUANTFIT_REQUIRE_GPU") != "" {
-			t.Fatalf("QUANTFIT_REQUIRE_GPU is set but no GPU context: %v", err)
-		}
-		t.Skipf("no OpenGL 4.3 context: %v", err)
-	}
-	defer d.Close()
+	d := openGPU(t)
 	t.Logf("renderer %s", d.Info().Renderer)
 	ims := loadPhotos(t)
 	r := rand.New(rand.NewPCG(11, 12))
@@ -57,4 +50,19 @@ func TestGPUMatchesCPUOnPhotos(t *testing.T) {
 			}
 		}
 	}
+}
+
+// openGPU opens a context for a test, software renderers allowed, closed
+// at the test's end. Without one the test skips, unless
+// QUANTFIT_REQUIRE_GPU is set (CI): then it fails.
+func openGPU(t *testing.T) *gpu.Device {
+	d, err := gpu.Open(gpu.Options{AllowSoftware: true})
+	if err != nil {
+		if os.Getenv("QUANTFIT_REQUIRE_GPU") != "" {
+			t.Fatalf("QUANTFIT_REQUIRE_GPU is set but no GPU context: %v", err)
+		}
+		t.Skipf("no OpenGL 4.3 context: %v", err)
+	}
+	t.Cleanup(d.Close)
+	return d
 }

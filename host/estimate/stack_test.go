@@ -3,10 +3,8 @@ package estimate
 import (
 	"math"
 	"math/rand/v2"
-	"os"
 	"testing"
 
-	"github.com/quantfit/quantfit/gpu"
 	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/kernels"
 )
@@ -33,12 +31,33 @@ func stackPair(t testing.TB, im *imageset.Image, st *kernels.Stack, p []float64)
 // 37/40, the misses on data that every answer in a wider set fits exactly
 // (the fit returns that set's mean). The assertion holds the 90% reached.
 func TestStackOnPhotos(t *testing.T) {
-	ims := loadPhotos(t)
 	trials := 40
 	if testing.Short() {
 		trials = 8
 	}
-	r := rand.New(rand.NewPCG(61, 62))
+	stackTrials(t, trials, 61, Settings{})
+}
+
+// TestStackOnGPU runs the stack trial on the GPU backend (llvmpipe in CI,
+// several seconds a trial there, hence 10 trials): the same tolerances.
+func TestStackOnGPU(t *testing.T) {
+	d := openGPU(t)
+	trials := 10
+	if testing.Short() {
+		trials = 3
+	}
+	stackTrials(t, trials, 63, Settings{Backend: &GPU{Device: d}})
+}
+
+// stackTrials fits gamma,gain,bias,quantize to shipped photos filtered at
+// random parameters, and asserts that 90% land within the tolerances.
+func stackTrials(t *testing.T, trials int, seed uint64, s Settings) {
+	ims := loadPhotos(t)
+	r := rand.New(rand.NewPCG(seed, seed+1))
+	want := "cpu"
+	if s.Backend != nil {
+		want = s.Backend.Name()
+	}
 	ok := 0
 	for i := 0; i < trials; i++ {
 		st, err := kernels.ParseStack("gamma,gain,bias,quantize", kernels.Config{Surrogate: kernels.Surrogate{Kind: kernels.STE}, OutputLevels: 255})
@@ -47,10 +66,12 @@ func TestStackOnPhotos(t *testing.T) {
 		}
 		truth := []float64{0.5 + 1.5*r.Float64(), 0.7 + 0.6*r.Float64(), -0.1 + 0.2*r.Float64(), 5 + 25*r.Float64()}
 		im := ims[i%len(ims)]
-		d := stackPair(t, im, st, truth)
-		res, err := EstimateStack(d, st, st.Params(), Settings{})
+		res, err := EstimateStack(stackPair(t, im, st, truth), st, st.Params(), s)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if res.Backend != want {
+			t.Fatalf("ran on %s, want %s", res.Backend, want)
 		}
 		got := []float64{res.Value("gamma"), res.Value("gain"), res.Value("bias"), res.Value("b")}
 		tol := []float64{0.02, 0.02, 0.01, 0.05}
@@ -64,54 +85,7 @@ func TestStackOnPhotos(t *testing.T) {
 			t.Logf("%s truth %.4f: got %.4f (loss %.3g)", im.Name, truth, got, res.Loss)
 		}
 	}
-	t.Logf("stack within tolerance in %d/%d trials", ok, trials)
-	if float64(ok) < 0.9*float64(trials) {
-		t.Errorf("stack within tolerance in %d/%d trials, want 90%%", ok, trials)
-	}
-}
-
-// TestStackOnGPU runs the stack trial on the GPU backend (llvmpipe in CI,
-// several seconds a trial there, hence 10 trials): the same tolerances.
-func TestStackOnGPU(t *testing.T) {
-	d, err := gpu.Open(gpu.Options{AllowSoftware: true})
-	if err != nil {
-		if os.Getenv("QUANTFIT_REQUIRE_GPU") != "" {
-			t.Fatalf("QUANTFIT_REQUIRE_GPU is set but no GPU context: %v", err)
-		}
-		t.Skipf("no OpenGL 4.3 context: %v", err)
-	}
-	defer d.Close()
-	ims := loadPhotos(t)
-	trials := 10
-	if testing.Short() {
-		trials = 3
-	}
-	r := rand.New(rand.NewPCG(63, 64))
-	ok := 0
-	for i := 0; i < trials; i++ {
-		st, _ := kernels.ParseStack("gamma,gain,bias,quantize", kernels.Config{Surrogate: kernels.Surrogate{Kind: kernels.STE}, OutputLevels: 255})
-		truth := []float64{0.5 + 1.5*r.Float64(), 0.7 + 0.6*r.Float64(), -0.1 + 0.2*r.Float64(), 5 + 25*r.Float64()}
-		data := stackPair(t, ims[i%len(ims)], st, truth)
-		res, err := EstimateStack(data, st, st.Params(), Settings{Backend: &GPU{Device: d}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Backend != "gpu" {
-			t.Fatalf("ran on %s", res.Backend)
-		}
-		got := []float64{res.Value("gamma"), res.Value("gain"), res.Value("bias"), res.Value("b")}
-		tol := []float64{0.02, 0.02, 0.01, 0.05}
-		good := true
-		for j := range got {
-			good = good && math.Abs(got[j]-truth[j]) <= tol[j]
-		}
-		if good {
-			ok++
-		} else {
-			t.Logf("truth %.4f: got %.4f", truth, got)
-		}
-	}
-	t.Logf("stack on the GPU (%s): within tolerance in %d/%d trials", d.Info().Renderer, ok, trials)
+	t.Logf("stack on %s: within tolerance in %d/%d trials", want, ok, trials)
 	if float64(ok) < 0.9*float64(trials) {
 		t.Errorf("within tolerance in %d/%d trials, want 90%%", ok, trials)
 	}
