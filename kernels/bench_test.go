@@ -58,6 +58,34 @@ func BenchmarkHistogramStep(b *testing.B) {
 	}
 }
 
+// BenchmarkStackStep is one loss+gradient step of a stack over a
+// histogram's cells, the 4-operator stack against the quantizer alone.
+func BenchmarkStackStep(b *testing.B) {
+	_, xs, ts := randomSamples(rand.New(rand.NewPCG(4, 4)), 1<<20)
+	var h Histogram
+	h.Add8(xs, ts)
+	w := h.Weighted(MSE)
+	for _, c := range []struct {
+		spec string
+		p    []float64
+	}{{"quantize", []float64{12.3}}, {"gamma,gain,bias,quantize", []float64{1.2, 0.9, 0.05, 12.3}}} {
+		b.Run(fmt.Sprintf("%s/groups=%d", c.spec, w.Len()), func(b *testing.B) {
+			st, err := ParseStack(c.spec, Config{Surrogate: Surrogate{Kind: STE}, OutputLevels: 255})
+			if err != nil {
+				b.Fatal(err)
+			}
+			e, err := NewStackEvaluator(st, &w)
+			if err != nil {
+				b.Fatal(err)
+			}
+			g := make([]float64, len(c.p))
+			for range b.N {
+				e.LossGrad(c.p, g)
+			}
+		})
+	}
+}
+
 // BenchmarkLosses scans K candidates in one pass over the samples.
 func BenchmarkLosses(b *testing.B) {
 	n := 1 << 20

@@ -221,9 +221,23 @@ func (st *Stack) Dim() int { return len(st.Params()) }
 // Forward returns the exact output of the stack at x: every operator in
 // order, the storage rounding at the end.
 func (st *Stack) Forward(x float64, p []float64) float64 {
+	return st.forward(x, p, st.sizes())
+}
+
+// sizes returns the number of parameters of each operator: asked of the
+// operators once per evaluator, not per sample, as Params allocates.
+func (st *Stack) sizes() []int {
+	n := make([]int, len(st.Ops))
+	for i, op := range st.Ops {
+		n[i] = len(op.Params())
+	}
+	return n
+}
+
+func (st *Stack) forward(x float64, p []float64, sizes []int) float64 {
 	var dp [16]float64
-	for _, op := range st.Ops {
-		n := len(op.Params())
+	for i, op := range st.Ops {
+		n := sizes[i]
 		x, _ = op.Apply(x, p[:n], dp[:n])
 		p = p[n:]
 	}
@@ -242,12 +256,16 @@ func (st *Stack) store(y float64) float64 {
 // gradient in the parameters to grad, by the chain rule backwards through
 // the operators. scratch holds Dim values.
 func (st *Stack) SampleLossGrad(x, t float64, p, grad, scratch []float64) float64 {
+	return st.sampleLossGrad(x, t, p, grad, scratch, st.sizes())
+}
+
+func (st *Stack) sampleLossGrad(x, t float64, p, grad, scratch []float64, sizes []int) float64 {
 	n := len(p)
 	dps := scratch[:n]
 	var opDx [16]float64
 	off := 0
 	for i, op := range st.Ops {
-		k := len(op.Params())
+		k := sizes[i]
 		x, opDx[i] = op.Apply(x, p[off:off+k], dps[off:off+k])
 		off += k
 	}
@@ -259,7 +277,7 @@ func (st *Stack) SampleLossGrad(x, t float64, p, grad, scratch []float64) float6
 	// Backwards: g is dℓ/d(output of op i).
 	off = n
 	for i := len(st.Ops) - 1; i >= 0; i-- {
-		k := len(st.Ops[i].Params())
+		k := sizes[i]
 		off -= k
 		for j := 0; j < k; j++ {
 			grad[off+j] += g * dps[off+j]
@@ -278,6 +296,7 @@ func (st *Stack) lossOnly(y, t float64) float64 {
 // samples (a histogram's, or the sorted pixels'), on all cores.
 type StackEvaluator struct {
 	st     *Stack
+	sizes  []int
 	w      *Weighted
 	total  float64
 	chunks int
@@ -296,7 +315,7 @@ func NewStackEvaluator(st *Stack, w *Weighted) (*StackEvaluator, error) {
 	if w.MSEOnly && st.Loss.Kind != MSE {
 		return nil, fmt.Errorf("kernels: data grouped for mse cannot evaluate %v", st.Loss.Kind)
 	}
-	e := &StackEvaluator{st: st, w: w, total: w.Total()}
+	e := &StackEvaluator{st: st, sizes: st.sizes(), w: w, total: w.Total()}
 	if e.total <= 0 {
 		return nil, errors.New("kernels: no samples")
 	}
@@ -354,11 +373,11 @@ func (e *StackEvaluator) runChunk(c int) {
 	for i := lo; i < hi; i++ {
 		var l float64
 		if e.exact {
-			l = e.st.lossOnly(e.st.Forward(e.w.X[i], e.p), e.w.T[i])
+			l = e.st.lossOnly(e.st.forward(e.w.X[i], e.p, e.sizes), e.w.T[i])
 		} else {
 			var tmp [32]float64
 			gi := tmp[:n]
-			l = e.st.SampleLossGrad(e.w.X[i], e.w.T[i], e.p, gi, scratch)
+			l = e.st.sampleLossGrad(e.w.X[i], e.w.T[i], e.p, gi, scratch, e.sizes)
 			for j := range gi {
 				g[j] += e.w.W[i] * gi[j]
 			}

@@ -156,26 +156,31 @@ func writePNG(t *testing.T, path string, img image.Image) {
 	}
 }
 
-func readLines(t *testing.T, path string) []Line {
+// resultLine is what the tests read of an output line.
+type resultLine struct {
+	ID       string     `json:"id"`
+	B        float64    `json:"b"`
+	Interval [2]float64 `json:"interval"`
+	Params   map[string]struct {
+		Value float64 `json:"value"`
+	} `json:"params"`
+	Error string `json:"error"`
+}
+
+func readLines(t *testing.T, path string) []resultLine {
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var out []Line
+	var out []resultLine
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var l struct {
-			ID       string     `json:"id"`
-			B        float64    `json:"b"`
-			Interval [2]float64 `json:"interval"`
-			Error    string     `json:"error"`
-		}
+		var l resultLine
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			t.Fatalf("bad line %q: %v", sc.Text(), err)
 		}
-		out = append(out, Line{ID: l.ID, Error: l.Error, Seconds: &l.B, Report: nil})
-		_ = l.Interval
+		out = append(out, l)
 	}
 	return out
 }
@@ -213,7 +218,7 @@ func TestBatchResume(t *testing.T) {
 		case !good && l.Error == "":
 			t.Errorf("%s is bad input but has no error", l.ID)
 		case good:
-			b := *l.Seconds
+			b := l.B
 			if math.Abs(b-want) > 0.1 {
 				t.Errorf("%s: b = %.4f, truth %.4f", l.ID, b, want)
 			}
@@ -291,4 +296,70 @@ func FuzzParseManifest(f *testing.F) {
 			seen[j.ID] = true
 		}
 	})
+}
+
+// TestBatchStacks: jobs with a stack option fit every parameter of their
+// stack, beside plain jobs in the same manifest; a bad stack is one
+// failed job.
+func TestBatchStacks(t *testing.T) {
+	dir := t.TempDir()
+	im, err := photos.Load("coins.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := filepath.Join(dir, "o.png")
+	writePNG(t, op, im.Image())
+	orig, err := imageset.Load(op, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := kernels.ParseStack("gain,bias,quantize", kernels.Config{OutputLevels: 255})
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth := []float64{0.85, 0.06, 9.4}
+	write := func(name string, f func(float64) float64) {
+		out, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := orig.Filter(f).EncodePNG(out); err != nil {
+			t.Fatal(err)
+		}
+		out.Close()
+	}
+	write("s.png", func(x float64) float64 { return st.Forward(x, truth) })
+	write("q.png", func(x float64) float64 { return kernels.Midrise.Apply(x, 13.3) })
+	man := filepath.Join(dir, "m.jsonl")
+	os.WriteFile(man, []byte(`{"id": "stack", "original": "o.png", "quantized": "s.png", "stack": "gain,bias,quantize"}
+{"id": "plain", "original": "o.png", "quantized": "q.png"}
+{"id": "bad", "original": "o.png", "quantized": "s.png", "stack": "gain,blur,quantize"}
+`), 0o644)
+	jobs, err := ParseManifest(mustOpen(t, man), man, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.jsonl")
+	if _, err := (&Runner{Base: options.Default()}).Run(context.Background(), jobs, out); err != nil {
+		t.Fatal(err)
+	}
+	lines := readLines(t, out)
+	if len(lines) != 3 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	for i, name := range []string{"gain", "bias", "b"} {
+		if v := lines[0].Params[name].Value; math.Abs(v-truth[i]) > 0.02 {
+			t.Errorf("stack job %s = %.4f, truth %.4f (line %+v)", name, v, truth[i], lines[0])
+		}
+	}
+	if math.Abs(lines[1].B-13.3) > 0.05 || lines[1].Params != nil {
+		t.Errorf("plain job %+v", lines[1])
+	}
+	if !strings.Contains(lines[2].Error, "blur") {
+		t.Errorf("bad stack job %+v", lines[2])
+	}
+	data, _ := os.ReadFile(out)
+	if strings.Contains(string(data), "seconds") {
+		t.Errorf("output holds wall times:\n%s", data)
+	}
 }

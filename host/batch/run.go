@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"sync"
@@ -34,14 +35,38 @@ type Progress struct {
 	Elapsed                      time.Duration
 }
 
-// Line is one line of the output: the job's id and either its report or
-// its error. Seconds shadows the report's wall time, which is left out so
-// that a resumed run writes the same file as an uninterrupted one.
+// Line is one line of the output: the job's id and either its report (a
+// quantizer's or a stack's) or its error.
 type Line struct {
-	ID string `json:"id"`
-	*estimate.Report
-	Seconds *float64 `json:"seconds,omitempty"`
-	Error   string   `json:"error,omitempty"`
+	ID     string
+	Report *estimate.Report
+	Stack  *estimate.StackReport
+	Error  string
+}
+
+// MarshalJSON writes {"id": ..., <the report's fields>} or {"id": ...,
+// "error": ...}. The report's wall time is left out, so that a resumed run
+// writes the same file as an uninterrupted one.
+func (l Line) MarshalJSON() ([]byte, error) {
+	type noTime *float64 // shadows the report's seconds
+	switch {
+	case l.Report != nil:
+		return json.Marshal(struct {
+			ID string `json:"id"`
+			*estimate.Report
+			Seconds noTime `json:"seconds,omitempty"`
+		}{ID: l.ID, Report: l.Report})
+	case l.Stack != nil:
+		return json.Marshal(struct {
+			ID string `json:"id"`
+			*estimate.StackReport
+			Seconds noTime `json:"seconds,omitempty"`
+		}{ID: l.ID, StackReport: l.Stack})
+	}
+	return json.Marshal(struct {
+		ID    string `json:"id"`
+		Error string `json:"error"`
+	}{l.ID, l.Error})
 }
 
 type decoded struct {
@@ -185,10 +210,6 @@ func (r *Runner) decode(seq int, j Job, base *options.Options) decoded {
 		d.err = err
 		return d
 	}
-	if opt.Stack != "" {
-		d.err = options.Usagef("stacks are estimated by quantfit estimate -stack, not in batches yet")
-		return d
-	}
 	p, err := imageset.LoadPair(j.Original, j.Quantized, opt.MaxPixels)
 	if err != nil {
 		d.err = err
@@ -210,6 +231,16 @@ func estimateOne(d decoded, be estimate.Backend) Line {
 		return l
 	}
 	s.Backend = be
+	if d.opt.Stack != "" {
+		st, ps, err := d.opt.StackOf()
+		if err == nil {
+			l.Stack, _, err = estimate.EstimateStackSet(d.set, d.opt.PerChannel, st, ps, s)
+		}
+		if err != nil {
+			l.Error = options.Trim(err)
+		}
+		return l
+	}
 	rep, _, err := estimate.EstimateSet(d.set, d.opt.PerChannel, s, nil)
 	if err != nil {
 		l.Error = options.Trim(err)

@@ -129,6 +129,25 @@ func EstimateSet(set *imageset.Set, perChannel bool, s Settings, before func(gro
 	return &rep, rs, nil
 }
 
+// EstimateStackSet fits the stack to the image pairs of set, all channels
+// pooled or, with perChannel, each channel on its own.
+func EstimateStackSet(set *imageset.Set, perChannel bool, st *kernels.Stack, params []kernels.Param, s Settings) (*StackReport, []*StackResult, error) {
+	var rs []*StackResult
+	for _, g := range Groups(set, perChannel) {
+		d, err := FromSet(set, g)
+		if err != nil {
+			return nil, nil, err
+		}
+		r, err := EstimateStack(d, st, params, s)
+		if err != nil {
+			return nil, nil, err
+		}
+		rs = append(rs, r)
+	}
+	rep := NewStackReport(rs, len(set.Pairs), set.Channels(), perChannel)
+	return &rep, rs, nil
+}
+
 // Groups returns the channel groups estimated separately: all channels
 // pooled, or with perChannel one group per channel.
 func Groups(set *imageset.Set, perChannel bool) [][]int {

@@ -74,3 +74,44 @@ func NewReport(rs []*Result, pairs, channels int, perChannel bool) Report {
 	}
 	return out
 }
+
+// StackReport is the JSON object of a stack estimate: every parameter with
+// its value, interval and margin. With PerChannel, Params and Loss are
+// lists, one entry per channel.
+type StackReport struct {
+	StackRun
+	Params     any  `json:"params"`
+	Loss       any  `json:"loss"`
+	Pairs      int  `json:"pairs"`
+	Channels   int  `json:"channels"`
+	PerChannel bool `json:"per_channel"`
+}
+
+// ParamReport is one parameter of a StackReport.
+type ParamReport struct {
+	Value    Number    `json:"value"`
+	Interval [2]Number `json:"interval"`
+	Margin   Number    `json:"margin"`
+}
+
+// NewStackReport summarizes the results of the channel groups of one
+// stack estimate.
+func NewStackReport(rs []*StackResult, pairs, channels int, perChannel bool) StackReport {
+	out := StackReport{Pairs: pairs, Channels: channels, PerChannel: perChannel}
+	var params, losses []any
+	for _, r := range rs {
+		m := map[string]ParamReport{}
+		for _, p := range r.Params {
+			m[p.Name] = ParamReport{Number(p.Value), [2]Number{Number(p.Interval[0]), Number(p.Interval[1])}, Number(p.Margin)}
+		}
+		params, losses = append(params, m), append(losses, Number(r.Loss))
+		steps, evals, secs := out.Steps+r.Steps, out.Evaluations+r.Evaluations, out.Seconds+r.Seconds
+		out.StackRun = r.StackRun
+		out.Steps, out.Evaluations, out.Seconds = steps, evals, secs
+	}
+	out.Params, out.Loss = params[0], losses[0]
+	if perChannel {
+		out.Params, out.Loss = params, losses
+	}
+	return out
+}

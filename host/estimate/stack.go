@@ -6,6 +6,9 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/stat"
+
 	"github.com/quantfit/quantfit/host/optim"
 	"github.com/quantfit/quantfit/kernels"
 )
@@ -22,16 +25,21 @@ type ParamResult struct {
 
 // StackResult is a fitted stack.
 type StackResult struct {
-	Stack       string        `json:"stack"`
-	Params      []ParamResult `json:"params"`
-	Loss        float64       `json:"loss"`
-	Strategy    string        `json:"strategy"`
-	Optimizer   string        `json:"optimizer"`
-	Surrogate   string        `json:"surrogate"`
-	Backend     string        `json:"backend"`
-	Steps       int           `json:"steps"`
-	Evaluations int           `json:"evaluations"`
-	Seconds     float64       `json:"seconds"`
+	StackRun
+	Params []ParamResult `json:"params"`
+	Loss   float64       `json:"loss"`
+}
+
+// StackRun is how a stack was fitted, in a result and in a report.
+type StackRun struct {
+	Stack       string  `json:"stack"`
+	Strategy    string  `json:"strategy"`
+	Optimizer   string  `json:"optimizer"`
+	Surrogate   string  `json:"surrogate"`
+	Backend     string  `json:"backend"`
+	Steps       int     `json:"steps"`
+	Evaluations int     `json:"evaluations"`
+	Seconds     float64 `json:"seconds"`
 }
 
 // Value returns the fitted value of the named parameter, NaN if none.
@@ -128,7 +136,7 @@ func EstimateStack(d *Data, st *kernels.Stack, params []kernels.Param, s Setting
 		return nil, err
 	}
 	p = f.center(f.refine(p))
-	r := &StackResult{Loss: f.loss(p), Strategy: strategy, Optimizer: s.Optimizer, Surrogate: s.Surrogate.String(), Backend: backend}
+	r := &StackResult{Loss: f.loss(p), StackRun: StackRun{Strategy: strategy, Optimizer: s.Optimizer, Surrogate: s.Surrogate.String(), Backend: backend}}
 	for i, op := range st.Ops {
 		if i > 0 {
 			r.Stack += ","
@@ -238,14 +246,26 @@ func (f *stackFit) finish(best []float64, h float64) []float64 {
 // fitted by Levenberg–Marquardt to cross each boundary at (xa + xb)/2,
 // one residual per crossing: the middle of what the data allow, whatever
 // the pixel counts. (Fitting every value to its level's middle instead
-// pulls g towards a staircase and biased γ by 0.2 on photos.)
+// pulls g towards a staircase and biased γ by 0.2 on photos.) Where the
+// middles leave some crossing outside (xa, xb], as they do where crossings
+// crowd, a second fit pulls only the crossings that are out back in: the
+// data fix a thin set of parameters there, which the middles miss and the
+// exact loss, flat around it, does not lead to.
 func (f *stackFit) fitAt(b float64) []float64 {
 	p := f.init()
 	p[f.q] = b
 	m := f.qcfg.Model
 	s := b - m.Shift()
 	c, d := m.Offsets()
-	top := math.Floor(s + c) // the level of x = 1
+	// Outputs clamp to [0, 1], so every level up to kb stores 0 and every
+	// level from kt stores 1 (after rounding to the stored levels): those
+	// targets say only that g stayed below boundary kb+1 or reached kt.
+	half := 0.0
+	if l := f.st.OutputLevels; l > 0 {
+		half = 0.5 / l
+	}
+	kb := math.Ceil(s*half-d) - 1
+	kt := math.Ceil(s*(1-half) - d)
 	// the level of each distinct original value, from its mean target
 	var xs, ks []float64
 	for r := 0; r < f.w.Len(); {
@@ -254,60 +274,117 @@ func (f *stackFit) fitAt(b float64) []float64 {
 			sw += f.w.W[r]
 			st += f.w.W[r] * f.w.T[r]
 		}
-		k := math.Max(0, math.Min(top, math.Round(st/sw*s-d)))
+		k := math.Max(kb, math.Min(kt, math.Round(st/sw*s-d)))
 		xs, ks = append(xs, x), append(ks, k)
 	}
-	var px, py []float64 // crossing points: g(px) = py
+	var cx []crossing
 	for i := 0; i+1 < len(xs); i++ {
 		lo, hi := ks[i], ks[i+1]
 		if lo == hi {
 			continue
 		}
-		if lo > hi {
+		up := lo < hi
+		if !up {
 			lo, hi = hi, lo
 		}
 		for j := lo + 1; j <= hi; j++ {
-			px = append(px, (xs[i]+xs[i+1])/2)
-			py = append(py, (j-c)/s)
+			cx = append(cx, crossing{xa: xs[i], xb: xs[i+1], y: (j - c) / s, up: up})
 		}
 	}
-	smooth := f.st.Ops[:len(f.st.Ops)-1]
 	var idx []int
 	for i := range p {
 		if i != f.q {
 			idx = append(idx, i)
 		}
 	}
-	if len(idx) == 0 || len(px) == 0 {
+	if len(idx) == 0 || len(cx) == 0 {
 		return p
 	}
-	jac := make([]float64, len(p))
+	smooth := f.st.Ops[:len(f.st.Ops)-1]
+	sizes := make([]int, len(smooth))
+	for i, op := range smooth {
+		sizes[i] = len(op.Params())
+	}
 	var dps, dxs [16]float64
-	eval := func(x float64, p []float64, wantJ bool) float64 {
+	// g returns g(x) and, with jac, its derivatives in the parameters.
+	g := func(x float64, p, jac []float64) float64 {
 		off := 0
 		for i, op := range smooth {
-			k := len(op.Params())
+			k := sizes[i]
 			x, dxs[i] = op.Apply(x, p[off:off+k], dps[off:off+k])
 			off += k
 		}
-		if wantJ {
-			g := 1.0
+		if jac != nil {
+			d := 1.0
 			off = f.q
 			for i := len(smooth) - 1; i >= 0; i-- {
-				k := len(smooth[i].Params())
+				k := sizes[i]
 				off -= k
 				for j := 0; j < k; j++ {
-					jac[off+j] = g * dps[off+j]
+					jac[off+j] = d * dps[off+j]
 				}
-				g *= dxs[i]
+				d *= dxs[i]
 			}
 		}
 		return x
 	}
+	p = f.lm(p, idx, len(cx), func(p []float64, r int, jac []float64) float64 {
+		return g((cx[r].xa+cx[r].xb)/2, p, jac) - cx[r].y
+	})
+	// out returns by how much crossing r lies outside its interval, signed
+	// so that the residual grows as g moves further out. The interval is
+	// narrowed by a margin far below any precision that matters and far
+	// above rounding, because the fit stops on the interval's edge, where
+	// a crossing exactly at y falls either way.
+	const margin = 1e-7
+	ja := make([]float64, len(p))
+	out := func(p []float64, r int, jac []float64) float64 {
+		x := cx[r]
+		lo, hi := x.xa, x.xb
+		if !x.up {
+			lo, hi = hi, lo
+		}
+		// g(lo) < y ≤ g(hi) inside
+		if v := g(lo, p, ja); v > x.y-margin {
+			if jac != nil {
+				copy(jac, ja)
+			}
+			return v - (x.y - margin)
+		}
+		if v := g(hi, p, ja); v < x.y+margin {
+			if jac != nil {
+				copy(jac, ja)
+			}
+			return v - (x.y + margin)
+		}
+		if jac != nil {
+			clear(jac)
+		}
+		return 0
+	}
+	for r := range cx {
+		if out(p, r, nil) != 0 {
+			return f.lm(p, idx, len(cx), out)
+		}
+	}
+	return p
+}
+
+// crossing is a level boundary y that g crosses between the consecutive
+// original values xa < xb, upwards or downwards.
+type crossing struct {
+	xa, xb, y float64
+	up        bool
+}
+
+// lm minimizes Σ res(p, r)² over the parameters idx by Levenberg–
+// Marquardt, within the ranges. res returns residual r and, given jac,
+// writes its derivatives in every parameter there.
+func (f *stackFit) lm(p []float64, idx []int, n int, res func(p []float64, r int, jac []float64) float64) []float64 {
 	cost := func(p []float64) float64 {
 		sum := 0.0
-		for r := range px {
-			e := eval(px[r], p, false) - py[r]
+		for r := 0; r < n; r++ {
+			e := res(p, r, nil)
 			sum += e * e
 		}
 		return sum
@@ -315,13 +392,17 @@ func (f *stackFit) fitAt(b float64) []float64 {
 	lambda := 1e-3
 	cur := cost(p)
 	dim := len(idx)
+	jac := make([]float64, len(p))
 	jtj := make([]float64, dim*dim)
 	jtr := make([]float64, dim)
-	for iter := 0; iter < 50; iter++ {
+	for iter := 0; iter < 50 && cur > 0; iter++ {
 		clear(jtj)
 		clear(jtr)
-		for r := range px {
-			e := eval(px[r], p, true) - py[r]
+		for r := 0; r < n; r++ {
+			e := res(p, r, jac)
+			if e == 0 {
+				continue
+			}
 			for a := 0; a < dim; a++ {
 				ja := jac[idx[a]]
 				jtr[a] += ja * e
@@ -357,44 +438,21 @@ func (f *stackFit) fitAt(b float64) []float64 {
 	return p
 }
 
-// solve solves (JᵀJ + λ·diag(JᵀJ)) x = Jᵀr by Gaussian elimination.
+// solve solves (JᵀJ + λ·diag(JᵀJ)) x = Jᵀr, the damped normal equations.
 func solve(jtj, jtr []float64, n int, lambda float64) ([]float64, bool) {
-	a := make([]float64, n*(n+1))
+	a := mat.NewSymDense(n, append([]float64(nil), jtj...))
 	for i := 0; i < n; i++ {
-		for j := 0; j < n; j++ {
-			a[i*(n+1)+j] = jtj[i*n+j]
-		}
-		a[i*(n+1)+i] += lambda * math.Max(jtj[i*n+i], 1e-12)
-		a[i*(n+1)+n] = jtr[i]
+		a.SetSym(i, i, a.At(i, i)+lambda*math.Max(a.At(i, i), 1e-12))
 	}
-	for col := 0; col < n; col++ {
-		piv := col
-		for r := col + 1; r < n; r++ {
-			if math.Abs(a[r*(n+1)+col]) > math.Abs(a[piv*(n+1)+col]) {
-				piv = r
-			}
-		}
-		if a[piv*(n+1)+col] == 0 {
-			return nil, false
-		}
-		for j := 0; j <= n; j++ {
-			a[col*(n+1)+j], a[piv*(n+1)+j] = a[piv*(n+1)+j], a[col*(n+1)+j]
-		}
-		for r := 0; r < n; r++ {
-			if r == col {
-				continue
-			}
-			fct := a[r*(n+1)+col] / a[col*(n+1)+col]
-			for j := col; j <= n; j++ {
-				a[r*(n+1)+j] -= fct * a[col*(n+1)+j]
-			}
-		}
+	var c mat.Cholesky
+	if !c.Factorize(a) {
+		return nil, false
 	}
-	x := make([]float64, n)
-	for i := 0; i < n; i++ {
-		x[i] = a[i*(n+1)+n] / a[i*(n+1)+i]
+	x := mat.NewVecDense(n, nil)
+	if err := c.SolveVecTo(x, mat.NewVecDense(n, append([]float64(nil), jtr...))); err != nil {
+		return nil, false
 	}
-	return x, true
+	return x.RawVector().Data, true
 }
 
 // multistart fits all parameters jointly with the chosen optimizer and
@@ -531,14 +589,23 @@ func (f *stackFit) coordinate(p []float64) []float64 {
 	return p
 }
 
-// center returns the mean of the parameters that fit the data as well as
-// p, sampled by hit-and-run inside that set: the middle of what the data
-// allow, which the minimum itself (on the edge of the set) is not. The
-// set's directions are correlated (gain against b, say), so one parameter
-// at a time would not find its middle.
+// center returns the mean of the set of parameters that fit the data as
+// well as p, sampled by hit-and-run: the middle of what the data allow
+// (the posterior mean under a flat prior), which the minimum itself, on
+// the edge of the set, is not. The set can be long, thin, oblique and
+// curved (γ, gain and bias trade against each other: on a photo with 145
+// grey levels every bias in [0.04, 0.116] fit exactly), so one parameter
+// at a time would not find its middle, and the walk mixes slowly along
+// it: 1500 samples hold the mean to about 0.005 in bias there, where 400
+// wandered by 0.02 between seeds; fewer parameters need fewer. (The
+// sample with the most neighbours, a mode, did no better than the mean
+// on 80 trials.)
 func (f *stackFit) center(p []float64) []float64 {
+	// The limit admits the rounding noise of the sums (1e-16 where the data
+	// fit exactly), which would otherwise cut the set into crumbs, and not
+	// one more stored value off by one level.
 	loss := f.loss(p)
-	lim := loss + 1e-9*loss + 1e-18
+	lim := loss + 1e-9*loss + 1e-6*f.tol
 	in := func(q []float64) bool {
 		for i, pp := range f.params {
 			if q[i] < pp.Lo || q[i] > pp.Hi {
@@ -550,8 +617,6 @@ func (f *stackFit) center(p []float64) []float64 {
 	r := rand.New(rand.NewPCG(f.s.Seed, 0xce47e2))
 	n := len(p)
 	cur := append([]float64(nil), p...)
-	sum := make([]float64, n)
-	const burn, samples = 100, 400
 	u := make([]float64, n)
 	q := make([]float64, n)
 	at := func(t float64) []float64 {
@@ -560,117 +625,116 @@ func (f *stackFit) center(p []float64) []float64 {
 		}
 		return q
 	}
-	// edge finds the far end of the set along u from cur, in direction sgn.
-	edge := func(sgn float64) float64 {
-		t := sgn * 1e-6
-		for k := 0; k < 40 && in(at(t*2)); k++ {
-			t *= 2
-		}
-		lo, hi := 0.0, 2*t
-		if !in(at(t)) {
-			hi = t
-		} else {
-			lo = t
-		}
-		for k := 0; k < 16; k++ {
-			mid := (lo + hi) / 2
-			if in(at(mid)) {
-				lo = mid
+	// chord returns the ends of the set's chord through cur along u, to
+	// 1/2000 of its length: from the last chord's length (u is scaled to
+	// the set, so lengths vary little), doubling out or halving in.
+	last := 1.0
+	chord := func() (float64, float64) {
+		edge := func(sgn float64) float64 {
+			lo, hi := 0.0, sgn*last
+			if in(at(hi)) {
+				for lo = hi; in(at(2 * lo)); lo *= 2 {
+					if math.Abs(lo) > 1e6 {
+						return lo
+					}
+				}
+				hi = 2 * lo
 			} else {
-				hi = mid
-			}
-		}
-		return lo
-	}
-	// After the burn-in, directions follow the shape of the set seen so
-	// far (the Cholesky factor of the samples' covariance): a long thin set
-	// is crossed along its length, not only its width.
-	var seen [][]float64
-	var chol []float64
-	for it := 0; it < burn+samples; it++ {
-		if it == burn {
-			chol = cholesky(covariance(seen), n)
-		}
-		z := make([]float64, n)
-		for i := range z {
-			z[i] = r.NormFloat64()
-		}
-		if chol != nil {
-			for i := 0; i < n; i++ {
-				u[i] = 0
-				for j := 0; j <= i; j++ {
-					u[i] += chol[i*n+j] * z[j]
+				for k := 0; k < 40; k++ {
+					if t := hi / 2; in(at(t)) {
+						lo = t
+						break
+					}
+					hi /= 2
+				}
+				if lo == 0 {
+					return 0
 				}
 			}
-		} else {
-			for i, pp := range f.params {
-				u[i] = z[i] * (pp.Hi - pp.Lo)
+			for k := 0; k < 11; k++ {
+				mid := (lo + hi) / 2
+				if in(at(mid)) {
+					lo = mid
+				} else {
+					hi = mid
+				}
 			}
+			return lo
 		}
 		a, b := edge(-1), edge(1)
-		t := a + (b-a)*r.Float64()
-		cur = append([]float64(nil), at(t)...)
-		seen = append(seen, cur)
+		if b-a > 0 {
+			last = (b - a) / 2
+		}
+		return a, b
+	}
+	// Hit-and-run. Directions follow the shape of the set seen so far (the
+	// Cholesky factor of the samples' covariance, renewed as they spread),
+	// so that a long thin set is crossed along its length; one in four
+	// runs along one parameter, scaled to its spread, so that the walk
+	// leaves a corner where the shaped directions all miss the set.
+	const burn, renew = 100, 50
+	samples := float64(min(1500, 400*n))
+	seen := mat.NewDense(burn+int(samples), n, nil)
+	var l mat.TriDense
+	shaped := false
+	z := make([]float64, n)
+	mean := make([]float64, n)
+	spread := make([]float64, n)
+	for i, pp := range f.params {
+		spread[i] = pp.Hi - pp.Lo
+	}
+	for it := 0; it < burn+int(samples); it++ {
+		if it >= renew && it%renew == 0 {
+			var chol mat.Cholesky
+			c := covariance(seen.Slice(0, it, 0, n).(*mat.Dense))
+			if chol.Factorize(c) {
+				chol.LTo(&l)
+				shaped = true
+				for i := range spread {
+					spread[i] = math.Sqrt(c.At(i, i))
+				}
+			}
+		}
+		switch {
+		case r.IntN(4) == 0:
+			clear(u)
+			i := r.IntN(n)
+			u[i] = spread[i]
+		case shaped:
+			for i := range z {
+				z[i] = r.NormFloat64()
+			}
+			mat.NewVecDense(n, u).MulVec(&l, mat.NewVecDense(n, z))
+		default:
+			for i := range u {
+				u[i] = r.NormFloat64() * spread[i]
+			}
+		}
+		a, b := chord()
+		cur = append([]float64(nil), at(a+(b-a)*r.Float64())...)
+		seen.SetRow(it, cur)
 		if it >= burn {
-			for i := range sum {
-				sum[i] += cur[i]
+			for i := range mean {
+				mean[i] += cur[i] / samples
 			}
 		}
 	}
-	for i := range sum {
-		sum[i] /= samples
-	}
-	if in(sum) {
-		return sum
+	if in(mean) {
+		return mean
 	}
 	return p
 }
 
-// covariance returns the n×n covariance of the points, with a small ridge
-// so that a flat direction keeps some reach.
-func covariance(pts [][]float64) []float64 {
-	n := len(pts[0])
-	mean := make([]float64, n)
-	for _, p := range pts {
-		for i := range p {
-			mean[i] += p[i] / float64(len(pts))
-		}
-	}
-	c := make([]float64, n*n)
-	for _, p := range pts {
-		for i := 0; i < n; i++ {
-			for j := 0; j < n; j++ {
-				c[i*n+j] += (p[i] - mean[i]) * (p[j] - mean[j]) / float64(len(pts))
-			}
-		}
-	}
+// covariance returns the covariance of the rows of pts, with a small
+// ridge so that a flat direction keeps some reach.
+func covariance(pts *mat.Dense) *mat.SymDense {
+	var c mat.SymDense
+	stat.CovarianceMatrix(&c, pts, nil)
+	n := c.SymmetricDim()
 	for i := 0; i < n; i++ {
-		c[i*n+i] += 1e-12 + 1e-6*c[i*n+i]
+		c.SetSym(i, i, c.At(i, i)*(1+1e-6)+1e-12)
 	}
-	return c
-}
-
-// cholesky returns the lower factor of the n×n matrix a, or nil if a is
-// not positive definite.
-func cholesky(a []float64, n int) []float64 {
-	l := make([]float64, n*n)
-	for i := 0; i < n; i++ {
-		for j := 0; j <= i; j++ {
-			s := a[i*n+j]
-			for k := 0; k < j; k++ {
-				s -= l[i*n+k] * l[j*n+k]
-			}
-			if i == j {
-				if s <= 0 {
-					return nil
-				}
-				l[i*n+i] = math.Sqrt(s)
-			} else {
-				l[i*n+j] = s / l[j*n+j]
-			}
-		}
-	}
-	return l
+	return &c
 }
 
 // run returns the hull of the values of parameter i, the others held,

@@ -3,6 +3,8 @@ package estimate
 import (
 	"math"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"testing"
 
 	"github.com/quantfit/quantfit/host/imageset"
@@ -26,37 +28,48 @@ func stackPair(t testing.TB, im *imageset.Image, st *kernels.Stack, p []float64)
 
 // TestStackOnPhotos is issue 6's acceptance trial on the CPU: random γ in
 // [0.5, 2], gain in [0.7, 1.3], bias in [−0.1, 0.1] and b in [5, 30] before
-// the midrise quantizer, stored as 8-bit; the goal is γ and gain within
-// 0.02, bias within 0.01 and b within 0.05 in 95% of 40 trials. Measured:
-// 37/40, the misses on data that every answer in a wider set fits exactly
-// (the fit returns that set's mean). The assertion holds the 90% reached.
+// the midrise quantizer, stored as 8-bit; γ and gain within 0.02, bias
+// within 0.01 and b within 0.05 in 95% of 40 trials. Measured: 39/40 (and
+// 38/40 with seed 99); every miss is on data that a wider set of answers
+// fits exactly (brick.png: any bias in [0.04, 0.116] in one trial), where
+// the fit returns that set's mean.
 func TestStackOnPhotos(t *testing.T) {
-	trials := 40
+	trials := stackTrialCount(40)
 	if testing.Short() {
 		trials = 8
 	}
-	stackTrials(t, trials, 61, Settings{})
+	stackTrials(t, trials, 61, Settings{}, 0.95)
 }
 
-// TestStackOnGPU runs the stack trial on the GPU backend (llvmpipe in CI,
-// several seconds a trial there, hence 10 trials): the same tolerances.
+// TestStackOnGPU runs the stack trial on the GPU backend: 10 trials, as
+// llvmpipe takes 12 s a trial (QUANTFIT_STACK_TRIALS=40 runs the full
+// trial), with 90% asserted of so few.
 func TestStackOnGPU(t *testing.T) {
 	d := openGPU(t)
-	trials := 10
+	trials := stackTrialCount(10)
 	if testing.Short() {
 		trials = 3
 	}
-	stackTrials(t, trials, 63, Settings{Backend: &GPU{Device: d}})
+	stackTrials(t, trials, 63, Settings{Backend: &GPU{Device: d}}, 0.9)
+}
+
+// stackTrialCount returns QUANTFIT_STACK_TRIALS if set, else n.
+func stackTrialCount(n int) int {
+	if v, err := strconv.Atoi(os.Getenv("QUANTFIT_STACK_TRIALS")); err == nil && v > 0 {
+		return v
+	}
+	return n
 }
 
 // stackTrials fits gamma,gain,bias,quantize to shipped photos filtered at
-// random parameters, and asserts that 90% land within the tolerances.
-func stackTrials(t *testing.T, trials int, seed uint64, s Settings) {
+// random parameters, and asserts that the share want lands within the
+// tolerances.
+func stackTrials(t *testing.T, trials int, seed uint64, s Settings, want float64) {
 	ims := loadPhotos(t)
 	r := rand.New(rand.NewPCG(seed, seed+1))
-	want := "cpu"
+	backend := "cpu"
 	if s.Backend != nil {
-		want = s.Backend.Name()
+		backend = s.Backend.Name()
 	}
 	ok := 0
 	for i := 0; i < trials; i++ {
@@ -70,8 +83,8 @@ func stackTrials(t *testing.T, trials int, seed uint64, s Settings) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Backend != want {
-			t.Fatalf("ran on %s, want %s", res.Backend, want)
+		if res.Backend != backend {
+			t.Fatalf("ran on %s, want %s", res.Backend, backend)
 		}
 		got := []float64{res.Value("gamma"), res.Value("gain"), res.Value("bias"), res.Value("b")}
 		tol := []float64{0.02, 0.02, 0.01, 0.05}
@@ -85,8 +98,8 @@ func stackTrials(t *testing.T, trials int, seed uint64, s Settings) {
 			t.Logf("%s truth %.4f: got %.4f (loss %.3g)", im.Name, truth, got, res.Loss)
 		}
 	}
-	t.Logf("stack on %s: within tolerance in %d/%d trials", want, ok, trials)
-	if float64(ok) < 0.9*float64(trials) {
-		t.Errorf("within tolerance in %d/%d trials, want 90%%", ok, trials)
+	t.Logf("stack on %s: within tolerance in %d/%d trials", backend, ok, trials)
+	if float64(ok) < want*float64(trials) {
+		t.Errorf("within tolerance in %d/%d trials, want %.0f%%", ok, trials, 100*want)
 	}
 }

@@ -80,7 +80,7 @@ type task struct {
 	opt    *options.Options
 	done   chan struct{}
 	status string // queued, running, done, failed
-	report *estimate.Report
+	report any    // *estimate.Report, or *estimate.StackReport for a stack
 	err    error
 }
 
@@ -216,12 +216,20 @@ func (s *Server) worker() {
 	}
 }
 
-func (s *Server) run(t *task) (*estimate.Report, error) {
+func (s *Server) run(t *task) (any, error) {
 	st, err := t.opt.Settings()
 	if err != nil {
 		return nil, err
 	}
 	st.Backend = s.cfg.Backend
+	if t.opt.Stack != "" {
+		stack, ps, err := t.opt.StackOf()
+		if err != nil {
+			return nil, err
+		}
+		rep, _, err := estimate.EstimateStackSet(t.set, t.opt.PerChannel, stack, ps, st)
+		return rep, err
+	}
 	rep, _, err := estimate.EstimateSet(t.set, t.opt.PerChannel, st, nil)
 	return rep, err
 }
@@ -382,10 +390,10 @@ func (s *Server) forget(id string) {
 }
 
 type jobView struct {
-	ID     string           `json:"id"`
-	Status string           `json:"status"`
-	Result *estimate.Report `json:"result,omitempty"`
-	Error  string           `json:"error,omitempty"`
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Result any    `json:"result,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
@@ -528,7 +536,9 @@ func ParseRequest(r *http.Request, base *options.Options, maxBody int64, maxPixe
 		return nil, nil, errorf(http.StatusBadRequest, "%s", options.Trim(err))
 	}
 	if opt.Stack != "" {
-		return nil, nil, errorf(http.StatusBadRequest, "stacks are estimated by quantfit estimate -stack, not by the service yet")
+		if _, _, err := opt.StackOf(); err != nil {
+			return nil, nil, errorf(http.StatusBadRequest, "%s", options.Trim(err))
+		}
 	}
 	set := &imageset.Set{}
 	for i := range origs {

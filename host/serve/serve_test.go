@@ -97,6 +97,41 @@ func TestEstimate(t *testing.T) {
 	}
 }
 
+// TestEstimateStack: a stack option fits every parameter of the stack.
+func TestEstimateStack(t *testing.T) {
+	_, ts := newServer(t, Config{})
+	orig, err := photos.Bytes("coins.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := photos.Load("coins.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := kernels.ParseStack("gamma,quantize", kernels.Config{OutputLevels: 255})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := im.Filter(func(x float64) float64 { return st.Forward(x, []float64{1.4, 8.6}) }).EncodePNG(&buf); err != nil {
+		t.Fatal(err)
+	}
+	code, v, _ := post(t, ts.URL+"/v1/estimate", part{"original", "o.png", orig}, part{"quantized", "q.png", buf.Bytes()},
+		part{"stack", "", []byte("gamma,quantize")})
+	if code != 200 {
+		t.Fatalf("status %d: %v", code, v)
+	}
+	params, _ := v["params"].(map[string]any)
+	value := func(name string) float64 {
+		p, _ := params[name].(map[string]any)
+		f, _ := p["value"].(float64)
+		return f
+	}
+	if math.Abs(value("gamma")-1.4) > 0.02 || math.Abs(value("b")-8.6) > 0.05 || v["stack"] != "gamma,quantize" {
+		t.Errorf("report %v", v)
+	}
+}
+
 // TestConcurrentClients: 32 clients at once, every answer right.
 func TestConcurrentClients(t *testing.T) {
 	_, ts := newServer(t, Config{})
@@ -183,6 +218,7 @@ func TestBadInput(t *testing.T) {
 		{"huge dimensions", []part{o, {"quantized", "q.png", hugePNG()}}, 413, "over the limit"},
 		{"non-numeric option", []part{o, q, {"bmin", "", []byte("abc")}}, 400, "bmin"},
 		{"bad option value", []part{o, q, {"model", "", []byte("fancy")}}, 400, "model"},
+		{"unknown operator", []part{o, q, {"stack", "", []byte("gain,blur")}}, 400, "blur"},
 		{"process option", []part{o, q, {"backend", "", []byte("gpu")}}, 400, "backend"},
 		{"options not an object", []part{o, q, {"options", "", []byte("[1]")}}, 400, "options"},
 		{"mismatched sizes", []part{o, {"quantized", "q.png", other}}, 400, "pair 1"},

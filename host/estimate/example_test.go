@@ -1,0 +1,98 @@
+package estimate
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/quantfit/quantfit/kernels"
+)
+
+// exposure is an operator that another program adds to a stack: y = x·2^e,
+// e in stops. Its GLSL twin computes 2^e in float, as GLSL has no double
+// exp2.
+type exposure struct{}
+
+func (exposure) Name() string { return "exposure" }
+func (exposure) Params() []kernels.Param {
+	return []kernels.Param{{Name: "stops", Lo: -1, Hi: 1, Init: 0, Smooth: true}}
+}
+func (exposure) Apply(x float64, p, dp []float64) (float64, float64) {
+	k := math.Exp2(p[0])
+	dp[0] = x * k * math.Ln2
+	return x * k, k
+}
+func (exposure) GLSL(name string) string {
+	return "double " + name + `(double x, double p[MAXP], out double dx, out double dp[MAXP]) {
+	double k = double(exp2(float(p[0])));
+	dx = k;
+	dp[0] = x * k * 0.6931471805599453LF;
+	return x * k;
+}
+`
+}
+
+// exposureStack is exposure then the midrise quantizer, stored as 8-bit.
+func exposureStack() *kernels.Stack {
+	return &kernels.Stack{
+		Ops:          []kernels.Op{exposure{}, kernels.Quantize{Config: kernels.Config{}.WithDefaults()}},
+		OutputLevels: 255,
+	}
+}
+
+// rampData is every 8-bit grey level through the stack at p.
+func rampData(st *kernels.Stack, p []float64) *Data {
+	xs, ts := make([]uint8, 256), make([]uint8, 256)
+	for v := range xs {
+		xs[v] = uint8(v)
+		ts[v] = uint8(math.Round(255 * st.Forward(float64(v)/255, p)))
+	}
+	var h kernels.Histogram
+	h.Add8(xs, ts)
+	d, err := FromHistogram(&h)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// A stack with an operator of the caller's own, fitted jointly with the
+// quantizer's b.
+func ExampleEstimateStack() {
+	st := exposureStack()
+	d := rampData(st, []float64{-0.4, 12.3})
+	res, err := EstimateStack(d, st, st.Params(), Settings{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("stops %.2f, b %.1f\n", res.Value("stops"), res.Value("b"))
+	// Output: stops -0.40, b 12.3
+}
+
+// TestOwnOperatorOnGPU: the GPU runs a caller's operator from its GLSL
+// part and fits what the CPU fits.
+func TestOwnOperatorOnGPU(t *testing.T) {
+	dev := openGPU(t)
+	st := exposureStack()
+	d := rampData(st, []float64{0.3, 21.7})
+	cpu, err := EstimateStack(d, st, st.Params(), Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := EstimateStack(d, st, st.Params(), Settings{Backend: &GPU{Device: dev}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Backend != "gpu" {
+		t.Fatalf("ran on %s", g.Backend)
+	}
+	for _, name := range []string{"stops", "b"} {
+		if c, v := cpu.Value(name), g.Value(name); math.Abs(c-v) > 0.01 {
+			t.Errorf("%s: cpu %.4f, gpu %.4f", name, c, v)
+		}
+	}
+	if math.Abs(g.Value("stops")-0.3) > 0.01 || math.Abs(g.Value("b")-21.7) > 0.05 {
+		t.Errorf("gpu fitted %v, want stops 0.3, b 21.7", g)
+	}
+}
