@@ -444,6 +444,8 @@ func TestStackCommands(t *testing.T) {
 		{[]string{"estimate", "-stack", "gain,sharpen", orig, quant}, "-stack"},
 		{[]string{"estimate", "-stack", "gain,quantize", "-param", "gain=2:1", orig, quant}, "-param"},
 		{[]string{"estimate", "-stack", "gain,quantize", "-param", "tint=0:1", orig, quant}, "-param"},
+		{[]string{"estimate", "-stack", "gain,quantize", "-param", "b=5:1e9", orig, quant}, "65536"},
+		{[]string{"estimate", "-stack", "gain,quantize", "-param", "b=0:30", orig, quant}, "above 0"},
 		{[]string{"estimate", "-stack", "gain,quantize", "-plot", filepath.Join(dir, "p.png"), orig, quant}, "-stack"},
 		{[]string{"synth", "-stack", "gain,quantize", "-b", "8", "-p", "gain", orig, filepath.Join(dir, "x.png")}, "-p"},
 	} {

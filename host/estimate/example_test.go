@@ -3,6 +3,7 @@ package estimate
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/quantfit/quantfit/kernels"
@@ -94,5 +95,18 @@ func TestOwnOperatorOnGPU(t *testing.T) {
 	}
 	if math.Abs(g.Value("stops")-0.3) > 0.01 || math.Abs(g.Value("b")-21.7) > 0.05 {
 		t.Errorf("gpu fitted %v, want stops 0.3, b 21.7", g)
+	}
+}
+
+// TestStackRangeOfB: b's range must lie where the quantizer is defined.
+func TestStackRangeOfB(t *testing.T) {
+	st := exposureStack()
+	d := rampData(st, []float64{0, 10})
+	for _, r := range [][2]float64{{0, 30}, {-3, 30}, {5, 1e9}} {
+		ps := st.Params()
+		ps[1].Lo, ps[1].Hi, ps[1].Init = r[0], r[1], 10
+		if _, err := EstimateStack(d, st, ps, Settings{}); err == nil || !strings.Contains(err.Error(), "parameter b") {
+			t.Errorf("b in %v: error %v", r, err)
+		}
 	}
 }

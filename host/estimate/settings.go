@@ -107,6 +107,9 @@ func (s Settings) config() kernels.Config {
 
 // Validate reports the first invalid setting, naming it as the command line
 // does.
+// maxB bounds b: 16-bit data holds at most 65536 levels.
+const maxB = 1 << 16
+
 func (s Settings) Validate() error {
 	s = s.withDefaults()
 	if err := s.config().Validate(); err != nil {
@@ -126,8 +129,8 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("estimate: bmin %v must be below bmax %v", s.BMin, s.BMax)
 	case s.BMin <= s.Model.MinB():
 		return fmt.Errorf("estimate: bmin %v must exceed %v for %v", s.BMin, s.Model.MinB(), s.Model)
-	case s.BMax > 1<<16:
-		return fmt.Errorf("estimate: bmax %v above 65536", s.BMax)
+	case s.BMax > maxB:
+		return fmt.Errorf("estimate: bmax %v above %v", s.BMax, maxB)
 	case s.Init != 0 && (!finite(s.Init) || s.Init < s.BMin || s.Init > s.BMax):
 		return fmt.Errorf("estimate: init %v outside [bmin, bmax] = [%v, %v]", s.Init, s.BMin, s.BMax)
 	case s.Steps < 0 || s.Steps > 10_000_000:

@@ -88,6 +88,15 @@ func EstimateStack(d *Data, st *kernels.Stack, params []kernels.Param, s Setting
 			return nil, errorf("parameter %s: range [%v, %v] with start %v is not a range holding its start", p.Name, p.Lo, p.Hi, p.Init)
 		}
 	}
+	off := 0
+	for _, op := range st.Ops {
+		if q, ok := op.(kernels.Quantize); ok {
+			if b := params[off]; b.Lo <= q.Config.Model.MinB() || b.Hi > maxB {
+				return nil, errorf("parameter %s: range [%v, %v] must lie in (%v, %v] for %v", b.Name, b.Lo, b.Hi, q.Config.Model.MinB(), maxB, q.Config.Model)
+			}
+		}
+		off += len(op.Params())
+	}
 	if d.hist == nil && d.levels() == 0 && st.OutputLevels == 255 {
 		st.OutputLevels = 0
 	}
@@ -107,7 +116,7 @@ func EstimateStack(d *Data, st *kernels.Stack, params []kernels.Param, s Setting
 		defer c.Close()
 	}
 	f := &stackFit{st: st, params: params, w: w, eval: e, s: s, q: -1}
-	off := 0
+	off = 0
 	for i, op := range st.Ops {
 		if qo, ok := op.(kernels.Quantize); ok {
 			if f.q >= 0 || i != len(st.Ops)-1 {
@@ -175,17 +184,29 @@ func (f *stackFit) init() []float64 {
 // structured searches b on a grid with the inner fit, then finely.
 func (f *stackFit) structured() ([]float64, error) {
 	bp := f.params[f.q]
+	// A step of 0.02 in b; over ranges that would take more than 4096
+	// points, 4096 spaced in proportion to b, as the basins of the loss
+	// widen with b (about b/255 for 8-bit data).
+	const maxGrid = 4096
 	k := f.s.ScanPoints
+	geometric := false
 	if k == 0 {
 		k = int(math.Ceil((bp.Hi-bp.Lo)/0.02)) + 1
+		if k > maxGrid {
+			k, geometric = maxGrid, true
+		}
 	}
 	k = max(k, 2)
-	h := (bp.Hi - bp.Lo) / float64(k-1)
 	bs := make([]float64, k)
 	ls := make([]float64, k)
 	fits := make([][]float64, k)
 	for i := range bs {
-		bs[i] = bp.Lo + h*float64(i)
+		t := float64(i) / float64(k-1)
+		if geometric {
+			bs[i] = bp.Lo * math.Pow(bp.Hi/bp.Lo, t)
+		} else {
+			bs[i] = bp.Lo + (bp.Hi-bp.Lo)*t
+		}
 		fits[i] = f.fitAt(bs[i])
 		ls[i] = f.loss(fits[i])
 	}
@@ -195,6 +216,7 @@ func (f *stackFit) structured() ([]float64, error) {
 	outLoss := math.Inf(1)
 	bas := basins(ls)
 	for _, i := range bas[:min(8, len(bas))] {
+		h := (bs[min(i+1, k-1)] - bs[max(i-1, 0)]) / 2
 		p := f.finish(fits[i], h)
 		if l := f.loss(p); l < outLoss {
 			out, outLoss = p, l

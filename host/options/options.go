@@ -298,6 +298,9 @@ func (o *Options) StackOf() (*kernels.Stack, []kernels.Param, error) {
 		if p.Name == "b" && p.Lo <= s.Model.MinB() {
 			return nil, nil, Usagef("-param b: the range must lie above %v for %v", s.Model.MinB(), s.Model)
 		}
+		if p.Name == "b" && p.Hi > 1<<16 {
+			return nil, nil, Usagef("-param b: the range must end at or below 65536")
+		}
 	}
 	return st, ps, nil
 }
