@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"image"
+	"image/color"
 	"image/png"
 	"math"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/quantfit/quantfit/host/photos"
+	"github.com/quantfit/quantfit/kernels"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -488,5 +490,66 @@ func TestPoorFitWarns(t *testing.T) {
 	code, _, errs = quantfit(t, "estimate", "-backend", "cpu", orig, quant)
 	if code != 0 || !strings.Contains(errs, "unreliable") {
 		t.Errorf("a false pair: exit %d, %q; want a warning", code, errs)
+	}
+}
+
+// TestStackPerChannel: -per-channel gives each channel of an RGB pair its
+// own stack parameters.
+func TestStackPerChannel(t *testing.T) {
+	dir := t.TempDir()
+	im, err := photos.Load("retina.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := im.Image()
+	st, err := kernels.ParseStack("gamma,quantize", kernels.Config{OutputLevels: 255})
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth := [][]float64{{0.8, 9.3}, {1.25, 12.6}, {1.6, 7.1}}
+	b := src.Bounds()
+	o, q := image.NewNRGBA(b), image.NewNRGBA(b)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := color.NRGBAModel.Convert(src.At(x, y)).(color.NRGBA)
+			o.SetNRGBA(x, y, c)
+			v := [3]uint8{c.R, c.G, c.B}
+			for ch := range v {
+				v[ch] = uint8(math.Round(255 * st.Forward(float64(v[ch])/255, truth[ch])))
+			}
+			q.SetNRGBA(x, y, color.NRGBA{v[0], v[1], v[2], 255})
+		}
+	}
+	op, qp := filepath.Join(dir, "o.png"), filepath.Join(dir, "q.png")
+	for p, img := range map[string]image.Image{op: o, qp: q} {
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := png.Encode(f, img); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	code, out, errs := quantfit(t, "estimate", "-stack", "gamma,quantize", "-per-channel", op, qp)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r struct {
+		Params []map[string]struct {
+			Value float64 `json:"value"`
+		} `json:"params"`
+		Loss []float64 `json:"loss"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(r.Params) != 3 || len(r.Loss) != 3 {
+		t.Fatalf("want 3 channels: %s", out)
+	}
+	for ch, want := range truth {
+		if g, bv := r.Params[ch]["gamma"].Value, r.Params[ch]["b"].Value; math.Abs(g-want[0]) > 0.02 || math.Abs(bv-want[1]) > 0.05 {
+			t.Errorf("channel %d: gamma %.4f, b %.4f; want %v", ch, g, bv, want)
+		}
 	}
 }
