@@ -13,4 +13,5 @@ apt-get $o update >/dev/null
 (cd .gl && apt-get $o download libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null)
 go build -o .bin/quantfit ./cmd/quantfit
 go test -c -o .bin/gpu.test ./gpu
+go test -c -o .bin/estimate.test ./host/estimate
 ls -l .gl .bin
