@@ -124,7 +124,7 @@ func runDemo(c *cli, fs *flag.FlagSet, args []string) error {
 		Reference: truth, ReferenceLabel: "truth", Answer: auto.B, Grid: bs, Landscape: ls,
 	}
 	for _, row := range rec.rows {
-		run.Trajectory = append(run.Trajectory, plots.Point{Step: row.step, B: row.b, Loss: row.loss})
+		run.Trajectory = append(run.Trajectory, plots.Point{Step: row.step, B: row.x[0], Loss: row.loss})
 	}
 	if err := atomicfile.Write(f.plot, func(w io.Writer) error { return plots.WriteRun(w, run) }); err != nil {
 		return fmt.Errorf("-plot: %v", err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/quantfit/quantfit/gpu"
@@ -50,7 +51,7 @@ type estimateFlags struct {
 func (f *estimateFlags) declare(fs *flag.FlagSet) {
 	f.Options.Declare(fs)
 	fs.BoolVar(&f.pairs, "pairs", false, "arguments are two directories of images matched by file name")
-	fs.StringVar(&f.trace, "trace", "", "write every gradient step to `file.csv` (step, b, loss, grad, lr)")
+	fs.StringVar(&f.trace, "trace", "", "write every gradient step to `file.csv` (step, b, loss, grad, lr; with -stack every parameter and its gradient)")
 	fs.StringVar(&f.plot, "plot", "", "write b per step and the loss landscape to `file.png`")
 	fs.Float64Var(&f.truth, "truth", math.NaN(), "the true `b`, if known: drawn on the plot and reported")
 	fs.BoolVar(&f.window, "window", false, "show the loss landscape and the trajectory live in a window (builds with -tags glfw, with a display)")
@@ -64,12 +65,13 @@ type traceRecorder struct {
 }
 
 type traceRow struct {
-	channel, step     int
-	b, loss, grad, lr float64
+	channel, step int
+	x, grad       []float64
+	loss, lr      float64
 }
 
 func (t *traceRecorder) Record(s optim.Step) error {
-	t.rows = append(t.rows, traceRow{t.channel, s.Step, s.X[0], s.Loss, s.Grad[0], s.LR})
+	t.rows = append(t.rows, traceRow{t.channel, s.Step, slices.Clone(s.X), slices.Clone(s.Grad), s.Loss, s.LR})
 	if t.window != nil && t.channel == 0 {
 		t.window.Add(s.X[0], s.Loss)
 	}
@@ -98,17 +100,38 @@ func liveWindow(set *imageset.Set, perChannel bool, s estimate.Settings) (*gpu.W
 	return w, nil
 }
 
-func (t *traceRecorder) writeCSV(w io.Writer, perChannel bool) error {
+// writeCSV writes the steps: the parameters (b alone, or a stack's), the
+// loss, the gradient (grad, or grad_NAME per parameter) and the rate.
+func (t *traceRecorder) writeCSV(w io.Writer, perChannel bool, names []string) error {
 	var buf bytes.Buffer
 	if perChannel {
 		buf.WriteString("channel,")
 	}
-	buf.WriteString("step,b,loss,grad,lr\n")
+	buf.WriteString("step," + strings.Join(names, ",") + ",loss,")
+	if len(names) == 1 {
+		buf.WriteString("grad")
+	} else {
+		for i, n := range names {
+			if i > 0 {
+				buf.WriteString(",")
+			}
+			buf.WriteString("grad_" + n)
+		}
+	}
+	buf.WriteString(",lr\n")
 	for _, r := range t.rows {
 		if perChannel {
 			fmt.Fprintf(&buf, "%d,", r.channel)
 		}
-		fmt.Fprintf(&buf, "%d,%.10g,%.10g,%.10g,%.10g\n", r.step, r.b, r.loss, r.grad, r.lr)
+		fmt.Fprintf(&buf, "%d,", r.step)
+		for _, v := range r.x {
+			fmt.Fprintf(&buf, "%.10g,", v)
+		}
+		fmt.Fprintf(&buf, "%.10g,", r.loss)
+		for _, v := range r.grad {
+			fmt.Fprintf(&buf, "%.10g,", v)
+		}
+		fmt.Fprintf(&buf, "%.10g\n", r.lr)
 	}
 	_, err := w.Write(buf.Bytes())
 	return err
@@ -142,9 +165,6 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	if f.Stack != "" {
-		return estimateStack(c.stdout, set, &f.Options, s)
-	}
 	be, release, err := f.OpenBackend(c.stderr)
 	if err != nil {
 		return err
@@ -154,6 +174,9 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 	rec := &traceRecorder{}
 	if f.trace != "" || f.plot != "" {
 		s.Recorder = rec
+	}
+	if f.Stack != "" {
+		return estimateStack(c, set, f, s, rec)
 	}
 	if f.window {
 		w, err := liveWindow(set, f.PerChannel, s)
@@ -175,13 +198,17 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 	if rec.window != nil {
 		rec.window.Mark(rs[0].B)
 	}
-	warnPoorFit(c.stderr, rs, set.TargetStep(), s.Loss)
+	losses := make([]float64, len(rs))
+	for i, r := range rs {
+		losses[i] = r.Loss
+	}
+	warnPoorFit(c.stderr, losses, set.TargetStep(), s.Loss)
 	if !math.IsNaN(f.truth) {
 		t := estimate.Number(f.truth)
 		out.Truth = &t
 	}
 	if f.trace != "" {
-		if err := atomicfile.Write(f.trace, func(w io.Writer) error { return rec.writeCSV(w, f.PerChannel) }); err != nil {
+		if err := atomicfile.Write(f.trace, func(w io.Writer) error { return rec.writeCSV(w, f.PerChannel, []string{"b"}) }); err != nil {
 			return fmt.Errorf("-trace: %v", err)
 		}
 	}
@@ -215,7 +242,7 @@ func writePlot(path string, set *imageset.Set, s estimate.Settings, r *estimate.
 	}
 	for _, row := range rec.rows {
 		if row.channel == 0 {
-			run.Trajectory = append(run.Trajectory, plots.Point{Step: row.step, B: row.b, Loss: row.loss})
+			run.Trajectory = append(run.Trajectory, plots.Point{Step: row.step, B: row.x[0], Loss: row.loss})
 		}
 	}
 	if err := atomicfile.Write(path, func(w io.Writer) error { return plots.WriteRun(w, run) }); err != nil {
@@ -268,23 +295,23 @@ func loadSet(args []string, dirs bool, maxPixels int) (*imageset.Set, error) {
 // beyond what quantization and storage explain (a few levels of the
 // targets): the pair is likely not a quantization of that original, or is
 // heavily compressed, and the answer is unreliable.
-func warnPoorFit(w io.Writer, rs []*estimate.Result, step float64, l kernels.Loss) {
-	for i, r := range rs {
+func warnPoorFit(w io.Writer, losses []float64, step float64, l kernels.Loss) {
+	for i, loss := range losses {
 		var typical float64
 		switch l.Kind {
 		case kernels.MSE:
-			typical = math.Sqrt(r.Loss)
+			typical = math.Sqrt(loss)
 		case kernels.L1:
-			typical = r.Loss
+			typical = loss
 		default:
 			continue
 		}
 		if levels := typical / step; levels > 4 {
 			where := ""
-			if len(rs) > 1 {
+			if len(losses) > 1 {
 				where = fmt.Sprintf(" (channel %d)", i)
 			}
-			fmt.Fprintf(w, "quantfit: warning%s: the best fit leaves residuals of about %.0f target levels; these images may not be a quantization of each other, and b is unreliable\n", where, levels)
+			fmt.Fprintf(w, "quantfit: warning%s: the best fit leaves residuals of about %.0f target levels; these images may not be a quantization of each other, and the answer is unreliable\n", where, levels)
 		}
 	}
 }

@@ -439,6 +439,29 @@ func TestStackCommands(t *testing.T) {
 			t.Errorf("%s = %v, want %v (%s)", k, r.Params[k].Value, v, out)
 		}
 	}
+	// -trace records the optimizer's steps over every parameter.
+	trace := filepath.Join(dir, "t.csv")
+	if code, _, errs := quantfit(t, "estimate", "-backend", "cpu", "-stack", "gamma,quantize", "-trace", trace, orig, quant); code != 0 {
+		t.Fatalf("estimate -stack -trace: exit %d: %s", code, errs)
+	}
+	data, err := os.ReadFile(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if lines[0] != "step,gamma,b,loss,grad_gamma,grad_b,lr" || len(lines) < 2 || strings.Count(lines[1], ",") != 6 {
+		t.Errorf("trace:\n%s", data)
+	}
+	// -backend gpu runs the stack's shader.
+	code, out, errs = quantfit(t, "estimate", "-backend", "gpu", "-stack", "gamma,gain,bias,quantize", orig, quant)
+	switch {
+	case code == 2 && strings.Contains(errs, "-backend gpu") && os.Getenv("QUANTFIT_REQUIRE_GPU") == "":
+		t.Logf("no GPU context: %s", errs)
+	case code != 0:
+		t.Errorf("estimate -stack -backend gpu: exit %d: %s", code, errs)
+	case !strings.Contains(out, `"backend": "gpu"`):
+		t.Errorf("estimate -stack -backend gpu ran elsewhere: %s", out)
+	}
 	for _, c := range []struct {
 		args []string
 		want string

@@ -234,7 +234,7 @@ func estimateOne(d decoded, be estimate.Backend) Line {
 	if d.opt.Stack != "" {
 		st, ps, err := d.opt.StackOf()
 		if err == nil {
-			l.Stack, _, err = estimate.EstimateStackSet(d.set, d.opt.PerChannel, st, ps, s)
+			l.Stack, _, err = estimate.EstimateStackSet(d.set, d.opt.PerChannel, st, ps, s, nil)
 		}
 		if err != nil {
 			l.Error = options.Trim(err)

@@ -130,10 +130,14 @@ func EstimateSet(set *imageset.Set, perChannel bool, s Settings, before func(gro
 }
 
 // EstimateStackSet fits the stack to the image pairs of set, all channels
-// pooled or, with perChannel, each channel on its own.
-func EstimateStackSet(set *imageset.Set, perChannel bool, st *kernels.Stack, params []kernels.Param, s Settings) (*StackReport, []*StackResult, error) {
+// pooled or, with perChannel, each channel on its own; before, if not nil,
+// is called with each group's index before its fit.
+func EstimateStackSet(set *imageset.Set, perChannel bool, st *kernels.Stack, params []kernels.Param, s Settings, before func(group int)) (*StackReport, []*StackResult, error) {
 	var rs []*StackResult
-	for _, g := range Groups(set, perChannel) {
+	for i, g := range Groups(set, perChannel) {
+		if before != nil {
+			before(i)
+		}
 		d, err := FromSet(set, g)
 		if err != nil {
 			return nil, nil, err

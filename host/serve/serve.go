@@ -227,7 +227,7 @@ func (s *Server) run(t *task) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		rep, _, err := estimate.EstimateStackSet(t.set, t.opt.PerChannel, stack, ps, st)
+		rep, _, err := estimate.EstimateStackSet(t.set, t.opt.PerChannel, stack, ps, st, nil)
 		return rep, err
 	}
 	rep, _, err := estimate.EstimateSet(t.set, t.opt.PerChannel, st, nil)
