@@ -452,6 +452,11 @@ func TestStackCommands(t *testing.T) {
 	if lines[0] != "step,gamma,b,loss,grad_gamma,grad_b,lr" || len(lines) < 2 || strings.Count(lines[1], ",") != 6 {
 		t.Errorf("trace:\n%s", data)
 	}
+	// -strategy gd is one joint descent, named as such.
+	code, out, errs = quantfit(t, "estimate", "-backend", "cpu", "-stack", "gamma,quantize", "-strategy", "gd", "-steps", "50", orig, quant)
+	if code != 0 || !strings.Contains(out, `"strategy": "stack-gd"`) || !strings.Contains(out, `"steps": 50`) {
+		t.Errorf("estimate -stack -strategy gd: exit %d: %s %s", code, out, errs)
+	}
 	// -backend gpu runs the stack's shader.
 	code, out, errs = quantfit(t, "estimate", "-backend", "gpu", "-stack", "gamma,gain,bias,quantize", orig, quant)
 	switch {
@@ -471,6 +476,7 @@ func TestStackCommands(t *testing.T) {
 		{[]string{"estimate", "-stack", "gain,quantize", "-param", "tint=0:1", orig, quant}, "-param"},
 		{[]string{"estimate", "-stack", "gain,quantize", "-param", "b=5:1e9", orig, quant}, "65536"},
 		{[]string{"estimate", "-stack", "gain,quantize", "-param", "b=0:30", orig, quant}, "above 0"},
+		{[]string{"estimate", "-stack", "gain,quantize", "-strategy", "scan", orig, quant}, "-strategy"},
 		{[]string{"estimate", "-stack", "gain,quantize", "-plot", filepath.Join(dir, "p.png"), orig, quant}, "-stack"},
 		{[]string{"synth", "-stack", "gain,quantize", "-b", "8", "-p", "gain", orig, filepath.Join(dir, "x.png")}, "-p"},
 	} {

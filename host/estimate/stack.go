@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 
 	"gonum.org/v1/gonum/mat"
@@ -67,6 +69,12 @@ type stackFit struct {
 	tol    float64
 }
 
+// StackStrategies lists the strategies that fit a stack: auto (the
+// structured search below when the quantizer comes last, else
+// multistart), gd (one joint descent from the starts given, with the
+// chosen optimizer and surrogate: what users usually try) and multistart.
+func StackStrategies() []string { return []string{"auto", "gd", "multistart"} }
+
 // EstimateStack fits every parameter of st to d. params gives the ranges
 // and initial values (st.Params() with any overrides). When the quantizer
 // is the last operator, b is searched globally: on a grid of b, the levels
@@ -80,6 +88,9 @@ type stackFit struct {
 func EstimateStack(d *Data, st *kernels.Stack, params []kernels.Param, s Settings) (*StackResult, error) {
 	start := time.Now()
 	s = s.withDefaults()
+	if !slices.Contains(StackStrategies(), s.Strategy) {
+		return nil, errorf("strategy %s fits b alone; a stack takes one of %s", s.Strategy, strings.Join(StackStrategies(), ", "))
+	}
 	if len(params) != st.Dim() {
 		return nil, errorf("%d parameter ranges for %d parameters", len(params), st.Dim())
 	}
@@ -134,17 +145,22 @@ func EstimateStack(d *Data, st *kernels.Stack, params []kernels.Param, s Setting
 		f.tol = tl
 	}
 	var p []float64
-	strategy := "stack-auto"
-	if f.q >= 0 {
+	strategy := "stack-" + s.Strategy
+	switch {
+	case s.Strategy == "gd":
+		p, err = f.descend(f.init(), s.Steps)
+	case s.Strategy == "auto" && f.q >= 0:
 		p, err = f.structured()
-	} else {
+	default:
 		strategy = "stack-multistart"
 		p, err = f.multistart()
 	}
 	if err != nil {
 		return nil, err
 	}
-	p = f.center(f.refine(p))
+	if s.Strategy != "gd" {
+		p = f.center(f.refine(p))
+	}
 	r := &StackResult{Loss: f.loss(p), StackRun: StackRun{Strategy: strategy, Optimizer: s.Optimizer, Surrogate: s.Surrogate.String(), Backend: backend}}
 	for i, op := range st.Ops {
 		if i > 0 {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -245,6 +246,9 @@ func (o *Options) StackOf() (*kernels.Stack, []kernels.Param, error) {
 	levels := s.OutputLevels
 	if levels == 0 {
 		levels = 255 // resolved per data by estimate.EstimateStack
+	}
+	if !slices.Contains(estimate.StackStrategies(), s.Strategy) {
+		return nil, nil, Usagef("-strategy %s fits b alone; with -stack use one of %s", s.Strategy, strings.Join(estimate.StackStrategies(), ", "))
 	}
 	st, err := kernels.ParseStack(o.Stack, kernels.Config{Model: s.Model, Surrogate: s.Surrogate, Loss: s.Loss,
 		SoftForward: s.SoftForward, OutputLevels: math.Max(0, levels)})
