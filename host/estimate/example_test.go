@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quantfit/quantfit/host/optim"
 	"github.com/quantfit/quantfit/kernels"
 )
 
@@ -108,5 +109,38 @@ func TestStackRangeOfB(t *testing.T) {
 		if _, err := EstimateStack(d, st, ps, Settings{}); err == nil || !strings.Contains(err.Error(), "parameter b") {
 			t.Errorf("b in %v: error %v", r, err)
 		}
+	}
+}
+
+// TestStackMiniBatch: with a batch size the joint descent steps through
+// mini-batches of pixels, with noise, and the recorder sees every step of
+// every start once, numbered in order.
+func TestStackMiniBatch(t *testing.T) {
+	ims := loadPhotos(t)
+	st, err := kernels.ParseStack("gain,quantize", kernels.Config{OutputLevels: 255})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := stackPair(t, ims[0], st, []float64{0.9, 11})
+	var steps []optim.Step
+	rec := optim.RecorderFunc(func(s optim.Step) error { steps = append(steps, s); return nil })
+	res, err := EstimateStack(d, st, st.Params(), Settings{Strategy: "multistart", Starts: 3, Steps: 40, BatchSize: 512, Noise: 0.01, Recorder: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batches := 0
+	for i, s := range steps {
+		if s.Step != i {
+			t.Fatalf("step %d recorded as %d", i, s.Step)
+		}
+		if s.Batch > 0 {
+			batches++
+		}
+	}
+	if len(steps) < 3*40 || batches == 0 {
+		t.Errorf("%d steps recorded, %d on batches past the first", len(steps), batches)
+	}
+	if res.Strategy != "stack-multistart" {
+		t.Errorf("strategy %s", res.Strategy)
 	}
 }

@@ -36,7 +36,8 @@ type Settings struct {
 	// Steps is the number of steps of one gradient run. Default 500.
 	Steps int
 	// BatchSize, if positive, makes gradient runs stochastic over
-	// mini-batches of this many samples, reshuffled each epoch (per-pixel).
+	// mini-batches of this many samples, reshuffled each epoch (per-pixel;
+	// for a stack, its joint descents).
 	BatchSize int
 	// Noise is η of annealed gradient noise. Default 0.
 	Noise float64

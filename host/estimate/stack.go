@@ -63,10 +63,59 @@ type stackFit struct {
 	s      Settings
 	q      int // index of the quantizer's b; -1 without one
 	qcfg   kernels.Config
-	nSmoth int
 	evals  int
 	steps  int
 	tol    float64
+	// recStep numbers the recorded steps across descents.
+	recStep int
+	batch   *stackBatches
+}
+
+// stackBatches is the mini-batch state of the joint descents
+// (Settings.BatchSize): per-pixel samples drawn in a permutation renewed
+// each epoch, evaluated on the CPU, where a small batch costs less than a
+// GPU round trip.
+type stackBatches struct {
+	smp   kernels.Samples
+	w     kernels.Weighted
+	eval  *kernels.StackEvaluator
+	perm  []int32
+	rng   *rand.Rand
+	epoch int
+}
+
+func newStackBatches(d *Data, st *kernels.Stack, size int, seed uint64) (*stackBatches, error) {
+	smp, err := d.Samples()
+	if err != nil {
+		return nil, err
+	}
+	n := min(size, smp.Len())
+	b := &stackBatches{smp: smp, epoch: -1, rng: rand.New(rand.NewPCG(seed, 0xba7c5))}
+	b.w = kernels.Weighted{X: make([]float64, n), T: make([]float64, n), W: make([]float64, n)}
+	for i := range n {
+		b.w.X[i], b.w.T[i], b.w.W[i] = float64(smp.X[i]), float64(smp.T[i]), 1
+	}
+	if b.eval, err = kernels.NewStackEvaluator(st, &b.w); err != nil {
+		return nil, err
+	}
+	b.perm = make([]int32, smp.Len())
+	for i := range b.perm {
+		b.perm[i] = int32(i)
+	}
+	return b, nil
+}
+
+// lossGrad evaluates mini-batch batch of the epoch's permutation.
+func (b *stackBatches) lossGrad(g, x []float64, epoch, batch int) float64 {
+	if epoch != b.epoch {
+		b.rng.Shuffle(len(b.perm), func(i, j int) { b.perm[i], b.perm[j] = b.perm[j], b.perm[i] })
+		b.epoch = epoch
+	}
+	n := b.w.Len()
+	for k, idx := range b.perm[batch*n : (batch+1)*n] {
+		b.w.X[k], b.w.T[k] = float64(b.smp.X[idx]), float64(b.smp.T[idx])
+	}
+	return b.eval.LossGrad(x, g)
 }
 
 // StackStrategies lists the strategies that fit a stack: auto (the
@@ -127,6 +176,11 @@ func EstimateStack(d *Data, st *kernels.Stack, params []kernels.Param, s Setting
 		defer c.Close()
 	}
 	f := &stackFit{st: st, params: params, w: w, eval: e, s: s, q: -1}
+	if s.BatchSize > 0 {
+		if f.batch, err = newStackBatches(d, st, s.BatchSize, s.Seed); err != nil {
+			return nil, err
+		}
+	}
 	off = 0
 	for i, op := range st.Ops {
 		if qo, ok := op.(kernels.Quantize); ok {
@@ -530,11 +584,27 @@ func (f *stackFit) descend(p0 []float64, steps int) ([]float64, error) {
 	if lr == 0 {
 		lr = 0.01
 	}
-	res, err := optim.Minimize(optim.Problem{
+	prob := optim.Problem{
 		LossGrad: func(g, x []float64) float64 { f.evals++; return f.eval.LossGrad(x, g) },
 		Loss:     f.loss,
-	}, p0, &optim.Settings{Steps: steps, LearningRate: lr, Schedule: f.s.Schedule, Lower: lo, Upper: hi,
-		Patience: f.s.Patience, Tolerance: f.s.Tolerance, Seed: f.s.Seed, Recorder: f.s.Recorder}, m)
+	}
+	if b := f.batch; b != nil && len(b.perm)/b.w.Len() > 1 {
+		prob.NumBatches = len(b.perm) / b.w.Len()
+		prob.BatchLossGrad = func(g, x []float64, epoch, batch int) float64 {
+			f.evals++
+			return b.lossGrad(g, x, epoch, batch)
+		}
+	}
+	set := &optim.Settings{Steps: steps, LearningRate: lr, Schedule: f.s.Schedule, Noise: f.s.Noise,
+		Lower: lo, Upper: hi, Patience: f.s.Patience, Tolerance: f.s.Tolerance, Seed: f.s.Seed + uint64(f.steps)}
+	if f.s.Recorder != nil {
+		set.Recorder = optim.RecorderFunc(func(st optim.Step) error {
+			st.Step = f.recStep
+			f.recStep++
+			return f.s.Recorder.Record(st)
+		})
+	}
+	res, err := optim.Minimize(prob, p0, set, m)
 	if err != nil {
 		return nil, err
 	}
