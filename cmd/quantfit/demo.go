@@ -28,7 +28,9 @@ Demo quantizes a photograph shipped inside quantfit with a random b, then
 estimates b with the plain approach users try first (Adam with the atan
 surrogate from a random start, 500 steps) and with quantfit's auto
 strategy, prints both against the truth, and draws the plain run on the
-loss landscape. It needs no arguments and no network.`,
+loss landscape. Then it does the same for a stack (gamma, gain and bias
+before the quantizer), all four parameters fitted jointly. It needs no
+arguments and no network.`,
 		flags: func(fs *flag.FlagSet) any { f := &demoFlags{}; f.declare(fs); return f },
 		run:   runDemo,
 	})
@@ -112,6 +114,9 @@ func runDemo(c *cli, fs *flag.FlagSet, args []string) error {
 			res.Loss, res.Interval[0], res.Interval[1], res.Steps, res.Seconds)
 	}
 	tw.Flush()
+	if err := demoStack(c.stdout, im, m, r, seed); err != nil {
+		return err
+	}
 	if f.plot == "" {
 		return nil
 	}
@@ -131,4 +136,48 @@ func runDemo(c *cli, fs *flag.FlagSet, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "\nplot: %s (plain gd on the loss landscape; auto's answer and the truth marked)\n", f.plot)
 	return nil
+}
+
+// demoStack runs the same comparison on a stylization stack before the
+// quantizer, fitted jointly.
+func demoStack(w io.Writer, im *imageset.Image, m kernels.Model, r *rand.Rand, seed uint64) error {
+	const spec = "gamma,gain,bias,quantize"
+	st, err := kernels.ParseStack(spec, kernels.Config{Model: m, Surrogate: kernels.Surrogate{Kind: kernels.Atan}, OutputLevels: 255})
+	if err != nil {
+		return err
+	}
+	truth := []float64{0.5 + 1.5*r.Float64(), 0.7 + 0.6*r.Float64(), -0.1 + 0.2*r.Float64(), 5 + 25*r.Float64()}
+	pair, err := imageset.NewPair(im, im.Filter(func(x float64) float64 { return st.Forward(x, truth) }))
+	if err != nil {
+		return err
+	}
+	set := &imageset.Set{Pairs: []imageset.Pair{pair}}
+	d, err := estimate.FromSet(set, estimate.Groups(set, false)[0])
+	if err != nil {
+		return err
+	}
+	ps := st.Params()
+	ps[3].Lo, ps[3].Hi = 5, 30
+	fmt.Fprintf(w, "\nthe same photo through the stack %s at gamma %.4f, gain %.4f, bias %.4f, b %.4f:\n\n", spec, truth[0], truth[1], truth[2], truth[3])
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "strategy\tgamma\tgain\tbias\tb\tloss\tseconds")
+	for _, strategy := range []string{"gd", "auto"} {
+		start := ps
+		if strategy == "gd" { // from a random start, as users begin
+			start = append([]kernels.Param(nil), ps...)
+			for i := range start {
+				start[i].Init = start[i].Lo + (start[i].Hi-start[i].Lo)*r.Float64()
+			}
+		}
+		res, err := estimate.EstimateStack(d, st, start, estimate.Settings{Model: m, Strategy: strategy, Optimizer: "adam", Seed: seed})
+		if err != nil {
+			return err
+		}
+		name := res.Strategy
+		if strategy == "gd" {
+			name = "gd (Adam + " + res.Surrogate + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%.4f\t%.4f\t%.3g\t%.3f\n", name, res.Value("gamma"), res.Value("gain"), res.Value("bias"), res.Value("b"), res.Loss, res.Seconds)
+	}
+	return tw.Flush()
 }

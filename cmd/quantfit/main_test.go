@@ -257,7 +257,7 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo: exit %d: %s", code, errs)
 	}
-	if !strings.Contains(out, "auto") || !strings.Contains(out, "gd (Adam") {
+	if !strings.Contains(out, "auto") || !strings.Contains(out, "gd (Adam") || !strings.Contains(out, "stack-auto") {
 		t.Errorf("demo output:\n%s", out)
 	}
 	if _, err := os.Stat(plot); err != nil {
