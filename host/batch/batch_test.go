@@ -331,9 +331,10 @@ func TestBatchStacks(t *testing.T) {
 	write("s.png", func(x float64) float64 { return st.Forward(x, truth) })
 	write("q.png", func(x float64) float64 { return kernels.Midrise.Apply(x, 13.3) })
 	man := filepath.Join(dir, "m.jsonl")
-	os.WriteFile(man, []byte(`{"id": "stack", "original": "o.png", "quantized": "s.png", "stack": "gain,bias,quantize"}
+	os.WriteFile(man, []byte(`{"id": "stack", "original": "o.png", "quantized": "s.png", "stack": "gain,bias,quantize", "param": "gain=0.6:1.4, bias=-0.2:0.2"}
 {"id": "plain", "original": "o.png", "quantized": "q.png"}
 {"id": "bad", "original": "o.png", "quantized": "s.png", "stack": "gain,blur,quantize"}
+{"id": "badparam", "original": "o.png", "quantized": "s.png", "stack": "gain,quantize", "param": "gain=0.6:1.4,tint=0:1"}
 `), 0o644)
 	jobs, err := ParseManifest(mustOpen(t, man), man, dir)
 	if err != nil {
@@ -344,7 +345,7 @@ func TestBatchStacks(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := readLines(t, out)
-	if len(lines) != 3 {
+	if len(lines) != 4 {
 		t.Fatalf("%d lines", len(lines))
 	}
 	for i, name := range []string{"gain", "bias", "b"} {
@@ -357,6 +358,9 @@ func TestBatchStacks(t *testing.T) {
 	}
 	if !strings.Contains(lines[2].Error, "blur") {
 		t.Errorf("bad stack job %+v", lines[2])
+	}
+	if !strings.Contains(lines[3].Error, "tint") {
+		t.Errorf("bad parameter job %+v", lines[3])
 	}
 	data, _ := os.ReadFile(out)
 	if strings.Contains(string(data), "seconds") {

@@ -114,8 +114,12 @@ func (o *Options) Declare(fs *flag.FlagSet) {
 	fs.IntVar(&o.MaxPixels, "max-pixels", imageset.DefaultMaxPixels, "largest image accepted, in `pixels`")
 	fs.StringVar(&o.Stack, "stack", "", "estimate a `stack` of operators jointly, e.g. gamma,gain,bias,quantize (operators: gain, bias, gamma, contrast, clamp, quantize)")
 	o.ParamRanges = nil
-	fs.Func("param", "a stack parameter's range and start, `name=lo:hi[:init]` (repeatable; b defaults to -bmin:-bmax)", func(v string) error {
-		o.ParamRanges = append(o.ParamRanges, v)
+	// A comma-separated list, too: a manifest column or a form field holds
+	// one value.
+	fs.Func("param", "a stack parameter's range and start, `name=lo:hi[:init]` (repeatable, or a comma-separated list; b defaults to -bmin:-bmax)", func(v string) error {
+		for _, r := range strings.Split(v, ",") {
+			o.ParamRanges = append(o.ParamRanges, strings.TrimSpace(r))
+		}
 		return nil
 	})
 	fs.StringVar(&o.backend, "backend", "auto", "`backend`: auto (a hardware GPU if there is one, else the CPU), cpu, gpu (any OpenGL 4.3 context, software renderers included)")
