@@ -110,46 +110,43 @@ func Estimate(d *Data, s Settings) (*Result, error) {
 // summarizes them in a report. before, if set, is called with the group's
 // index before each estimation (to tell a recorder which channel it sees).
 func EstimateSet(set *imageset.Set, perChannel bool, s Settings, before func(group int)) (*Report, []*Result, error) {
-	var rs []*Result
-	for i, g := range Groups(set, perChannel) {
-		if before != nil {
-			before(i)
-		}
-		d, err := FromSet(set, g)
-		if err != nil {
-			return nil, nil, err
-		}
-		r, err := Estimate(d, s)
-		if err != nil {
-			return nil, nil, err
-		}
-		rs = append(rs, r)
+	rs, err := eachGroup(set, perChannel, before, func(d *Data) (*Result, error) { return Estimate(d, s) })
+	if err != nil {
+		return nil, nil, err
 	}
 	rep := NewReport(rs, len(set.Pairs), set.Channels(), perChannel)
 	return &rep, rs, nil
 }
 
-// EstimateStackSet fits the stack to the image pairs of set, all channels
-// pooled or, with perChannel, each channel on its own; before, if not nil,
-// is called with each group's index before its fit.
+// EstimateStackSet fits the stack to every channel group of set, like
+// EstimateSet.
 func EstimateStackSet(set *imageset.Set, perChannel bool, st *kernels.Stack, params []kernels.Param, s Settings, before func(group int)) (*StackReport, []*StackResult, error) {
-	var rs []*StackResult
+	rs, err := eachGroup(set, perChannel, before, func(d *Data) (*StackResult, error) { return EstimateStack(d, st, params, s) })
+	if err != nil {
+		return nil, nil, err
+	}
+	rep := NewStackReport(rs, len(set.Pairs), set.Channels(), perChannel)
+	return &rep, rs, nil
+}
+
+// eachGroup runs fit on the data of every channel group of set in turn.
+func eachGroup[R any](set *imageset.Set, perChannel bool, before func(group int), fit func(*Data) (R, error)) ([]R, error) {
+	var rs []R
 	for i, g := range Groups(set, perChannel) {
 		if before != nil {
 			before(i)
 		}
 		d, err := FromSet(set, g)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		r, err := EstimateStack(d, st, params, s)
+		r, err := fit(d)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		rs = append(rs, r)
 	}
-	rep := NewStackReport(rs, len(set.Pairs), set.Channels(), perChannel)
-	return &rep, rs, nil
+	return rs, nil
 }
 
 // Groups returns the channel groups estimated separately: all channels
