@@ -210,6 +210,12 @@ func (r *Runner) decode(seq int, j Job, base *options.Options) decoded {
 		d.err = err
 		return d
 	}
+	if opt.Stack != "" {
+		if _, _, err := opt.StackOf(); err != nil {
+			d.err = err // before the images are read
+			return d
+		}
+	}
 	p, err := imageset.LoadPair(j.Original, j.Quantized, opt.MaxPixels)
 	if err != nil {
 		d.err = err

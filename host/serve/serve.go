@@ -228,10 +228,16 @@ func (s *Server) run(t *task) (any, error) {
 			return nil, err
 		}
 		rep, _, err := estimate.EstimateStackSet(t.set, t.opt.PerChannel, stack, ps, st, nil)
-		return rep, err
+		if err != nil {
+			return nil, err // not a nil *StackReport in a non-nil any
+		}
+		return rep, nil
 	}
 	rep, _, err := estimate.EstimateSet(t.set, t.opt.PerChannel, st, nil)
-	return rep, err
+	if err != nil {
+		return nil, err
+	}
+	return rep, nil
 }
 
 func (s *Server) setStatus(t *task, status string) {
