@@ -15,11 +15,8 @@ func errorf(format string, args ...any) error {
 	return fmt.Errorf("estimate: "+format, args...)
 }
 
-// Result is one estimated b and how it was found.
-type Result struct {
-	B    float64 `json:"b"`
-	Loss float64 `json:"loss"`
-
+// Run is how an estimate was made, in a result and in a report.
+type Run struct {
 	Model     string `json:"model"`
 	Surrogate string `json:"surrogate"`
 	Optimizer string `json:"optimizer"`
@@ -31,6 +28,13 @@ type Result struct {
 	Steps       int     `json:"steps"`
 	Evaluations int     `json:"evaluations"`
 	Seconds     float64 `json:"seconds"`
+}
+
+// Result is one estimated b and how it was found.
+type Result struct {
+	B    float64 `json:"b"`
+	Loss float64 `json:"loss"`
+	Run
 
 	// RivalB and RivalLoss are the best minimum of the exact loss outside
 	// the answer's basin; Margin is RivalLoss − Loss, negative when the
@@ -63,10 +67,10 @@ func Estimate(d *Data, s Settings) (*Result, error) {
 		return nil, err
 	}
 	defer o.close()
-	r := &Result{
+	r := &Result{Run: Run{
 		Model: s.Model.String(), Surrogate: s.Surrogate.String(), Optimizer: s.Optimizer,
 		Strategy: s.Strategy, Mode: o.mode.String(), Backend: o.backend,
-	}
+	}}
 	if o.backend == "gpu" {
 		r.Renderer = s.Backend.Renderer()
 	}

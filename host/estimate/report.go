@@ -15,16 +15,7 @@ type Report struct {
 	RivalB     any     `json:"rival_b"`
 	RivalLoss  any     `json:"rival_loss"`
 	Margin     any     `json:"margin"`
-	Model      string  `json:"model"`
-	Surrogate  string  `json:"surrogate"`
-	Optimizer  string  `json:"optimizer"`
-	Strategy   string  `json:"strategy"`
-	Mode       string  `json:"mode"`
-	Backend    string  `json:"backend"`
-	Renderer   string  `json:"renderer,omitempty"`
-	Steps      int     `json:"steps"`
-	Evals      int     `json:"evaluations"`
-	Seconds    float64 `json:"seconds"`
+	Run                // steps, evaluations and seconds summed over channels
 	Pairs      int     `json:"pairs"`
 	Channels   int     `json:"channels"`
 	PerChannel bool    `json:"per_channel"`
@@ -63,12 +54,12 @@ func NewReport(rs []*Result, pairs, channels int, perChannel bool) Report {
 		RivalB:    pick(func(r *Result) any { return Number(r.RivalB) }),
 		RivalLoss: pick(func(r *Result) any { return Number(r.RivalLoss) }),
 		Margin:    pick(func(r *Result) any { return Number(r.Margin) }),
-		Model:     r0.Model, Surrogate: r0.Surrogate, Optimizer: r0.Optimizer, Strategy: r0.Strategy,
-		Mode: r0.Mode, Backend: r0.Backend, Renderer: r0.Renderer, Pairs: pairs, Channels: channels, PerChannel: perChannel,
+		Run:       r0.Run, Pairs: pairs, Channels: channels, PerChannel: perChannel,
 	}
+	out.Steps, out.Evaluations, out.Seconds = 0, 0, 0
 	for _, r := range rs {
 		out.Steps += r.Steps
-		out.Evals += r.Evaluations
+		out.Evaluations += r.Evaluations
 		out.Seconds += r.Seconds
 		out.Narrowed = out.Narrowed || r.Narrowed
 	}

@@ -322,23 +322,14 @@ func flagged(err error) error {
 			return fmt.Errorf("-%s: %s", f, msg)
 		}
 	}
-	switch {
-	case strings.HasPrefix(msg, "soft forward"):
-		return fmt.Errorf("-soft-forward: %s", msg)
-	case strings.HasPrefix(msg, "continuation"):
-		return fmt.Errorf("-strategy: %s", msg)
-	case strings.HasPrefix(msg, "huber delta"):
-		return fmt.Errorf("-delta: %s", msg)
-	case strings.HasPrefix(msg, "gaussian samples"):
-		return fmt.Errorf("-samples: %s", msg)
-	case strings.HasPrefix(msg, "learning rate"):
-		return fmt.Errorf("-lr: %s", msg)
-	case strings.HasPrefix(msg, "scan points"):
-		return fmt.Errorf("-scan-points: %s", msg)
-	case strings.HasPrefix(msg, "output levels"):
-		return fmt.Errorf("-levels: %s", msg)
-	case strings.HasPrefix(msg, "batch size"):
-		return fmt.Errorf("-batch: %s", msg)
+	for _, m := range [...]struct{ prefix, flag string }{
+		{"soft forward", "soft-forward"}, {"continuation", "strategy"}, {"huber delta", "delta"},
+		{"gaussian samples", "samples"}, {"learning rate", "lr"}, {"scan points", "scan-points"},
+		{"output levels", "levels"}, {"batch size", "batch"},
+	} {
+		if strings.HasPrefix(msg, m.prefix) {
+			return fmt.Errorf("-%s: %s", m.flag, msg)
+		}
 	}
 	return fmt.Errorf("%s", msg)
 }
