@@ -38,7 +38,7 @@ func ParseLoss(name string) (LossKind, error) {
 			return LossKind(i), nil
 		}
 	}
-	return 0, fmt.Errorf("kernels: unknown loss %q (want one of %s)", name, strings.Join(lossNames, ", "))
+	return 0, fieldError("Loss.Kind", name, "unknown loss; want one of %s", strings.Join(lossNames, ", "))
 }
 
 // Loss is a loss kind with its parameter.
@@ -60,10 +60,10 @@ func (l Loss) WithDefaults() Loss {
 func (l Loss) Validate() error {
 	l = l.WithDefaults()
 	if l.Kind < 0 || int(l.Kind) >= len(lossNames) {
-		return fmt.Errorf("kernels: unknown loss %v", l.Kind)
+		return fieldError("Loss.Kind", l.Kind, "unknown loss")
 	}
 	if !(l.Delta > 0 && l.Delta <= 1) {
-		return fmt.Errorf("kernels: huber delta %v out of range (0, 1]", l.Delta)
+		return fieldError("Loss.Delta", l.Delta, "out of range (0, 1]")
 	}
 	return nil
 }

@@ -43,7 +43,7 @@ func ParseModel(name string) (Model, error) {
 			return Model(i), nil
 		}
 	}
-	return 0, fmt.Errorf("kernels: unknown model %q (want one of %s)", name, strings.Join(modelNames, ", "))
+	return 0, fieldError("Model", name, "unknown model; want one of %s", strings.Join(modelNames, ", "))
 }
 
 // Shift is b − s: the scale s of the model is b − Shift.

@@ -1,9 +1,6 @@
 package kernels
 
-import (
-	"fmt"
-	"math"
-)
+import "math"
 
 // Config is everything that decides the per-sample mathematics.
 type Config struct {
@@ -34,7 +31,7 @@ func (c Config) WithDefaults() Config {
 // Validate reports the first invalid choice.
 func (c Config) Validate() error {
 	if c.Model < 0 || int(c.Model) >= len(modelNames) {
-		return fmt.Errorf("kernels: unknown model %v", c.Model)
+		return fieldError("Model", c.Model, "unknown model")
 	}
 	if err := c.Surrogate.Validate(); err != nil {
 		return err
@@ -43,10 +40,10 @@ func (c Config) Validate() error {
 		return err
 	}
 	if !(c.OutputLevels >= 0 && c.OutputLevels <= 1<<24) {
-		return fmt.Errorf("kernels: output levels %v out of range [0, 2^24]", c.OutputLevels)
+		return fieldError("OutputLevels", c.OutputLevels, "out of range [0, 2^24]")
 	}
 	if c.SoftForward && !(c.Surrogate.Kind.Smooth() || c.Surrogate.Kind == Identity) {
-		return fmt.Errorf("kernels: soft forward needs a smooth surrogate (identity, sine, atan, softround), not %v", c.Surrogate.Kind)
+		return fieldError("SoftForward", true, "needs a smooth surrogate (identity, sine, atan, softround), not %v", c.Surrogate.Kind)
 	}
 	return nil
 }

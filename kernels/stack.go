@@ -177,25 +177,46 @@ func ParseStack(spec string, cfg Config) (*Stack, error) {
 			st.Ops = append(st.Ops, Clamp{})
 		case "quantize":
 			if q.Surrogate.Kind == Gaussian {
-				return nil, errors.New("kernels: the gaussian surrogate smooths a loss, not an operator: a stack cannot use it")
+				return nil, fieldError("Surrogate.Kind", "gaussian", "smooths a loss, not an operator: a stack cannot use it")
 			}
 			st.Ops = append(st.Ops, Quantize{Config: q})
 		default:
-			return nil, fmt.Errorf("kernels: unknown operator %q in stack %q (want gain, bias, gamma, contrast, clamp, quantize)", name, spec)
+			return nil, fieldError("Stack", spec, "unknown operator %q; want gain, bias, gamma, contrast, clamp, quantize", name)
 		}
 	}
 	return st, st.Validate()
 }
 
+// MaxOps and MaxParams bound a stack: the per-sample loops keep each
+// operator's derivative and each parameter's in fixed arrays, so that a
+// sample costs no allocation (and a shader's in registers).
+const (
+	MaxOps    = 16
+	MaxParams = 32
+)
+
 // Validate checks the stack.
 func (st *Stack) Validate() error {
-	if len(st.Ops) == 0 {
-		return errors.New("kernels: empty stack")
-	}
-	if len(st.Ops) > 16 {
-		return errors.New("kernels: a stack has at most 16 operators")
+	names := st.Name()
+	switch n := len(st.Params()); {
+	case len(st.Ops) == 0:
+		return fieldError("Stack", names, "empty stack")
+	case len(st.Ops) > MaxOps:
+		return fieldError("Stack", names, "%d operators; a stack has at most %d", len(st.Ops), MaxOps)
+	case n > MaxParams:
+		return fieldError("Stack", names, "%d parameters; a stack has at most %d", n, MaxParams)
 	}
 	return st.Loss.WithDefaults().Validate()
+}
+
+// Name is the stack as -stack spells it: the operators' names, comma
+// separated.
+func (st *Stack) Name() string {
+	names := make([]string, len(st.Ops))
+	for i, op := range st.Ops {
+		names[i] = op.Name()
+	}
+	return strings.Join(names, ",")
 }
 
 // Params lists the parameters of every operator in order; names are made
@@ -235,7 +256,7 @@ func (st *Stack) sizes() []int {
 }
 
 func (st *Stack) forward(x float64, p []float64, sizes []int) float64 {
-	var dp [16]float64
+	var dp [MaxParams]float64
 	for i, op := range st.Ops {
 		n := sizes[i]
 		x, _ = op.Apply(x, p[:n], dp[:n])
@@ -262,7 +283,7 @@ func (st *Stack) SampleLossGrad(x, t float64, p, grad, scratch []float64) float6
 func (st *Stack) sampleLossGrad(x, t float64, p, grad, scratch []float64, sizes []int) float64 {
 	n := len(p)
 	dps := scratch[:n]
-	var opDx [16]float64
+	var opDx [MaxOps]float64
 	off := 0
 	for i, op := range st.Ops {
 		k := sizes[i]
@@ -375,7 +396,7 @@ func (e *StackEvaluator) runChunk(c int) {
 		if e.exact {
 			l = e.st.lossOnly(e.st.forward(e.w.X[i], e.p, e.sizes), e.w.T[i])
 		} else {
-			var tmp [32]float64
+			var tmp [MaxParams]float64
 			gi := tmp[:n]
 			l = e.st.sampleLossGrad(e.w.X[i], e.w.T[i], e.p, gi, scratch, e.sizes)
 			for j := range gi {

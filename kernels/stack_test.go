@@ -3,6 +3,7 @@ package kernels
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/diff/fd"
@@ -136,5 +137,49 @@ func TestStackEvaluatorMatchesReference(t *testing.T) {
 	st, _ := ParseStack("gain,gain,quantize", Config{})
 	if ps := st.Params(); ps[1].Name != "gain2" || ps[2].Name != "b" {
 		t.Errorf("params %+v", ps)
+	}
+}
+
+// poly3 is an own operator of three parameters: y = x + a·x(1−x) + c·x²(1−x) + e·x(1−x)².
+type poly3 struct{}
+
+func (poly3) Name() string { return "poly3" }
+func (poly3) Params() []Param {
+	return []Param{{Name: "a", Lo: -0.1, Hi: 0.1, Smooth: true}, {Name: "c", Lo: -0.1, Hi: 0.1, Smooth: true},
+		{Name: "e", Lo: -0.1, Hi: 0.1, Smooth: true}}
+}
+func (poly3) Apply(x float64, p, dp []float64) (float64, float64) {
+	u, v, w := x*(1-x), x*x*(1-x), x*(1-x)*(1-x)
+	dp[0], dp[1], dp[2] = u, v, w
+	return x + p[0]*u + p[1]*v + p[2]*w, 1 + p[0]*(1-2*x) + p[1]*(2*x-3*x*x) + p[2]*(1-4*x+3*x*x)
+}
+func (poly3) GLSL(string) string { return "" }
+
+// TestStackLimits: a stack over MaxParams parameters is refused by
+// Validate (it used to pass and then index past fixed arrays); one of
+// exactly MaxParams runs.
+func TestStackLimits(t *testing.T) {
+	q := Quantize{Config: Config{Surrogate: Surrogate{Kind: STE}}}
+	over := &Stack{Ops: append(slices.Repeat([]Op{poly3{}}, 11), q)} // 34 parameters
+	if err := over.Validate(); err == nil {
+		t.Fatalf("a stack of %d parameters passed Validate", over.Dim())
+	}
+	full := &Stack{Ops: append(append(slices.Repeat([]Op{poly3{}}, 10), Gain{}), q)} // 32
+	if err := full.Validate(); err != nil || full.Dim() != MaxParams {
+		t.Fatalf("%d parameters: %v", full.Dim(), err)
+	}
+	p := make([]float64, full.Dim())
+	p[len(p)-2], p[len(p)-1] = 1, 12
+	w := &Weighted{X: []float64{0.2, 0.5, 0.9}, T: []float64{0.2, 0.5, 0.9}, W: []float64{1, 1, 1}}
+	e, err := NewStackEvaluator(full, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := make([]float64, len(p))
+	if l := e.LossGrad(p, g); math.IsNaN(l) {
+		t.Errorf("loss %v", l)
+	}
+	if y := full.Forward(0.5, p); !(y >= 0 && y <= 1) {
+		t.Errorf("forward %v", y)
 	}
 }

@@ -13,9 +13,12 @@ import (
 type SurrogateKind int
 
 const (
+	// Atan, the default (the zero value), is floor(z) ≈ z − 0.5 − atan(−γ sin 2πz / (1 − γ cos 2πz))/π,
+	// the Fourier series of floor with terms damped by γⁿ; γ in [0,1).
+	Atan SurrogateKind = iota
 	// Identity replaces floor(z) by z when differentiating (what users call
 	// straight-through): for midrise dy/db = −0.5/b².
-	Identity SurrogateKind = iota
+	Identity
 	// STE keeps the exact floor value and takes d floor(z)/dz = 1; for
 	// midrise this is Learned Step Size Quantization's rule,
 	// dy/db = −(floor(z) + 0.5 − z)/b². Also called lsq.
@@ -24,9 +27,6 @@ const (
 	// write it. f has its plateaus at the integers, so f∘f tracks round(z),
 	// half a step above floor(z): the rule is kept as written.
 	Sine
-	// Atan is floor(z) ≈ z − 0.5 − atan(−γ sin 2πz / (1 − γ cos 2πz))/π,
-	// the Fourier series of floor with terms damped by γⁿ; γ in [0,1).
-	Atan
 	// SoftRound is the tanh soft rounding of DSQ / soft-round with
 	// sharpness α, applied to floor(z) = round(z − 0.5).
 	SoftRound
@@ -35,7 +35,7 @@ const (
 	Gaussian
 )
 
-var surrogateNames = []string{"identity", "ste", "sine", "atan", "softround", "gaussian"}
+var surrogateNames = []string{"atan", "identity", "ste", "sine", "softround", "gaussian"}
 
 func (k SurrogateKind) String() string {
 	if k < 0 || int(k) >= len(surrogateNames) {
@@ -58,7 +58,7 @@ func ParseSurrogate(name string) (SurrogateKind, error) {
 			return SurrogateKind(i), nil
 		}
 	}
-	return 0, fmt.Errorf("kernels: unknown surrogate %q (want one of %s, lsq)", name, strings.Join(surrogateNames, ", "))
+	return 0, fieldError("Surrogate.Kind", name, "unknown surrogate; want one of %s, lsq", strings.Join(surrogateNames, ", "))
 }
 
 // Smooth reports whether the surrogate replaces floor by a smooth periodic
@@ -106,15 +106,15 @@ func (s Surrogate) Validate() error {
 	s = s.WithDefaults()
 	switch {
 	case s.Kind < 0 || int(s.Kind) >= len(surrogateNames):
-		return fmt.Errorf("kernels: unknown surrogate %v", s.Kind)
+		return fieldError("Surrogate.Kind", s.Kind, "unknown surrogate")
 	case !(s.Gamma >= 0 && s.Gamma < 1):
-		return fmt.Errorf("kernels: gamma %v out of range [0, 1)", s.Gamma)
+		return fieldError("Surrogate.Gamma", s.Gamma, "out of range [0, 1)")
 	case !(s.Alpha > 0 && s.Alpha <= 1000):
-		return fmt.Errorf("kernels: alpha %v out of range (0, 1000]", s.Alpha)
+		return fieldError("Surrogate.Alpha", s.Alpha, "out of range (0, 1000]")
 	case !(s.Sigma > 0 && s.Sigma < 1e6):
-		return fmt.Errorf("kernels: sigma %v must be positive", s.Sigma)
+		return fieldError("Surrogate.Sigma", s.Sigma, "must be positive (and below 1e6)")
 	case s.Samples < 1 || s.Samples > 4096:
-		return fmt.Errorf("kernels: gaussian samples %d out of range [1, 4096]", s.Samples)
+		return fieldError("Surrogate.Samples", s.Samples, "out of range [1, 4096]")
 	}
 	return nil
 }

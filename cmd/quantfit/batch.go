@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -88,18 +89,18 @@ func runBatch(c *cli, fs *flag.FlagSet, args []string) error {
 	case f.pairs && fs.NArg() == 2:
 		jobs, err = batch.FromDirs(fs.Arg(0), fs.Arg(1))
 	case f.pairs:
-		return options.Usagef("-pairs needs two directories, DIR_ORIG DIR_QUANT; got %d arguments", fs.NArg())
+		return options.Usagef("pairs", "-pairs needs two directories, DIR_ORIG DIR_QUANT; got %d arguments", fs.NArg())
 	case fs.NArg() == 1:
-		jobs, err = readManifest(fs.Arg(0))
+		jobs, err = readManifest(fs.Arg(0), &f.Options)
 	default:
-		return options.Usagef("want one MANIFEST; got %d arguments", fs.NArg())
+		return options.Usagef("", "want one MANIFEST; got %d arguments", fs.NArg())
 	}
 	if err != nil {
-		return options.UsageError{Err: fmt.Errorf("%s", options.Trim(err))}
+		return options.UsageError{Err: err}
 	}
 	if n > 1 {
 		if jobs, err = batch.Shard(jobs, shard, n); err != nil {
-			return options.Usagef("%s", options.Trim(err))
+			return options.UsageError{Err: err}
 		}
 	}
 	be, release, err := f.OpenBackend(c.stderr)
@@ -115,10 +116,11 @@ func runBatch(c *cli, fs *flag.FlagSet, args []string) error {
 	p, err := r.Run(ctx, jobs, f.out)
 	finish()
 	if err != nil {
-		if strings.Contains(err.Error(), "stopped after") {
-			return fmt.Errorf("%s (rerun the same command to resume)", options.Trim(err))
+		var stop *batch.StopError
+		if errors.As(err, &stop) {
+			return fmt.Errorf("stopped after %d of %d jobs (%v); rerun the same command to resume", stop.Done, stop.Total, stop.Cause)
 		}
-		return options.UsageError{Err: fmt.Errorf("%s", options.Trim(err))}
+		return options.UsageError{Err: err}
 	}
 	fmt.Fprintf(c.stderr, "batch: %d jobs: %d estimated, %d failed, %d already done (%s) in %s\n",
 		p.Total, p.Done-p.Failed, p.Failed, p.Skipped, f.out, p.Elapsed.Round(time.Millisecond))
@@ -131,33 +133,33 @@ func runBatch(c *cli, fs *flag.FlagSet, args []string) error {
 func (f *batchFlags) shardOf() (int, int, error) {
 	switch {
 	case f.shard != "" && f.shards != 0:
-		return 0, 0, options.Usagef("-shard and -shards exclude each other")
+		return 0, 0, options.Usagef("shard", "-shard and -shards exclude each other")
 	case f.shard != "":
 		a, b, ok := strings.Cut(f.shard, "/")
 		i, err1 := strconv.Atoi(a)
 		n, err2 := strconv.Atoi(b)
 		if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
-			return 0, 0, options.Usagef("-shard %q: want i/n with 0 <= i < n", f.shard)
+			return 0, 0, options.Usagef("shard", "-shard %q: want i/n with 0 <= i < n", f.shard)
 		}
 		return i, n, nil
 	case f.shards != 0:
 		v := os.Getenv("JOB_COMPLETION_INDEX")
 		i, err := strconv.Atoi(v)
 		if f.shards < 1 || err != nil || i < 0 || i >= f.shards {
-			return 0, 0, options.Usagef("-shards %d: JOB_COMPLETION_INDEX %q must be an index below it", f.shards, v)
+			return 0, 0, options.Usagef("shards", "-shards %d: JOB_COMPLETION_INDEX %q must be an index below it", f.shards, v)
 		}
 		return i, f.shards, nil
 	}
 	return 0, 1, nil
 }
 
-func readManifest(path string) ([]batch.Job, error) {
+func readManifest(path string, base *options.Options) ([]batch.Job, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer fh.Close()
-	return batch.ParseManifest(fh, path, filepath.Dir(path))
+	return batch.ParseManifest(fh, path, filepath.Dir(path), base)
 }
 
 // progressReporter draws a bar (jobs/s, ETA) when w is a terminal, and

@@ -83,42 +83,42 @@ func (f *benchFlags) config() (bench.Config, error) {
 	c := bench.Config{Repeat: f.repeat, Auto: !f.noAuto}
 	for _, b := range list(f.backends) {
 		if b != "cpu" && b != "gpu" {
-			return c, options.Usagef("-backend: unknown backend %q (want cpu, gpu)", b)
+			return c, options.Usagef("backend", "-backend: unknown backend %q (want cpu, gpu)", b)
 		}
 		c.Backends = append(c.Backends, b)
 	}
 	for _, p := range list(f.pixels) {
 		v, err := strconv.ParseFloat(p, 64)
 		if err != nil || !(v >= 1 && v <= 1<<30) || v != math.Trunc(v) {
-			return c, options.Usagef("-pixels: %q is not a whole count in [1, 2^30]", p)
+			return c, options.Usagef("pixels", "-pixels: %q is not a whole count in [1, 2^30]", p)
 		}
 		c.Pixels = append(c.Pixels, int(v))
 	}
 	for _, s := range list(f.surrogates) {
 		k, err := kernels.ParseSurrogate(s)
 		if err != nil {
-			return c, options.Usagef("-surrogate: %s", options.Trim(err))
+			return c, options.Flagged(err)
 		}
 		c.Surrogates = append(c.Surrogates, k)
 	}
 	for _, m := range list(f.modes) {
 		if m != "pixel" && m != "hist" {
-			return c, options.Usagef("-mode: unknown mode %q (want pixel, hist)", m)
+			return c, options.Usagef("mode", "-mode: unknown mode %q (want pixel, hist)", m)
 		}
 		c.Modes = append(c.Modes, m)
 	}
 	for _, k := range list(f.ks) {
 		v, err := strconv.Atoi(k)
 		if err != nil || v < 1 || v > gpu.MaxCandidates {
-			return c, options.Usagef("-k: %q is not a count in [1, %d]", k, gpu.MaxCandidates)
+			return c, options.Usagef("k", "-k: %q is not a count in [1, %d]", k, gpu.MaxCandidates)
 		}
 		c.Ks = append(c.Ks, v)
 	}
 	switch {
 	case len(c.Backends) == 0 || len(c.Pixels) == 0 || len(c.Surrogates) == 0 || len(c.Modes) == 0 || len(c.Ks) == 0:
-		return c, options.Usagef("-backend, -pixels, -surrogate, -mode and -k must each name one value at least")
+		return c, options.Usagef("backend", "-backend, -pixels, -surrogate, -mode and -k must each name one value at least")
 	case f.repeat < 1 || f.repeat > 1_000_000:
-		return c, options.Usagef("-repeat %d must be in [1, 1000000]", f.repeat)
+		return c, options.Usagef("repeat", "-repeat %d must be in [1, 1000000]", f.repeat)
 	}
 	return c, nil
 }
@@ -131,15 +131,15 @@ func runBench(c *cli, fs *flag.FlagSet, args []string) error {
 	}
 	if f.compare != "" {
 		if fs.NArg() != 1 {
-			return options.Usagef("-compare QUANTFIT.jsonl PEERS.jsonl")
+			return options.Usagef("compare", "-compare QUANTFIT.jsonl PEERS.jsonl")
 		}
 		if err := bench.Compare(c.stdout, f.compare, fs.Arg(0)); err != nil {
-			return options.Usagef("-compare: %s", options.Trim(err))
+			return options.UsageError{Flag: "compare", Err: err}
 		}
 		return nil
 	}
 	if fs.NArg() != 0 {
-		return options.Usagef("bench takes no arguments")
+		return options.Usagef("", "bench takes no arguments")
 	}
 	cfg, err := f.config()
 	if err != nil {
@@ -147,7 +147,7 @@ func runBench(c *cli, fs *flag.FlagSet, args []string) error {
 	}
 	if f.writeData != "" {
 		if len(cfg.Pixels) != 1 {
-			return options.Usagef("-write-data needs one -pixels count")
+			return options.Usagef("write-data", "-write-data needs one -pixels count")
 		}
 		return atomicfile.Write(f.writeData, func(w io.Writer) error { return bench.WriteData(w, cfg.Pixels[0]) })
 	}
@@ -161,7 +161,7 @@ func runBench(c *cli, fs *flag.FlagSet, args []string) error {
 		if b == "gpu" {
 			d, err := gpu.Open(gpu.Options{AllowSoftware: true, Debug: f.debug, DebugLog: c.stderr})
 			if err != nil {
-				return options.Usagef("-backend gpu: %s", options.Trim(err))
+				return options.UsageError{Flag: "backend", Err: fmt.Errorf("-backend gpu: %w", err)}
 			}
 			defer d.Close()
 			cfg.Device = d

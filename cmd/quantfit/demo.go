@@ -57,18 +57,18 @@ func runDemo(c *cli, fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if fs.NArg() != 0 {
-		return options.Usagef("demo takes no arguments")
+		return options.Usagef("", "demo takes no arguments")
 	}
 	m, err := kernels.ParseModel(f.model)
 	if err != nil {
-		return options.Usagef("-model: %s", options.Trim(err))
+		return options.Flagged(err)
 	}
 	if err := checkOutputs(f.plot, ".png", "-plot"); err != nil {
 		return err
 	}
 	im, err := photos.Load(f.photo)
 	if err != nil {
-		return options.Usagef("-photo: %s (shipped: %v)", options.Trim(err), photos.Names())
+		return options.UsageError{Flag: "photo", Err: fmt.Errorf("-photo: %w (shipped: %v)", err, photos.Names())}
 	}
 	seed := f.seed
 	if seed == 0 {
@@ -90,7 +90,7 @@ func runDemo(c *cli, fs *flag.FlagSet, args []string) error {
 		f.photo, im.W, im.H, kind, m, truth, seed)
 
 	rec := &traceRecorder{}
-	plain := estimate.Settings{Model: m, Strategy: "gd", Optimizer: "adam", Steps: 500, Seed: seed, Recorder: rec}
+	plain := estimate.Settings{Model: m, Strategy: estimate.GD{}, Optim: estimate.Optim{Method: "adam", Steps: 500}, Seed: seed, Recorder: rec}
 	d, err := estimate.FromSet(set, estimate.Groups(set, false)[0])
 	if err != nil {
 		return err
@@ -161,20 +161,21 @@ func demoStack(w io.Writer, im *imageset.Image, m kernels.Model, r *rand.Rand, s
 	fmt.Fprintf(w, "\nthe same photo through the stack %s at gamma %.4f, gain %.4f, bias %.4f, b %.4f:\n\n", spec, truth[0], truth[1], truth[2], truth[3])
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "strategy\tgamma\tgain\tbias\tb\tloss\tseconds")
-	for _, strategy := range []string{"gd", "auto"} {
+	for _, strategy := range []estimate.Strategy{estimate.GD{}, estimate.Auto{}} {
 		start := ps
-		if strategy == "gd" { // from a random start, as users begin
+		_, gd := strategy.(estimate.GD)
+		if gd { // from a random start, as users begin
 			start = append([]kernels.Param(nil), ps...)
 			for i := range start {
 				start[i].Init = start[i].Lo + (start[i].Hi-start[i].Lo)*r.Float64()
 			}
 		}
-		res, err := estimate.EstimateStack(d, st, start, estimate.Settings{Model: m, Strategy: strategy, Optimizer: "adam", Seed: seed})
+		res, err := estimate.EstimateStack(d, st, start, estimate.Settings{Model: m, Strategy: strategy, Optim: estimate.Optim{Method: "adam"}, Seed: seed})
 		if err != nil {
 			return err
 		}
 		name := res.Strategy
-		if strategy == "gd" {
+		if gd {
 			name = "gd (Adam + " + res.Surrogate + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%.4f\t%.4f\t%.3g\t%.3f\n", name, res.Value("gamma"), res.Value("gain"), res.Value("bias"), res.Value("b"), res.Loss, res.Seconds)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -83,7 +84,7 @@ func (t *traceRecorder) Record(s optim.Step) error {
 func liveWindow(set *imageset.Set, perChannel bool, s estimate.Settings) (*gpu.Window, error) {
 	w, err := gpu.OpenWindow("quantfit estimate", 900, 500)
 	if err != nil {
-		return nil, options.Usagef("-window: %s", options.Trim(err))
+		return nil, options.UsageError{Flag: "window", Err: fmt.Errorf("-window: %w", err)}
 	}
 	d, err := estimate.FromSet(set, estimate.Groups(set, perChannel)[0])
 	if err == nil {
@@ -143,23 +144,18 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	s, err := f.Settings()
-	if err != nil {
+	if err := f.Check(); err != nil {
 		return err
 	}
+	s, _ := f.Settings()
 	if err := checkOutputs(f.trace, ".csv", "-trace"); err != nil {
 		return err
 	}
 	if err := checkOutputs(f.plot, ".png", "-plot"); err != nil {
 		return err
 	}
-	if f.Stack != "" {
-		if f.plot != "" || f.window {
-			return options.Usagef("-plot and -window show one b: not with -stack")
-		}
-		if _, _, err := f.StackOf(); err != nil {
-			return err
-		}
+	if f.Stack != "" && (f.plot != "" || f.window) {
+		return options.Usagef("stack", "-plot and -window show one b: not with -stack")
 	}
 	set, err := loadSet(fs.Args(), f.pairs, f.MaxPixels)
 	if err != nil {
@@ -172,11 +168,9 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 	defer release()
 	s.Backend = be
 	rec := &traceRecorder{}
+	var recorder optim.Recorder
 	if f.trace != "" || f.plot != "" {
-		s.Recorder = rec
-	}
-	if f.Stack != "" {
-		return estimateStack(c, set, f, s, rec)
+		recorder = rec
 	}
 	if f.window {
 		w, err := liveWindow(set, f.PerChannel, s)
@@ -185,41 +179,54 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 		}
 		defer w.Close()
 		rec.window = w
-		s.Recorder = rec
+		recorder = rec
 		defer func() {
 			fmt.Fprintln(c.stderr, "quantfit: close the window to exit")
 			w.Wait(0)
 		}()
 	}
-	out, rs, err := estimate.EstimateSet(set, f.PerChannel, s, func(ch int) { rec.channel = ch })
+	out, err := f.Estimate(set, be, recorder, func(ch int) { rec.channel = ch })
 	if err != nil {
 		return err
 	}
-	if rec.window != nil {
-		rec.window.Mark(rs[0].B)
+	var losses []float64
+	names := []string{"b"}
+	for _, r := range out.Results {
+		losses = append(losses, r.Loss)
 	}
-	losses := make([]float64, len(rs))
-	for i, r := range rs {
-		losses[i] = r.Loss
+	for i, r := range out.StackResults {
+		losses = append(losses, r.Loss)
+		if i == 0 {
+			names = names[:0]
+			for _, p := range r.Params {
+				names = append(names, p.Name)
+			}
+		}
 	}
 	warnPoorFit(c.stderr, losses, set.TargetStep(), s.Loss)
-	if !math.IsNaN(f.truth) {
+	if rec.window != nil {
+		rec.window.Mark(out.Results[0].B)
+	}
+	if out.Report != nil && !math.IsNaN(f.truth) {
 		t := estimate.Number(f.truth)
-		out.Truth = &t
+		out.Report.Truth = &t
 	}
 	if f.trace != "" {
-		if err := atomicfile.Write(f.trace, func(w io.Writer) error { return rec.writeCSV(w, f.PerChannel, []string{"b"}) }); err != nil {
+		if err := atomicfile.Write(f.trace, func(w io.Writer) error { return rec.writeCSV(w, f.PerChannel, names) }); err != nil {
 			return fmt.Errorf("-trace: %v", err)
 		}
 	}
 	if f.plot != "" {
-		if err := writePlot(f.plot, set, s, rs[0], rec, f.truth, f.PerChannel); err != nil {
+		if err := writePlot(f.plot, set, s, out.Results[0], rec, f.truth, f.PerChannel); err != nil {
 			return err
 		}
 	}
 	enc := json.NewEncoder(c.stdout)
 	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	if err := enc.Encode(out.JSON()); err != nil {
+		return fmt.Errorf("writing the result: %v", err)
+	}
+	return nil
 }
 
 func writePlot(path string, set *imageset.Set, s estimate.Settings, r *estimate.Result, rec *traceRecorder, truth float64, perChannel bool) error {
@@ -253,9 +260,9 @@ func writePlot(path string, set *imageset.Set, s estimate.Settings, r *estimate.
 
 // checkOutputs refuses an output path with the wrong extension before any
 // work is done.
-func checkOutputs(path, ext, flagName string) error {
+func checkOutputs(path, ext, what string) error {
 	if path != "" && !strings.HasSuffix(strings.ToLower(path), ext) {
-		return options.Usagef("%s %q: the file name must end in %s", flagName, path, ext)
+		return options.Usagef("", "%s %q: the file name must end in %s", what, path, ext)
 	}
 	return nil
 }
@@ -265,16 +272,16 @@ func loadSet(args []string, dirs bool, maxPixels int) (*imageset.Set, error) {
 	var names [][2]string
 	if dirs {
 		if len(args) != 2 {
-			return nil, options.Usagef("-pairs needs two directories, DIR_ORIG DIR_QUANT; got %d arguments", len(args))
+			return nil, options.Usagef("pairs", "-pairs needs two directories, DIR_ORIG DIR_QUANT; got %d arguments", len(args))
 		}
 		ps, err := imageset.MatchDirs(args[0], args[1])
 		if err != nil {
-			return nil, options.UsageError{Err: fmt.Errorf("%s", options.Trim(err))}
+			return nil, options.UsageError{Err: err}
 		}
 		names = ps
 	} else {
 		if len(args) == 0 || len(args)%2 != 0 {
-			return nil, options.Usagef("want pairs of images ORIG QUANT; got %d arguments", len(args))
+			return nil, options.Usagef("", "want pairs of images ORIG QUANT; got %d arguments", len(args))
 		}
 		for i := 0; i < len(args); i += 2 {
 			names = append(names, [2]string{args[i], args[i+1]})
@@ -284,7 +291,10 @@ func loadSet(args []string, dirs bool, maxPixels int) (*imageset.Set, error) {
 	for _, n := range names {
 		p, err := imageset.LoadPair(n[0], n[1], maxPixels)
 		if err != nil {
-			return nil, options.UsageError{Err: fmt.Errorf("%s", options.Trim(err))}
+			if errors.Is(err, imageset.ErrTooLarge) {
+				err = fmt.Errorf("%w (raise it with -max-pixels)", err)
+			}
+			return nil, options.UsageError{Err: err}
 		}
 		set.Pairs = append(set.Pairs, p)
 	}

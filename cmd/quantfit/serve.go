@@ -70,24 +70,24 @@ func runServe(c *cli, fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if fs.NArg() != 0 {
-		return options.Usagef("serve takes no arguments")
+		return options.Usagef("", "serve takes no arguments")
 	}
 	if _, err := f.Settings(); err != nil {
 		return err
 	}
 	switch {
 	case f.queue < 1:
-		return options.Usagef("-queue %d must be positive", f.queue)
+		return options.Usagef("queue", "-queue %d must be positive", f.queue)
 	case f.maxBody < 1:
-		return options.Usagef("-max-body %d must be positive", f.maxBody)
+		return options.Usagef("max-body", "-max-body %d must be positive", f.maxBody)
 	case f.timeout <= 0:
-		return options.Usagef("-timeout %v must be positive", f.timeout)
+		return options.Usagef("timeout", "-timeout %v must be positive", f.timeout)
 	case f.workers < 0:
-		return options.Usagef("-workers %d must not be negative", f.workers)
+		return options.Usagef("workers", "-workers %d must not be negative", f.workers)
 	}
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
-		return options.Usagef("-addr: %v", err)
+		return options.Usagef("addr", "-addr: %v", err)
 	}
 	be, release, err := f.OpenBackend(c.stderr)
 	if err != nil {

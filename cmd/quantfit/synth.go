@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"io"
 	"math"
 	"strconv"
@@ -54,15 +53,15 @@ func runSynth(c *cli, fs *flag.FlagSet, args []string) error {
 	}
 	m, err := kernels.ParseModel(f.model)
 	if err != nil {
-		return options.Usagef("-model: %s", options.Trim(err))
+		return options.Flagged(err)
 	}
 	switch {
 	case math.IsNaN(f.b) && (f.stack == "" || strings.Contains(f.stack, "quantize")):
-		return options.Usagef("-b is required")
+		return options.Usagef("b", "-b is required")
 	case !math.IsNaN(f.b) && (math.IsInf(f.b, 0) || f.b <= m.MinB() || f.b > 1<<16):
-		return options.Usagef("-b %v must be in (%v, 65536] for %v", f.b, m.MinB(), m)
+		return options.Usagef("b", "-b %v must be in (%v, 65536] for %v", f.b, m.MinB(), m)
 	case fs.NArg() != 2:
-		return options.Usagef("want IN OUT; got %d arguments", fs.NArg())
+		return options.Usagef("", "want IN OUT; got %d arguments", fs.NArg())
 	}
 	if f.stack != "" {
 		if _, _, err := synthStack(f.stack, m, f.b, f.values); err != nil {
@@ -75,7 +74,7 @@ func runSynth(c *cli, fs *flag.FlagSet, args []string) error {
 	}
 	im, err := imageset.Load(in, f.maxPixels)
 	if err != nil {
-		return options.UsageError{Err: fmt.Errorf("%s", options.Trim(err))}
+		return options.UsageError{Err: err}
 	}
 	filter := func(x float64) float64 { return m.Apply(x, f.b) }
 	if f.stack != "" {
@@ -93,7 +92,7 @@ func runSynth(c *cli, fs *flag.FlagSet, args []string) error {
 func synthStack(spec string, m kernels.Model, b float64, values []string) (*kernels.Stack, []float64, error) {
 	st, err := kernels.ParseStack(spec, kernels.Config{Model: m, Surrogate: kernels.Surrogate{Kind: kernels.STE}})
 	if err != nil {
-		return nil, nil, options.Usagef("-stack: %s", options.Trim(err))
+		return nil, nil, options.Flagged(err)
 	}
 	ps := st.Params()
 	p := make([]float64, len(ps))
@@ -107,7 +106,7 @@ func synthStack(spec string, m kernels.Model, b float64, values []string) (*kern
 		name, val, ok := strings.Cut(v, "=")
 		x, err := strconv.ParseFloat(val, 64)
 		if !ok || err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil, nil, options.Usagef("-p %q: want name=value", v)
+			return nil, nil, options.Usagef("p", "-p %q: want name=value", v)
 		}
 		found := false
 		for i, pp := range ps {
@@ -116,7 +115,7 @@ func synthStack(spec string, m kernels.Model, b float64, values []string) (*kern
 			}
 		}
 		if !found {
-			return nil, nil, options.Usagef("-p %q: the stack has no parameter %q", v, name)
+			return nil, nil, options.Usagef("p", "-p %q: the stack has no parameter %q", v, name)
 		}
 	}
 	return st, p, nil

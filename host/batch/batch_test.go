@@ -23,7 +23,7 @@ import (
 
 func TestParseManifest(t *testing.T) {
 	csv := "id,original,quantized,model,bmax\na,o/a.png,q/a.png,posterize,40\nb,/abs/b.png,q/b.png,,\n"
-	jobs, err := ParseManifest(strings.NewReader(csv), "m.csv", "/data")
+	jobs, err := ParseManifest(strings.NewReader(csv), "m.csv", "/data", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func TestParseManifest(t *testing.T) {
 	}
 	jsonl := `{"id": "x", "original": "a.png", "quantized": "b.png", "bmin": 3, "options": {"strategy": "scan"}}
 ` + "\n" + `{"id": 7, "original": "c.png", "quantized": "d.png", "per-channel": true}` + "\n"
-	jobs, err = ParseManifest(strings.NewReader(jsonl), "m.jsonl", "")
+	jobs, err = ParseManifest(strings.NewReader(jsonl), "m.jsonl", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestParseManifest(t *testing.T) {
 		{"m.csv", "", "header"},
 		{"m.csv", "id,original,quantized\n", "no jobs"},
 	} {
-		_, err := ParseManifest(strings.NewReader(c.text), c.name, "")
+		_, err := ParseManifest(strings.NewReader(c.text), c.name, "", nil)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: error %v, want it to mention %s", c.text, err, c.want)
 		}
@@ -196,7 +196,7 @@ func TestBatchResume(t *testing.T) {
 	}
 	dir := t.TempDir()
 	man, truth := makePairs(t, dir, n, 20)
-	jobs, err := ParseManifest(mustOpen(t, man), man, dir)
+	jobs, err := ParseManifest(mustOpen(t, man), man, dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func FuzzParseManifest(f *testing.F) {
 	f.Add("m.jsonl", `{"id":"a","original":"b","quantized":"c","bmin":3}`+"\n")
 	f.Add("m.csv", "id,original,quantized\n\"a\nb\",c,d\n")
 	f.Fuzz(func(t *testing.T, name, text string) {
-		jobs, err := ParseManifest(strings.NewReader(text), name, "")
+		jobs, err := ParseManifest(strings.NewReader(text), name, "", nil)
 		if err != nil {
 			return
 		}
@@ -336,7 +336,7 @@ func TestBatchStacks(t *testing.T) {
 {"id": "bad", "original": "o.png", "quantized": "s.png", "stack": "gain,blur,quantize"}
 {"id": "badparam", "original": "o.png", "quantized": "s.png", "stack": "gain,quantize", "param": "gain=0.6:1.4,tint=0:1"}
 `), 0o644)
-	jobs, err := ParseManifest(mustOpen(t, man), man, dir)
+	jobs, err := ParseManifest(mustOpen(t, man), man, dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,11 +35,16 @@ const maxManifestLine = 1 << 20
 // quantized and any option columns) or a JSON Lines one (objects with id,
 // original, quantized, and options either as top-level keys or in an
 // "options" object). Relative paths are taken from dir. Every job's
-// options are checked now, so a bad manifest fails before any work.
-func ParseManifest(r io.Reader, name, dir string) ([]Job, error) {
+// options are checked now, on top of base (the batch's own flags; nil:
+// the defaults), so a bad manifest fails before any work. Errors are
+// *ManifestError.
+func ParseManifest(r io.Reader, name, dir string, base *options.Options) ([]Job, error) {
+	if base == nil {
+		base = options.Default()
+	}
 	data, err := io.ReadAll(io.LimitReader(r, 1<<30))
 	if err != nil {
-		return nil, fmt.Errorf("batch: %s: %v", name, err)
+		return nil, &ManifestError{name, err}
 	}
 	var jobs []Job
 	trimmed := bytes.TrimLeft(data, " \t\r\n\ufeff")
@@ -53,22 +58,23 @@ func ParseManifest(r io.Reader, name, dir string) ([]Job, error) {
 		return nil, err
 	}
 	if len(jobs) == 0 {
-		return nil, fmt.Errorf("batch: %s: no jobs", name)
+		return nil, &ManifestError{name, fmt.Errorf("no jobs")}
 	}
 	seen := map[string]bool{}
 	for i := range jobs {
 		j := &jobs[i]
 		if seen[j.ID] {
-			return nil, fmt.Errorf("batch: %s: job id %q appears twice", name, j.ID)
+			return nil, &ManifestError{name, fmt.Errorf("job id %q appears twice", j.ID)}
 		}
 		seen[j.ID] = true
-		o := options.Default()
+		o := base.Clone()
 		err := o.Apply(j.Options)
 		if err == nil {
+			// A bad stack fails its job, not the manifest.
 			_, err = o.Settings()
 		}
 		if err != nil {
-			return nil, fmt.Errorf("batch: %s: job %q: %s", name, j.ID, options.Trim(err))
+			return nil, &ManifestError{name, fmt.Errorf("job %q: %w", j.ID, err)}
 		}
 		if dir != "" {
 			if !filepath.IsAbs(j.Original) {
@@ -85,13 +91,13 @@ func ParseManifest(r io.Reader, name, dir string) ([]Job, error) {
 func checkJob(j Job, where string) error {
 	switch {
 	case strings.TrimSpace(j.ID) == "":
-		return fmt.Errorf("%s: empty id", where)
+		return &ManifestError{where, fmt.Errorf("empty id")}
 	case j.Original == "":
-		return fmt.Errorf("%s: job %q has no original", where, j.ID)
+		return &ManifestError{where, fmt.Errorf("job %q has no original", j.ID)}
 	case j.Quantized == "":
-		return fmt.Errorf("%s: job %q has no quantized", where, j.ID)
+		return &ManifestError{where, fmt.Errorf("job %q has no quantized", j.ID)}
 	case strings.ContainsAny(j.ID, "\n\r"):
-		return fmt.Errorf("%s: job id with a line break", where)
+		return &ManifestError{where, fmt.Errorf("job id with a line break")}
 	}
 	return nil
 }
@@ -102,19 +108,19 @@ func parseCSV(data []byte, name string) ([]Job, error) {
 	cr.TrimLeadingSpace = true
 	header, err := cr.Read()
 	if err != nil {
-		return nil, fmt.Errorf("batch: %s: reading the header: %v", name, err)
+		return nil, &ManifestError{name, fmt.Errorf("reading the header: %v", err)}
 	}
 	col := map[string]int{}
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(h))
 		if _, dup := col[h]; dup {
-			return nil, fmt.Errorf("batch: %s: column %q appears twice", name, h)
+			return nil, &ManifestError{name, fmt.Errorf("column %q appears twice", h)}
 		}
 		col[h] = i
 	}
 	for _, need := range []string{"id", "original", "quantized"} {
 		if _, ok := col[need]; !ok {
-			return nil, fmt.Errorf("batch: %s: no %q column (the header must name id, original, quantized)", name, need)
+			return nil, &ManifestError{name, fmt.Errorf("no %q column (the header must name id, original, quantized)", need)}
 		}
 	}
 	var jobs []Job
@@ -124,11 +130,11 @@ func parseCSV(data []byte, name string) ([]Job, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("batch: %s: %v", name, err)
+			return nil, &ManifestError{name, err}
 		}
 		line, _ := cr.FieldPos(0)
 		if len(rec) != len(header) {
-			return nil, fmt.Errorf("batch: %s:%d: %d fields, the header has %d", name, line, len(rec), len(header))
+			return nil, &ManifestError{fmt.Sprintf("%s:%d", name, line), fmt.Errorf("%d fields, the header has %d", len(rec), len(header))}
 		}
 		j := Job{ID: strings.TrimSpace(rec[col["id"]]), Original: rec[col["original"]], Quantized: rec[col["quantized"]]}
 		for h, i := range col {
@@ -140,7 +146,7 @@ func parseCSV(data []byte, name string) ([]Job, error) {
 			}
 			j.Options[h] = strings.TrimSpace(rec[i])
 		}
-		if err := checkJob(j, fmt.Sprintf("batch: %s:%d", name, line)); err != nil {
+		if err := checkJob(j, fmt.Sprintf("%s:%d", name, line)); err != nil {
 			return nil, err
 		}
 		jobs = append(jobs, j)
@@ -161,9 +167,9 @@ func parseJSONL(data []byte, name string) ([]Job, error) {
 		dec.UseNumber()
 		var obj map[string]any
 		if err := dec.Decode(&obj); err != nil {
-			return nil, fmt.Errorf("batch: %s:%d: not a JSON object: %v", name, line, err)
+			return nil, &ManifestError{fmt.Sprintf("%s:%d", name, line), fmt.Errorf("not a JSON object: %v", err)}
 		}
-		where := fmt.Sprintf("batch: %s:%d", name, line)
+		where := fmt.Sprintf("%s:%d", name, line)
 		var j Job
 		for k, v := range obj {
 			switch k {
@@ -173,7 +179,7 @@ func parseJSONL(data []byte, name string) ([]Job, error) {
 					if n, isNum := v.(json.Number); isNum && k == "id" {
 						s = n.String()
 					} else {
-						return nil, fmt.Errorf("%s: %q must be a string", where, k)
+						return nil, &ManifestError{where, fmt.Errorf("%q must be a string", k)}
 					}
 				}
 				switch k {
@@ -187,16 +193,16 @@ func parseJSONL(data []byte, name string) ([]Job, error) {
 			case "options":
 				m, ok := v.(map[string]any)
 				if !ok {
-					return nil, fmt.Errorf("%s: \"options\" must be an object", where)
+					return nil, &ManifestError{where, fmt.Errorf("\"options\" must be an object")}
 				}
 				for ok, ov := range m {
 					if err := setOption(&j, ok, ov); err != nil {
-						return nil, fmt.Errorf("%s: %v", where, err)
+						return nil, &ManifestError{where, err}
 					}
 				}
 			default:
 				if err := setOption(&j, k, v); err != nil {
-					return nil, fmt.Errorf("%s: %v", where, err)
+					return nil, &ManifestError{where, err}
 				}
 			}
 		}
@@ -206,7 +212,7 @@ func parseJSONL(data []byte, name string) ([]Job, error) {
 		jobs = append(jobs, j)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("batch: %s: %v", name, err)
+		return nil, &ManifestError{name, err}
 	}
 	return jobs, nil
 }
@@ -237,10 +243,10 @@ func setOption(j *Job, k string, v any) error {
 func FromDirs(dirOrig, dirQuant string) ([]Job, error) {
 	es, err := os.ReadDir(dirOrig)
 	if err != nil {
-		return nil, fmt.Errorf("batch: %w", err)
+		return nil, err
 	}
 	if st, err := os.Stat(dirQuant); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("batch: %s is not a directory", dirQuant)
+		return nil, &ManifestError{dirQuant, errors.New("not a directory")}
 	}
 	var jobs []Job
 	for _, e := range es {
@@ -255,7 +261,7 @@ func FromDirs(dirOrig, dirQuant string) ([]Job, error) {
 		jobs = append(jobs, Job{ID: e.Name(), Original: filepath.Join(dirOrig, e.Name()), Quantized: filepath.Join(dirQuant, e.Name())})
 	}
 	if len(jobs) == 0 {
-		return nil, fmt.Errorf("batch: no PNG, JPEG or GIF files in %s", dirOrig)
+		return nil, &ManifestError{dirOrig, errors.New("no PNG, JPEG or GIF files")}
 	}
 	sort.Slice(jobs, func(a, b int) bool { return jobs[a].ID < jobs[b].ID })
 	return jobs, nil
@@ -282,3 +288,13 @@ func Shard(jobs []Job, i, n int) ([]Job, error) {
 	}
 	return out, nil
 }
+
+// ManifestError is a manifest (or folder of jobs) that cannot be run:
+// its name, with the line where there is one, and why.
+type ManifestError struct {
+	Name string
+	Err  error
+}
+
+func (e *ManifestError) Error() string { return e.Name + ": " + e.Err.Error() }
+func (e *ManifestError) Unwrap() error { return e.Err }

@@ -197,61 +197,55 @@ func (r *Runner) Run(ctx context.Context, jobs []Job, outPath string) (Progress,
 		return p, werr
 	}
 	if next < len(todo) {
-		return p, fmt.Errorf("batch: stopped after %d of %d jobs: %w", next, len(todo), context.Cause(ctx))
+		return p, &StopError{Done: next, Total: len(todo), Cause: context.Cause(ctx)}
 	}
 	return p, nil
 }
 
+// StopError is a run stopped before its last job (a signal, a cancelled
+// context): rerunning the same run resumes it.
+type StopError struct {
+	Done, Total int
+	Cause       error
+}
+
+func (e *StopError) Error() string {
+	return fmt.Sprintf("batch: stopped after %d of %d jobs: %v", e.Done, e.Total, e.Cause)
+}
+func (e *StopError) Unwrap() error { return e.Cause }
+
 // decode loads a job's pair and options; failures travel with it.
 func (r *Runner) decode(seq int, j Job, base *options.Options) decoded {
 	d := decoded{seq: seq, job: j}
-	opt := *base
+	opt := base.Clone()
 	if err := opt.Apply(j.Options); err != nil {
 		d.err = err
 		return d
 	}
-	if opt.Stack != "" {
-		if _, _, err := opt.StackOf(); err != nil {
-			d.err = err // before the images are read
-			return d
-		}
+	if err := opt.Check(); err != nil {
+		d.err = err // before the images are read
+		return d
 	}
 	p, err := imageset.LoadPair(j.Original, j.Quantized, opt.MaxPixels)
 	if err != nil {
 		d.err = err
 		return d
 	}
-	d.set, d.opt = &imageset.Set{Pairs: []imageset.Pair{p}}, &opt
+	d.set, d.opt = &imageset.Set{Pairs: []imageset.Pair{p}}, opt
 	return d
 }
 
 func estimateOne(d decoded, be estimate.Backend) Line {
 	l := Line{ID: d.job.ID}
 	if d.err != nil {
-		l.Error = options.Trim(d.err)
+		l.Error = d.err.Error()
 		return l
 	}
-	s, err := d.opt.Settings()
+	out, err := d.opt.Estimate(d.set, be, nil, nil)
 	if err != nil {
-		l.Error = options.Trim(err)
+		l.Error = err.Error()
 		return l
 	}
-	s.Backend = be
-	if d.opt.Stack != "" {
-		st, ps, err := d.opt.StackOf()
-		if err == nil {
-			l.Stack, _, err = estimate.EstimateStackSet(d.set, d.opt.PerChannel, st, ps, s, nil)
-		}
-		if err != nil {
-			l.Error = options.Trim(err)
-		}
-		return l
-	}
-	rep, _, err := estimate.EstimateSet(d.set, d.opt.PerChannel, s, nil)
-	if err != nil {
-		l.Error = options.Trim(err)
-		return l
-	}
-	l.Report = rep
+	l.Report, l.Stack = out.Report, out.Stack
 	return l
 }

@@ -38,7 +38,7 @@ func ParseMode(s string) (Mode, error) {
 			return Mode(i), nil
 		}
 	}
-	return 0, fmt.Errorf("estimate: unknown mode %q (want auto, pixel or hist)", s)
+	return 0, fieldErr("Mode", s, "unknown mode; want auto, pixel or hist")
 }
 
 // Data is what one estimate fits: per-pixel samples, an 8-bit histogram, or
@@ -129,12 +129,25 @@ func (d *Data) Len() int {
 	return d.samples.Len()
 }
 
-// levels is the default OutputLevels of the data: 255 for 8-bit targets.
+// levels is the storage rounding detected in the data: 255 for 8-bit
+// targets, else none (0).
 func (d *Data) levels() float64 {
 	if d.hist != nil || d.Step == 1.0/255 {
 		return 255
 	}
 	return 0
+}
+
+// resolveLevels turns Settings.Levels into the kernels' rounding for d:
+// 0 detects it from the data, a negative value means none.
+func resolveLevels(levels float64, d *Data) float64 {
+	switch {
+	case levels == 0:
+		return d.levels()
+	case levels < 0:
+		return 0
+	}
+	return levels
 }
 
 // grouped returns the data as weighted groups for the loss: the histogram's

@@ -68,24 +68,26 @@ func Estimate(d *Data, s Settings) (*Result, error) {
 	}
 	defer o.close()
 	r := &Result{Run: Run{
-		Model: s.Model.String(), Surrogate: s.Surrogate.String(), Optimizer: s.Optimizer,
-		Strategy: s.Strategy, Mode: o.mode.String(), Backend: o.backend,
+		Model: s.Model.String(), Surrogate: s.Surrogate.String(), Optimizer: s.Optim.Method,
+		Strategy: s.Strategy.Name(), Mode: o.mode.String(), Backend: o.backend,
 	}}
 	if o.backend == "gpu" {
 		r.Renderer = s.Backend.Renderer()
 	}
 	var b float64
-	switch s.Strategy {
-	case "gd":
-		b, err = o.gd()
-	case "multistart":
-		b, err = o.multistart()
-	case "continuation":
-		b, err = o.continuation()
-	case "scan":
-		b = o.scan()
+	switch st := s.Strategy.(type) {
+	case GD:
+		b, err = o.gd(st)
+	case Multistart:
+		b, err = o.multistart(st)
+	case Continuation:
+		b, err = o.continuation(st)
+	case Scan:
+		b = o.scan(st)
+	case Auto:
+		b, r.Narrowed, err = o.auto(st)
 	default:
-		b, r.Narrowed, err = o.auto()
+		err = fieldErr("Strategy", s.Strategy.Name(), "fits a stack, not b alone")
 	}
 	if err != nil {
 		return nil, err
@@ -175,16 +177,16 @@ func (o *objective) rng(stream uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(o.s.Seed, stream))
 }
 
-func (o *objective) init() float64 {
-	if o.s.Init != 0 {
-		return o.s.Init
+func (o *objective) init(b float64) float64 {
+	if b != 0 {
+		return b
 	}
-	return o.s.BMin + (o.s.BMax-o.s.BMin)*o.rng(1).Float64()
+	return o.s.Range.Min + (o.s.Range.Max-o.s.Range.Min)*o.rng(1).Float64()
 }
 
 // gd is one gradient run from Init: what users try first.
-func (o *objective) gd() (float64, error) {
-	res, err := o.run(o.init(), o.s.BMin, o.s.BMax, o.s.Steps)
+func (o *objective) gd(st GD) (float64, error) {
+	res, err := o.run(o.init(st.Init), o.s.Range.Min, o.s.Range.Max, o.s.Optim.Steps)
 	if err != nil {
 		return 0, err
 	}
@@ -193,13 +195,13 @@ func (o *objective) gd() (float64, error) {
 
 // multistart runs gd from Starts points, one in each equal part of the
 // range at a random offset, and keeps the least exact loss.
-func (o *objective) multistart() (float64, error) {
+func (o *objective) multistart(st Multistart) (float64, error) {
 	r := o.rng(2)
 	best, bestLoss := 0.0, math.Inf(1)
-	k := o.s.Starts
-	w := (o.s.BMax - o.s.BMin) / float64(k)
+	k := st.Starts
+	w := (o.s.Range.Max - o.s.Range.Min) / float64(k)
 	for i := 0; i < k; i++ {
-		res, err := o.run(o.s.BMin+w*(float64(i)+r.Float64()), o.s.BMin, o.s.BMax, o.s.Steps)
+		res, err := o.run(o.s.Range.Min+w*(float64(i)+r.Float64()), o.s.Range.Min, o.s.Range.Max, o.s.Optim.Steps)
 		if err != nil {
 			return 0, err
 		}
@@ -214,11 +216,11 @@ func (o *objective) multistart() (float64, error) {
 // stages that share the Steps, each starting where the last ended. The
 // smooth surrogates run with their soft forward, which is what smooths
 // the loss landscape; gaussian smooths the loss itself.
-func (o *objective) continuation() (float64, error) {
-	base := o.s.config()
-	b := o.init()
-	n := o.s.Stages
-	per := max(1, o.s.Steps/n)
+func (o *objective) continuation(st Continuation) (float64, error) {
+	base := o.s.config(o.levels)
+	b := o.init(st.Init)
+	n := st.Stages
+	per := max(1, o.s.Optim.Steps/n)
 	for k := 0; k < n; k++ {
 		t := float64(k+1) / float64(n)
 		c := base
@@ -230,13 +232,13 @@ func (o *objective) continuation() (float64, error) {
 			c.Surrogate.Alpha = 0.5 * math.Pow(100, t)
 			c.SoftForward = true
 		case kernels.Gaussian:
-			s0 := (o.s.BMax - o.s.BMin) / 4
+			s0 := (o.s.Range.Max - o.s.Range.Min) / 4
 			c.Surrogate.Sigma = s0 * math.Pow(0.01/s0, t)
 		}
 		if err := o.setConfig(c); err != nil {
 			return 0, err
 		}
-		res, err := o.run(b, o.s.BMin, o.s.BMax, per)
+		res, err := o.run(b, o.s.Range.Min, o.s.Range.Max, per)
 		if err != nil {
 			return 0, err
 		}
@@ -248,9 +250,9 @@ func (o *objective) continuation() (float64, error) {
 func (o *objective) grid(k int) []float64 {
 	bs := make([]float64, k)
 	for i := range bs {
-		bs[i] = o.s.BMin + (o.s.BMax-o.s.BMin)*float64(i)/float64(k-1)
+		bs[i] = o.s.Range.Min + (o.s.Range.Max-o.s.Range.Min)*float64(i)/float64(k-1)
 	}
-	bs[k-1] = o.s.BMax
+	bs[k-1] = o.s.Range.Max
 	return bs
 }
 
@@ -270,12 +272,8 @@ func (o *objective) scanGrid(k int) ([]float64, []float64) {
 }
 
 // scan is the best point of a dense exact-loss grid.
-func (o *objective) scan() float64 {
-	k := o.s.ScanPoints
-	if k == 0 {
-		k = 25001
-	}
-	bs, ls := o.scanGrid(k)
+func (o *objective) scan(st Scan) float64 {
+	bs, ls := o.scanGrid(st.Points)
 	return bs[argmin(ls)]
 }
 
@@ -292,8 +290,8 @@ func argmin(v []float64) int {
 // coarsePoints is auto's grid: 4096 points when the grouped data are small
 // (8-bit data: at most 65536 groups), fewer on large data, at least 512.
 func (o *objective) coarsePoints() int {
-	if o.s.ScanPoints > 0 {
-		return o.s.ScanPoints
+	if a, ok := o.s.Strategy.(Auto); ok && a.ScanPoints > 0 {
+		return a.ScanPoints
 	}
 	return max(512, min(4096, int(2e9/float64(max(1, o.grouped.Len())))))
 }
@@ -316,17 +314,17 @@ type candidate struct{ b, loss float64 }
 // refinement with the chosen surrogate and optimizer; then the exact
 // polish of a bracket around each, which finds the global minimum of the
 // exact loss inside it; the least wins.
-func (o *objective) auto() (float64, bool, error) {
+func (o *objective) auto(st Auto) (float64, bool, error) {
 	k := o.coarsePoints()
 	bs, ls := o.scanGrid(k)
 	h := bs[1] - bs[0]
 	narrowedAny := false
 	var cands []candidate
 	bas := basins(ls)
-	for _, i := range bas[:min(o.s.Starts, len(bas))] {
+	for _, i := range bas[:min(st.Basins, len(bas))] {
 		b0 := bs[i]
-		lo, hi := math.Max(o.s.BMin, b0-h), math.Min(o.s.BMax, b0+h)
-		res, err := o.run(b0, lo, hi, min(o.s.Steps, 50))
+		lo, hi := math.Max(o.s.Range.Min, b0-h), math.Min(o.s.Range.Max, b0+h)
+		res, err := o.run(b0, lo, hi, min(o.s.Optim.Steps, 50))
 		if err != nil {
 			return 0, false, err
 		}
@@ -353,15 +351,15 @@ func (o *objective) polishAround(center, lo, hi float64) polished {
 	cfg := o.exact.Config()
 	var p polished
 	for range 8 {
-		lo, hi = math.Max(o.s.BMin, lo), math.Min(o.s.BMax, hi)
+		lo, hi = math.Max(o.s.Range.Min, lo), math.Min(o.s.Range.Max, hi)
 		p = polish(o.grouped, cfg, lo, hi, center)
 		w := hi - lo
 		grow := false
-		if p.lo-lo < 1e-6*w && lo > o.s.BMin {
+		if p.lo-lo < 1e-6*w && lo > o.s.Range.Min {
 			lo -= w
 			grow = true
 		}
-		if hi-p.hi < 1e-6*w && hi < o.s.BMax {
+		if hi-p.hi < 1e-6*w && hi < o.s.Range.Max {
 			hi += w
 			grow = true
 		}
@@ -403,7 +401,7 @@ func (o *objective) tolerance() float64 {
 // points within the rounding tolerance, widening the window while the hull
 // touches its edge.
 func (o *objective) interval(b, loss float64) [2]float64 {
-	return hull(b, o.s.BMin, o.s.BMax, 0.05, 2001, loss+o.tolerance()+1e-12*loss, o.losses)
+	return hull(b, o.s.Range.Min, o.s.Range.Max, 0.05, 2001, loss+o.tolerance()+1e-12*loss, o.losses)
 }
 
 // hull returns the smallest interval holding center and every point whose

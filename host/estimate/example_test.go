@@ -1,9 +1,9 @@
 package estimate
 
 import (
+	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"testing"
 
 	"github.com/quantfit/quantfit/host/optim"
@@ -106,8 +106,9 @@ func TestStackRangeOfB(t *testing.T) {
 	for _, r := range [][2]float64{{0, 30}, {-3, 30}, {5, 1e9}} {
 		ps := st.Params()
 		ps[1].Lo, ps[1].Hi, ps[1].Init = r[0], r[1], 10
-		if _, err := EstimateStack(d, st, ps, Settings{}); err == nil || !strings.Contains(err.Error(), "parameter b") {
-			t.Errorf("b in %v: error %v", r, err)
+		_, err := EstimateStack(d, st, ps, Settings{})
+		if fe := (*kernels.FieldError)(nil); !errors.As(err, &fe) || fe.Field != "Params" || fe.Value != "b" {
+			t.Errorf("b in %v: error %v, want a field error naming b", r, err)
 		}
 	}
 }
@@ -124,7 +125,7 @@ func TestStackMiniBatch(t *testing.T) {
 	d := stackPair(t, ims[0], st, []float64{0.9, 11})
 	var steps []optim.Step
 	rec := optim.RecorderFunc(func(s optim.Step) error { steps = append(steps, s); return nil })
-	res, err := EstimateStack(d, st, st.Params(), Settings{Strategy: "multistart", Starts: 3, Steps: 40, BatchSize: 512, Noise: 0.01, Recorder: rec})
+	res, err := EstimateStack(d, st, st.Params(), Settings{Strategy: Multistart{Starts: 3}, Optim: Optim{Steps: 40, BatchSize: 512, Noise: 0.01}, Recorder: rec})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func TestGPUMatchesCPUOnPhotos(t *testing.T) {
 		data := pairData(t, im, m, b)
 		settings := []Settings{{Model: m, Mode: HistMode}}
 		if im.W*im.H <= 512*512 { // llvmpipe is slow per pixel
-			settings = append(settings, Settings{Model: m, Mode: PixelMode, Steps: 100, Starts: 4})
+			settings = append(settings, Settings{Model: m, Mode: PixelMode, Optim: Optim{Steps: 100}, Strategy: Auto{Basins: 4}})
 		}
 		for _, s := range settings {
 			cpu, err := Estimate(data, s)

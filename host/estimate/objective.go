@@ -17,6 +17,9 @@ type objective struct {
 	mode  Mode
 	step  Evaluator
 	exact Evaluator
+	// levels is the storage rounding modelled (0: none), Settings.Levels
+	// resolved for these data.
+	levels float64
 	// backend names where the steps ran: "cpu" or "gpu"
 	backend string
 	grouped *kernels.Weighted
@@ -35,10 +38,7 @@ type objective struct {
 }
 
 func newObjective(d *Data, s Settings) (*objective, error) {
-	if s.OutputLevels == 0 {
-		s.OutputLevels = d.levels()
-	}
-	o := &objective{s: s, data: d, mode: s.Mode, permEpoch: -1}
+	o := &objective{s: s, data: d, mode: s.Mode, permEpoch: -1, levels: resolveLevels(s.Levels, d)}
 	if o.mode == AutoMode {
 		o.mode = PixelMode
 		if d.hist != nil {
@@ -46,14 +46,14 @@ func newObjective(d *Data, s Settings) (*objective, error) {
 		}
 	}
 	if o.mode == HistMode && d.hist == nil {
-		return nil, errorf("histogram mode needs 8-bit data; use -mode pixel")
+		return nil, fieldErr("Mode", HistMode, "needs 8-bit data; use pixel mode")
 	}
 	g, err := d.grouped(s.Loss.Kind)
 	if err != nil {
 		return nil, err
 	}
 	o.grouped = g
-	cfg := s.config()
+	cfg := s.config(o.levels)
 	exactCfg := cfg
 	exactCfg.Surrogate, exactCfg.SoftForward = kernels.Surrogate{Kind: kernels.STE}, false
 	be := s.Backend
@@ -76,12 +76,12 @@ func newObjective(d *Data, s Settings) (*objective, error) {
 		o.close()
 		return nil, err
 	}
-	if s.BatchSize > 0 {
+	if s.Optim.BatchSize > 0 {
 		smp, err := d.Samples()
 		if err != nil {
 			return nil, err
 		}
-		n := min(s.BatchSize, smp.Len())
+		n := min(s.Optim.BatchSize, smp.Len())
 		o.bx, o.bt = make([]float32, n), make([]float32, n)
 		copy(o.bx, smp.X)
 		copy(o.bt, smp.T)
@@ -173,17 +173,17 @@ func (o *objective) batchLossGrad(g, x []float64, epoch, batch int) float64 {
 
 // run is one gradient run from b0 within [lo, hi].
 func (o *objective) run(b0, lo, hi float64, steps int) (*optim.Result, error) {
-	m, err := optim.ParseMethod(o.s.Optimizer)
+	m, err := optim.ParseMethod(o.s.Optim.Method)
 	if err != nil {
 		return nil, err
 	}
 	set := &optim.Settings{
 		Steps:        steps,
-		LearningRate: o.s.LearningRate,
-		Schedule:     o.s.Schedule,
-		Noise:        o.s.Noise,
-		Patience:     o.s.Patience,
-		Tolerance:    o.s.Tolerance,
+		LearningRate: o.s.Optim.LearningRate,
+		Schedule:     o.s.Optim.Schedule,
+		Noise:        o.s.Optim.Noise,
+		Patience:     o.s.Optim.Patience,
+		Tolerance:    o.s.Optim.Tolerance,
 		Lower:        []float64{lo},
 		Upper:        []float64{hi},
 		Seed:         o.s.Seed + uint64(o.steps),

@@ -50,7 +50,7 @@ func pairData(t testing.TB, im *imageset.Image, m kernels.Model, b float64) *Dat
 
 // denseMin is the least exact loss over a grid of step 1e-4 on [5, 30].
 func denseMin(t testing.TB, d *Data, m kernels.Model) float64 {
-	o, err := newObjective(d, Settings{Model: m, ScanPoints: 250001}.withDefaults())
+	o, err := newObjective(d, Settings{Model: m, Strategy: Auto{ScanPoints: 250001}}.withDefaults())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,8 +135,8 @@ func TestPlainGDReport(t *testing.T) {
 		for i := 0; i < trials; i++ {
 			b := 5 + 25*r.Float64()
 			d := pairData(t, ims[i%len(ims)], kernels.Midrise, b)
-			res, err := Estimate(d, Settings{Strategy: "gd", Surrogate: kernels.Surrogate{Kind: k}, SurrogateSet: true,
-				Optimizer: "adam", Steps: 500, Seed: uint64(100 + i)})
+			res, err := Estimate(d, Settings{Strategy: GD{}, Surrogate: kernels.Surrogate{Kind: k},
+				Optim: Optim{Method: "adam", Steps: 500}, Seed: uint64(100 + i)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"time"
 
@@ -31,11 +30,15 @@ type StackResult struct {
 
 // StackRun is how a stack was fitted, in a result and in a report.
 type StackRun struct {
-	Stack       string  `json:"stack"`
+	Stack string `json:"stack"`
+	// Model is the quantizer's model, if the stack has a quantizer.
+	Model       string  `json:"model,omitempty"`
 	Strategy    string  `json:"strategy"`
 	Optimizer   string  `json:"optimizer"`
 	Surrogate   string  `json:"surrogate"`
+	Mode        string  `json:"mode"`
 	Backend     string  `json:"backend"`
+	Renderer    string  `json:"renderer,omitempty"`
 	Steps       int     `json:"steps"`
 	Evaluations int     `json:"evaluations"`
 	Seconds     float64 `json:"seconds"`
@@ -115,12 +118,6 @@ func (b *stackBatches) lossGrad(g, x []float64, epoch, batch int) float64 {
 	return b.eval.LossGrad(x, g)
 }
 
-// StackStrategies lists the strategies that fit a stack: auto (the
-// structured search below when the quantizer comes last, else
-// multistart), gd (one joint descent from the starts given, with the
-// chosen optimizer and surrogate: what users usually try) and multistart.
-func StackStrategies() []string { return []string{"auto", "gd", "multistart"} }
-
 // EstimateStack fits every parameter of st to d. params gives the ranges
 // and initial values (st.Params() with any overrides). When the quantizer
 // is the last operator, b is searched globally: on a grid of b, the levels
@@ -133,30 +130,40 @@ func StackStrategies() []string { return []string{"auto", "gd", "multistart"} }
 // optimizer from Starts starts.
 func EstimateStack(d *Data, st *kernels.Stack, params []kernels.Param, s Settings) (*StackResult, error) {
 	start := time.Now()
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
 	s = s.withDefaults()
-	if !slices.Contains(StackStrategies(), s.Strategy) {
-		return nil, errorf("strategy %s fits b alone; a stack takes one of %s", s.Strategy, strings.Join(StackStrategies(), ", "))
+	switch s.Strategy.(type) {
+	case Auto, GD, Multistart:
+	default:
+		return nil, fieldErr("Strategy", s.Strategy.Name(), "fits b alone; a stack takes one of %s", strings.Join(StackStrategies(), ", "))
+	}
+	if err := st.Validate(); err != nil {
+		return nil, err
 	}
 	if len(params) != st.Dim() {
-		return nil, errorf("%d parameter ranges for %d parameters", len(params), st.Dim())
+		return nil, fieldErr("Params", len(params), "%d parameter ranges for %d parameters", len(params), st.Dim())
 	}
 	for _, p := range params {
 		if !(p.Lo < p.Hi) || !(p.Init >= p.Lo && p.Init <= p.Hi) || !finite(p.Lo) || !finite(p.Hi) {
-			return nil, errorf("parameter %s: range [%v, %v] with start %v is not a range holding its start", p.Name, p.Lo, p.Hi, p.Init)
+			return nil, fieldErr("Params", p.Name, "range [%v, %v] with start %v is not a range holding its start", p.Lo, p.Hi, p.Init)
 		}
 	}
 	off := 0
 	for _, op := range st.Ops {
 		if q, ok := op.(kernels.Quantize); ok {
 			if b := params[off]; b.Lo <= q.Config.Model.MinB() || b.Hi > maxB {
-				return nil, errorf("parameter %s: range [%v, %v] must lie in (%v, %v] for %v", b.Name, b.Lo, b.Hi, q.Config.Model.MinB(), maxB, q.Config.Model)
+				return nil, fieldErr("Params", b.Name, "range [%v, %v] must lie in (%v, %v] for %v", b.Lo, b.Hi, q.Config.Model.MinB(), maxB, q.Config.Model)
 			}
 		}
 		off += len(op.Params())
 	}
-	if d.hist == nil && d.levels() == 0 && st.OutputLevels == 255 {
-		st.OutputLevels = 0
-	}
+	// The storage rounding is the settings', resolved for these data, on
+	// a copy: the caller's stack is left as it was.
+	stc := *st
+	stc.OutputLevels = resolveLevels(s.Levels, d)
+	st = &stc
 	w, err := d.grouped(st.Loss.Kind)
 	if err != nil {
 		return nil, err
@@ -173,8 +180,8 @@ func EstimateStack(d *Data, st *kernels.Stack, params []kernels.Param, s Setting
 		defer c.Close()
 	}
 	f := &stackFit{st: st, params: params, w: w, eval: e, s: s, q: -1}
-	if s.BatchSize > 0 {
-		if f.batch, err = newStackBatches(d, st, s.BatchSize, s.Seed); err != nil {
+	if s.Optim.BatchSize > 0 {
+		if f.batch, err = newStackBatches(d, st, s.Optim.BatchSize, s.Seed); err != nil {
 			return nil, err
 		}
 	}
@@ -196,28 +203,41 @@ func EstimateStack(d *Data, st *kernels.Stack, params []kernels.Param, s Setting
 		f.tol = tl
 	}
 	var p []float64
-	strategy := "stack-" + s.Strategy
-	switch {
-	case s.Strategy == "gd":
-		p, err = f.descend(f.init(), s.Steps)
-	case s.Strategy == "auto" && f.q >= 0:
-		p, err = f.structured()
+	strategy := "stack-" + s.Strategy.Name()
+	_, gd := s.Strategy.(GD)
+	switch a, auto := s.Strategy.(Auto); {
+	case gd:
+		p, err = f.descend(f.init(), s.Optim.Steps)
+	case auto && f.q >= 0:
+		p, err = f.structured(a)
 	default:
 		strategy = "stack-multistart"
-		p, err = f.multistart()
+		starts := defaultStarts
+		if m, ok := s.Strategy.(Multistart); ok {
+			starts = m.Starts
+		}
+		p, err = f.multistart(starts)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if s.Strategy != "gd" {
+	if !gd {
 		p = f.center(f.refine(p))
 	}
-	r := &StackResult{Loss: f.loss(p), StackRun: StackRun{Strategy: strategy, Optimizer: s.Optimizer, Surrogate: s.Surrogate.String(), Backend: backend}}
-	for i, op := range st.Ops {
-		if i > 0 {
-			r.Stack += ","
+	mode := PixelMode
+	if d.hist != nil {
+		mode = HistMode
+	}
+	r := &StackResult{Loss: f.loss(p), StackRun: StackRun{Stack: st.Name(), Strategy: strategy, Optimizer: s.Optim.Method,
+		Surrogate: s.Surrogate.String(), Mode: mode.String(), Backend: backend}}
+	for _, op := range st.Ops {
+		if q, ok := op.(kernels.Quantize); ok {
+			r.Model = q.Config.Model.String()
+			break
 		}
-		r.Stack += op.Name()
+	}
+	if backend == "gpu" {
+		r.Renderer = be.Renderer()
 	}
 	for i, pp := range params {
 		iv := f.paramInterval(p, i, r.Loss)
@@ -250,17 +270,17 @@ func (f *stackFit) init() []float64 {
 
 // multistart fits all parameters jointly with the chosen optimizer and
 // surrogate from Starts starts spread over the ranges.
-func (f *stackFit) multistart() ([]float64, error) {
+func (f *stackFit) multistart(starts int) ([]float64, error) {
 	r := rand.New(rand.NewPCG(f.s.Seed, 0x57ac))
 	best, bestLoss := f.init(), f.loss(f.init())
-	for k := 0; k < f.s.Starts; k++ {
+	for k := 0; k < starts; k++ {
 		p0 := f.init()
 		if k > 0 {
 			for i, pp := range f.params {
 				p0[i] = pp.Lo + (pp.Hi-pp.Lo)*r.Float64()
 			}
 		}
-		p, err := f.descend(p0, f.s.Steps)
+		p, err := f.descend(p0, f.s.Optim.Steps)
 		if err != nil {
 			return nil, err
 		}
@@ -273,7 +293,7 @@ func (f *stackFit) multistart() ([]float64, error) {
 
 // descend runs the chosen optimizer on the surrogate loss from p0.
 func (f *stackFit) descend(p0 []float64, steps int) ([]float64, error) {
-	m, err := optim.ParseMethod(f.s.Optimizer)
+	m, err := optim.ParseMethod(f.s.Optim.Method)
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +301,7 @@ func (f *stackFit) descend(p0 []float64, steps int) ([]float64, error) {
 	for i, pp := range f.params {
 		lo[i], hi[i] = pp.Lo, pp.Hi
 	}
-	lr := f.s.LearningRate
+	lr := f.s.Optim.LearningRate
 	if lr == 0 {
 		lr = 0.01
 	}
@@ -296,8 +316,9 @@ func (f *stackFit) descend(p0 []float64, steps int) ([]float64, error) {
 			return b.lossGrad(g, x, epoch, batch)
 		}
 	}
-	set := &optim.Settings{Steps: steps, LearningRate: lr, Schedule: f.s.Schedule, Noise: f.s.Noise,
-		Lower: lo, Upper: hi, Patience: f.s.Patience, Tolerance: f.s.Tolerance, Seed: f.s.Seed + uint64(f.steps)}
+	o := f.s.Optim
+	set := &optim.Settings{Steps: steps, LearningRate: lr, Schedule: o.Schedule, Noise: o.Noise,
+		Lower: lo, Upper: hi, Patience: o.Patience, Tolerance: o.Tolerance, Seed: f.s.Seed + uint64(f.steps)}
 	if f.s.Recorder != nil {
 		set.Recorder = optim.RecorderFunc(func(st optim.Step) error {
 			st.Step = f.recStep
@@ -316,7 +337,7 @@ func (f *stackFit) descend(p0 []float64, steps int) ([]float64, error) {
 // refine is the joint refinement with the optimizer and surrogate, kept
 // only where it lowers the exact loss.
 func (f *stackFit) refine(p []float64) []float64 {
-	q, err := f.descend(p, min(f.s.Steps, 100))
+	q, err := f.descend(p, min(f.s.Optim.Steps, 100))
 	if err != nil || f.loss(q) >= f.loss(p) {
 		return p
 	}

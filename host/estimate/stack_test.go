@@ -103,3 +103,23 @@ func stackTrials(t *testing.T, trials int, seed uint64, s Settings, want float64
 		t.Errorf("within tolerance in %d/%d trials, want %.0f%%", ok, trials, 100*want)
 	}
 }
+
+// TestEstimateStackLeavesCallersStack: the storage rounding comes from
+// Settings.Levels, resolved on a copy; the caller's stack keeps its own
+// (it used to be set to 0 on 16-bit data, overriding an explicit -levels
+// 255). The report says how the fit was made: model, mode, backend.
+func TestEstimateStackLeavesCallersStack(t *testing.T) {
+	st := exposureStack()
+	d := rampData(st, []float64{-0.4, 12.3})
+	st.OutputLevels = 17 // the caller's own; Settings.Levels decides the fit
+	res, err := EstimateStack(d, st, st.Params(), Settings{Strategy: GD{}, Optim: Optim{Steps: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.OutputLevels != 17 {
+		t.Errorf("the caller's stack has OutputLevels %v, want 17", st.OutputLevels)
+	}
+	if res.Model != "midrise" || res.Mode != "hist" || res.Backend != "cpu" || res.Stack != "exposure,quantize" {
+		t.Errorf("run %+v", res.StackRun)
+	}
+}

@@ -5,16 +5,18 @@ import (
 	"math/rand/v2"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/quantfit/quantfit/kernels"
 )
 
 // structured searches b on a grid with the inner fit, then finely.
-func (f *stackFit) structured() ([]float64, error) {
+func (f *stackFit) structured(a Auto) ([]float64, error) {
 	bp := f.params[f.q]
 	// A step of 0.02 in b; over ranges that would take more than 4096
 	// points, 4096 spaced in proportion to b, as the basins of the loss
 	// widen with b (about b/255 for 8-bit data).
 	const maxGrid = 4096
-	k := f.s.ScanPoints
+	k := a.ScanPoints
 	geometric := false
 	if k == 0 {
 		k = int(math.Ceil((bp.Hi-bp.Lo)/0.02)) + 1
@@ -153,7 +155,8 @@ func (f *stackFit) fitAt(b float64) []float64 {
 	for i, op := range smooth {
 		sizes[i] = len(op.Params())
 	}
-	var dps, dxs [16]float64
+	var dps [kernels.MaxParams]float64
+	var dxs [kernels.MaxOps]float64
 	// g returns g(x) and, with jac, its derivatives in the parameters.
 	g := func(x float64, p, jac []float64) float64 {
 		off := 0

@@ -61,7 +61,11 @@ func (im *Image) Value(ch, i int) float32 {
 func Load(path string, maxPixels int) (*Image, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("imageset: %w", err)
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, &InputError{path, err}
 	}
 	return Decode(bytes.NewReader(data), path, maxPixels)
 }
@@ -74,23 +78,23 @@ func Decode(r io.ReadSeeker, name string, maxPixels int) (*Image, error) {
 	cfg, format, err := image.DecodeConfig(r)
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) {
-			return nil, fmt.Errorf("imageset: %s: not a PNG, JPEG or GIF image", name)
+			return nil, &InputError{name, ErrNotImage}
 		}
-		return nil, fmt.Errorf("imageset: %s: %v", name, err)
+		return nil, &InputError{name, fmt.Errorf("%w: %v", ErrCorrupt, err)}
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, fmt.Errorf("imageset: %s: image has no pixels (%dx%d)", name, cfg.Width, cfg.Height)
+		return nil, &InputError{name, fmt.Errorf("%w (%dx%d)", ErrNoPixels, cfg.Width, cfg.Height)}
 	}
 	if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
-		return nil, fmt.Errorf("imageset: %s: %dx%d is %d pixels, over the limit of %d (raise it with -max-pixels)",
-			name, cfg.Width, cfg.Height, int64(cfg.Width)*int64(cfg.Height), maxPixels)
+		return nil, &InputError{name, fmt.Errorf("%w: %dx%d is %d pixels, over the limit of %d",
+			ErrTooLarge, cfg.Width, cfg.Height, int64(cfg.Width)*int64(cfg.Height), maxPixels)}
 	}
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("imageset: %s: %v", name, err)
+		return nil, &InputError{name, err}
 	}
 	img, _, err := image.Decode(r)
 	if err != nil {
-		return nil, fmt.Errorf("imageset: %s: corrupt or truncated %s: %v", name, format, err)
+		return nil, &InputError{name, fmt.Errorf("%w %s: %v", ErrCorrupt, format, err)}
 	}
 	return fromImage(img, name), nil
 }

@@ -32,7 +32,7 @@ func LoadPair(orig, quant string, maxPixels int) (Pair, error) {
 // NewPair checks that o and q can be compared.
 func NewPair(o, q *Image) (Pair, error) {
 	if o.W != q.W || o.H != q.H {
-		return Pair{}, fmt.Errorf("imageset: %s is %dx%d but %s is %dx%d", o.Name, o.W, o.H, q.Name, q.W, q.H)
+		return Pair{}, &InputError{q.Name, fmt.Errorf("%w: %dx%d, but %s is %dx%d", ErrSizeMismatch, q.W, q.H, o.Name, o.W, o.H)}
 	}
 	return Pair{o, q}, nil
 }
@@ -42,7 +42,11 @@ func NewPair(o, q *Image) (Pair, error) {
 func MatchDirs(dirOrig, dirQuant string) ([][2]string, error) {
 	es, err := os.ReadDir(dirOrig)
 	if err != nil {
-		return nil, fmt.Errorf("imageset: %w", err)
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, &InputError{dirOrig, err}
 	}
 	var out [][2]string
 	var missing []string
@@ -58,10 +62,10 @@ func MatchDirs(dirOrig, dirQuant string) ([][2]string, error) {
 		out = append(out, [2]string{filepath.Join(dirOrig, e.Name()), q})
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("imageset: %s lacks %s", dirQuant, strings.Join(missing, ", "))
+		return nil, &InputError{dirQuant, fmt.Errorf("%w: %s", ErrUnmatched, strings.Join(missing, ", "))}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("imageset: no PNG, JPEG or GIF files in %s", dirOrig)
+		return nil, &InputError{dirOrig, ErrNoImages}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
 	return out, nil
@@ -122,7 +126,7 @@ func (s *Set) Len(channels []int) int {
 	return n
 }
 
-var errEmpty = errors.New("imageset: no image pairs")
+var errEmpty = &InputError{"the set", errors.New("no image pairs")}
 
 // Samples returns the values of the given channels of every pair as
 // per-pixel samples.
@@ -151,7 +155,7 @@ func (s *Set) Histogram(channels []int) (*kernels.Histogram, error) {
 		return nil, errEmpty
 	}
 	if !s.Is8Bit() {
-		return nil, errors.New("imageset: histogram mode needs 8-bit images")
+		return nil, &InputError{"the set", errors.New("histogram mode needs 8-bit images")}
 	}
 	h := new(kernels.Histogram)
 	for _, p := range s.Pairs {

@@ -1,16 +1,18 @@
 // Package options holds the estimation options by their flag names: the
 // command line, batch manifests and the service's requests all set them
 // through one FlagSet, so each option has one name, one default and one
-// check everywhere.
+// check everywhere, and Estimate is the one path from options and images
+// to a report.
 package options
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -22,7 +24,8 @@ import (
 )
 
 // Options are the estimation options. The zero value is not ready: use
-// Default, or Declare on a FlagSet.
+// Default, or Declare on a FlagSet. Copy with Clone, never by assignment:
+// a copy would share the parameter ranges and the set of given flags.
 type Options struct {
 	model, surrogate, loss, optimizer, schedule, strategy, mode string
 	gamma, alpha, sigma, delta                                  float64
@@ -40,6 +43,11 @@ type Options struct {
 	// jointly (estimate -stack); ParamRanges override their ranges.
 	Stack       string
 	ParamRanges []string
+
+	// fs is the FlagSet the options were declared on: the flags it was
+	// given count as given. given holds the names set by Apply.
+	fs    *flag.FlagSet
+	given map[string]bool
 }
 
 // Default returns the options at their defaults.
@@ -49,38 +57,64 @@ func Default() *Options {
 	return o
 }
 
+// Clone returns an independent copy: Apply on it leaves o as it was.
+func (o *Options) Clone() *Options {
+	c := *o
+	c.ParamRanges = slices.Clone(o.ParamRanges)
+	c.given = maps.Clone(o.given)
+	if c.given == nil {
+		c.given = map[string]bool{}
+	}
+	if o.fs != nil {
+		o.fs.Visit(func(f *flag.Flag) { c.given[f.Name] = true })
+	}
+	c.fs = nil
+	return &c
+}
+
+// isGiven reports whether the option was set explicitly.
+func (o *Options) isGiven(name string) bool {
+	if o.given[name] {
+		return true
+	}
+	found := false
+	if o.fs != nil {
+		o.fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	}
+	return found
+}
+
 // process names the options that belong to a process, not to one job.
 var process = map[string]bool{"backend": true, "debug": true, "max-pixels": true}
 
 // Apply sets options by name, as a batch manifest's columns or a service
 // request's fields give them; a process-wide option, an unknown name or a
-// bad value is a UsageError naming it.
+// bad value is a UsageError naming it. Apply changes o: Clone a shared
+// base first.
 func (o *Options) Apply(values map[string]string) error {
 	fs := flag.NewFlagSet("options", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	// Declare resets every field to its default: put back the current
 	// values before applying the new ones.
-	cur := *o
+	cur := o.Clone()
 	o.Declare(fs)
-	*o = cur
-	names := make([]string, 0, len(values))
-	for k := range values {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	*o = *cur
+	names := slices.Sorted(maps.Keys(values))
 	for _, k := range names {
 		if process[k] || fs.Lookup(k) == nil {
-			return Usagef("unknown option %q", k)
+			return UsageError{Flag: k, Err: fmt.Errorf("unknown option %q", k)}
 		}
 		if err := fs.Set(k, values[k]); err != nil {
-			return Usagef("option %s: %v", k, err)
+			return UsageError{Flag: k, Err: fmt.Errorf("option %s: %v", k, err)}
 		}
+		o.given[k] = true
 	}
 	return nil
 }
 
 // Declare defines every option as a flag of fs.
 func (o *Options) Declare(fs *flag.FlagSet) {
+	o.fs, o.given = fs, map[string]bool{}
 	fs.StringVar(&o.model, "model", "midrise", "quantizer `model`: "+strings.Join(kernels.Models(), ", "))
 	fs.StringVar(&o.surrogate, "surrogate", "atan", "surrogate `gradient`: "+strings.Join(kernels.Surrogates(), ", ")+", lsq")
 	fs.Float64Var(&o.gamma, "gamma", 0.9, "atan surrogate damping `γ` in [0,1)")
@@ -123,7 +157,7 @@ func (o *Options) Declare(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.StringVar(&o.backend, "backend", "auto", "`backend`: auto (a hardware GPU if there is one, else the CPU), cpu, gpu (any OpenGL 4.3 context, software renderers included)")
-	fs.BoolVar(&o.debug, "debug", false, "GPU: GL debug output and an error check after every GL call")
+	fs.BoolVar(&o.debug, "debug", false, "GPU: GL debug output, and a glGetError check after every GL call")
 }
 
 // OpenBackend opens the backend the options ask for; release frees it.
@@ -135,7 +169,7 @@ func (o *Options) OpenBackend(stderr io.Writer) (estimate.Backend, func(), error
 	case "gpu":
 		d, err := gpu.Open(gpu.Options{AllowSoftware: true, Debug: o.debug, DebugLog: stderr})
 		if err != nil {
-			return nil, none, Usagef("-backend gpu: %s", trim(err))
+			return nil, none, UsageError{Flag: "backend", Err: fmt.Errorf("-backend gpu: %w", err)}
 		}
 		return &estimate.GPU{Device: d}, d.Close, nil
 	case "auto":
@@ -146,55 +180,148 @@ func (o *Options) OpenBackend(stderr io.Writer) (estimate.Backend, func(), error
 		}
 		return &estimate.GPU{Device: d, MinSamples: 1 << 16, Fallback: true, Warn: stderr}, d.Close, nil
 	}
-	return nil, none, Usagef("-backend: unknown backend %q (want auto, cpu or gpu)", o.backend)
+	return nil, none, Usagef("backend", "unknown backend %q (want auto, cpu or gpu)", o.backend)
 }
+
+// fieldFlags names the flag of each settings field, by the Field of
+// package kernels' and estimate's errors.
+var fieldFlags = map[string]string{
+	"Model": "model", "Surrogate.Kind": "surrogate", "Surrogate.Gamma": "gamma", "Surrogate.Alpha": "alpha",
+	"Surrogate.Sigma": "sigma", "Surrogate.Samples": "samples", "Loss.Kind": "loss", "Loss.Delta": "delta",
+	"SoftForward": "soft-forward", "Levels": "levels", "Range.Min": "bmin", "Range.Max": "bmax",
+	"Optim.Method": "optimizer", "Optim.LearningRate": "lr", "Optim.Steps": "steps", "Optim.BatchSize": "batch",
+	"Optim.Noise": "noise", "Optim.Patience": "patience", "Optim.Tolerance": "tol", "Strategy": "strategy",
+	"Strategy.Init": "init", "Strategy.Basins": "starts", "Strategy.Starts": "starts",
+	"Strategy.ScanPoints": "scan-points", "Strategy.Points": "scan-points", "Strategy.Stages": "stages",
+	"Mode": "mode", "Stack": "stack", "Params": "param",
+}
+
+// Flagged turns a settings error of package kernels or estimate into a
+// UsageError naming the flag; other errors are returned as they are.
+func Flagged(err error) error {
+	var fe *kernels.FieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	name, ok := fieldFlags[fe.Field]
+	if !ok {
+		return UsageError{Err: err}
+	}
+	return UsageError{Flag: name, Err: fmt.Errorf("-%s %s: %s", name, kernels.FormatValue(fe.Value), fe.Reason)}
+}
+
+// only says for which choices an option means something: given
+// otherwise, it would be ignored, and is refused instead.
+var only = []struct {
+	flag, when string
+	ok         func(o *Options) bool
+}{
+	{"param", "with -stack", func(o *Options) bool { return o.Stack != "" }},
+	{"init", "with -strategy gd or continuation (a stack: gd or multistart)", func(o *Options) bool {
+		if o.Stack != "" {
+			return o.strategy == "gd" || o.strategy == "multistart"
+		}
+		return o.strategy == "gd" || o.strategy == "continuation"
+	}},
+	{"starts", "with -strategy auto or multistart", func(o *Options) bool { return o.strategy == "auto" || o.strategy == "multistart" }},
+	{"scan-points", "with -strategy auto or scan", func(o *Options) bool { return o.strategy == "auto" || o.strategy == "scan" }},
+	{"stages", "with -strategy continuation", func(o *Options) bool { return o.strategy == "continuation" }},
+	{"gamma", "with -surrogate atan", func(o *Options) bool { return strings.EqualFold(o.surrogate, "atan") }},
+	{"alpha", "with -surrogate softround", func(o *Options) bool { return strings.EqualFold(o.surrogate, "softround") }},
+	{"sigma", "with -surrogate gaussian", func(o *Options) bool { return strings.EqualFold(o.surrogate, "gaussian") }},
+	{"samples", "with -surrogate gaussian", func(o *Options) bool { return strings.EqualFold(o.surrogate, "gaussian") }},
+	{"delta", "with -loss huber", func(o *Options) bool { return strings.EqualFold(o.loss, "huber") }},
+	{"decay", "with -schedule step or exp", func(o *Options) bool { return o.schedule == "step" || o.schedule == "exp" }},
+	{"decay-steps", "with -schedule step or inv", func(o *Options) bool { return o.schedule == "step" || o.schedule == "inv" }},
+	{"tol", "with -patience", func(o *Options) bool { return o.patience > 0 }},
+}
+
+// descents names the options of gradient descent, which -strategy scan
+// does not run.
+var descents = []string{"optimizer", "lr", "schedule", "steps", "batch", "noise", "patience", "surrogate", "soft-forward"}
 
 // Settings checks the options and turns them into estimate settings. Its
 // errors are UsageErrors naming the flag.
 func (o *Options) Settings() (estimate.Settings, error) {
 	var s estimate.Settings
-	m, err := kernels.ParseModel(o.model)
-	if err != nil {
-		return s, Usagef("-model: %v", trim(err))
+	for _, r := range only {
+		if o.isGiven(r.flag) && !r.ok(o) {
+			return s, Usagef(r.flag, "-%s means something only %s", r.flag, r.when)
+		}
 	}
-	k, err := kernels.ParseSurrogate(o.surrogate)
-	if err != nil {
-		return s, Usagef("-surrogate: %v", trim(err))
-	}
-	l, err := kernels.ParseLoss(o.loss)
-	if err != nil {
-		return s, Usagef("-loss: %v", trim(err))
-	}
-	mode, err := estimate.ParseMode(o.mode)
-	if err != nil {
-		return s, Usagef("-mode: %v", trim(err))
+	if o.strategy == "scan" {
+		for _, f := range descents {
+			if o.isGiven(f) {
+				return s, Usagef(f, "-%s: -strategy scan runs no gradient descent", f)
+			}
+		}
 	}
 	for _, f := range []struct {
 		name string
 		v    float64
-	}{{"-gamma", o.gamma}, {"-alpha", o.alpha}, {"-sigma", o.sigma}, {"-delta", o.delta}, {"-lr", o.lr},
-		{"-decay", o.decay}, {"-decay-steps", o.decaySteps}, {"-noise", o.noise}, {"-tol", o.tol},
-		{"-init", o.init}, {"-bmin", o.bmin}, {"-bmax", o.bmax}, {"-levels", o.levels}} {
+	}{{"gamma", o.gamma}, {"alpha", o.alpha}, {"sigma", o.sigma}, {"delta", o.delta}, {"lr", o.lr},
+		{"decay", o.decay}, {"decay-steps", o.decaySteps}, {"noise", o.noise}, {"tol", o.tol},
+		{"init", o.init}, {"bmin", o.bmin}, {"bmax", o.bmax}, {"levels", o.levels}} {
 		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
-			return s, Usagef("%s must be a finite number, not %v", f.name, f.v)
+			return s, Usagef(f.name, "-%s must be a finite number, not %v", f.name, f.v)
 		}
 	}
-	if o.gamma == 0 {
-		o.gamma = 1e-300 // an explicit γ = 0 must not read as "default"
+	// Counts whose zero the layers below read as "default": given as 0,
+	// they are refused, not replaced.
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"steps", o.steps}, {"starts", o.starts}, {"stages", o.stages}, {"samples", o.samples}} {
+		if f.v < 1 {
+			return s, Usagef(f.name, "-%s %d must be at least 1", f.name, f.v)
+		}
 	}
 	switch {
 	case o.lr < 0:
-		return s, Usagef("-lr %v must be positive", o.lr)
-	case o.decay < 0 || o.decaySteps < 0:
-		return s, Usagef("-decay and -decay-steps must be positive")
-	case o.steps < 1 || o.steps > 10_000_000:
-		return s, Usagef("-steps %d must be in range [1, 10000000]", o.steps)
+		return s, Usagef("lr", "-lr %v must be positive", o.lr)
+	case o.decay < 0:
+		return s, Usagef("decay", "-decay %v must be positive", o.decay)
+	case o.decaySteps < 0:
+		return s, Usagef("decay-steps", "-decay-steps %v must be positive", o.decaySteps)
 	case o.MaxPixels < 1:
-		return s, Usagef("-max-pixels %d must be positive", o.MaxPixels)
+		return s, Usagef("max-pixels", "-max-pixels %d must be positive", o.MaxPixels)
 	case o.levels < -1:
-		return s, Usagef("-levels %v must be -1, 0 or positive", o.levels)
+		return s, Usagef("levels", "-levels %v must be -1, 0 or positive", o.levels)
 	case o.backend != "auto" && o.backend != "cpu" && o.backend != "gpu":
-		return s, Usagef("-backend: unknown backend %q (want auto, cpu or gpu)", o.backend)
+		return s, Usagef("backend", "-backend: unknown backend %q (want auto, cpu or gpu)", o.backend)
+	}
+	m, err := kernels.ParseModel(o.model)
+	if err != nil {
+		return s, Flagged(err)
+	}
+	k, err := kernels.ParseSurrogate(o.surrogate)
+	if err != nil {
+		return s, Flagged(err)
+	}
+	l, err := kernels.ParseLoss(o.loss)
+	if err != nil {
+		return s, Flagged(err)
+	}
+	mode, err := estimate.ParseMode(o.mode)
+	if err != nil {
+		return s, Flagged(err)
+	}
+	strategy, err := estimate.ParseStrategy(o.strategy)
+	if err != nil {
+		return s, Flagged(err)
+	}
+	switch st := strategy.(type) {
+	case estimate.Auto:
+		strategy = estimate.Auto{Basins: o.starts, ScanPoints: o.scanPoints}
+	case estimate.GD:
+		st.Init = o.init
+		strategy = st
+	case estimate.Multistart:
+		strategy = estimate.Multistart{Starts: o.starts}
+	case estimate.Continuation:
+		strategy = estimate.Continuation{Init: o.init, Stages: o.stages}
+	case estimate.Scan:
+		strategy = estimate.Scan{Points: o.scanPoints}
 	}
 	var sched optim.Schedule
 	switch o.schedule {
@@ -207,35 +334,27 @@ func (o *Options) Settings() (estimate.Settings, error) {
 	case "inv":
 		sched = optim.InverseTime{Tau: o.decaySteps}
 	default:
-		return s, Usagef("-schedule: unknown schedule %q (want constant, step, exp, inv)", o.schedule)
+		return s, Usagef("schedule", "-schedule: unknown schedule %q (want constant, step, exp, inv)", o.schedule)
+	}
+	gamma := o.gamma
+	if gamma == 0 {
+		gamma = math.SmallestNonzeroFloat64 // an explicit γ = 0 must not read as "default"
 	}
 	s = estimate.Settings{
-		Model:        m,
-		Surrogate:    kernels.Surrogate{Kind: k, Gamma: o.gamma, Alpha: o.alpha, Sigma: o.sigma, Samples: o.samples, Seed: o.seed + 1},
-		SurrogateSet: true,
-		Loss:         kernels.Loss{Kind: l, Delta: o.delta},
-		SoftForward:  o.softForward,
-		Optimizer:    o.optimizer,
-		LearningRate: o.lr,
-		Schedule:     sched,
-		Steps:        o.steps,
-		BatchSize:    o.batch,
-		Noise:        o.noise,
-		Patience:     o.patience,
-		Tolerance:    o.tol,
-		Strategy:     o.strategy,
-		Init:         o.init,
-		BMin:         o.bmin,
-		BMax:         o.bmax,
-		Mode:         mode,
-		Starts:       o.starts,
-		ScanPoints:   o.scanPoints,
-		Stages:       o.stages,
-		Seed:         o.seed,
-		OutputLevels: o.levels,
+		Model:       m,
+		Surrogate:   kernels.Surrogate{Kind: k, Gamma: gamma, Alpha: o.alpha, Sigma: o.sigma, Samples: o.samples, Seed: o.seed + 1},
+		Loss:        kernels.Loss{Kind: l, Delta: o.delta},
+		SoftForward: o.softForward,
+		Levels:      o.levels,
+		Range:       estimate.Range{Min: o.bmin, Max: o.bmax},
+		Optim: estimate.Optim{Method: o.optimizer, LearningRate: o.lr, Schedule: sched, Steps: o.steps,
+			BatchSize: o.batch, Noise: o.noise, Patience: o.patience, Tolerance: o.tol},
+		Strategy: strategy,
+		Mode:     mode,
+		Seed:     o.seed,
 	}
 	if err := s.Validate(); err != nil {
-		return s, UsageError{flagged(err)}
+		return s, Flagged(err)
 	}
 	return s, nil
 }
@@ -247,25 +366,25 @@ func (o *Options) StackOf() (*kernels.Stack, []kernels.Param, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	levels := s.OutputLevels
-	if levels == 0 {
-		levels = 255 // resolved per data by estimate.EstimateStack
+	if o.Stack == "" {
+		return nil, nil, Usagef("stack", "no -stack given")
 	}
-	if !slices.Contains(estimate.StackStrategies(), s.Strategy) {
-		return nil, nil, Usagef("-strategy %s fits b alone; with -stack use one of %s", s.Strategy, strings.Join(estimate.StackStrategies(), ", "))
+	if !slices.Contains(estimate.StackStrategies(), s.Strategy.Name()) {
+		return nil, nil, Usagef("strategy", "-strategy %s fits b alone; with -stack use one of %s", s.Strategy.Name(), strings.Join(estimate.StackStrategies(), ", "))
 	}
+	// The storage rounding is set per data by estimate.EstimateStack.
 	st, err := kernels.ParseStack(o.Stack, kernels.Config{Model: s.Model, Surrogate: s.Surrogate, Loss: s.Loss,
-		SoftForward: s.SoftForward, OutputLevels: math.Max(0, levels)})
+		SoftForward: s.SoftForward})
 	if err != nil {
-		return nil, nil, Usagef("-stack: %s", trim(err))
+		return nil, nil, Flagged(err)
 	}
 	ps := st.Params()
 	for i := range ps {
 		if ps[i].Name == "b" {
-			ps[i].Lo, ps[i].Hi = s.BMin, s.BMax
-			ps[i].Init = (s.BMin + s.BMax) / 2
-			if s.Init != 0 {
-				ps[i].Init = s.Init
+			ps[i].Lo, ps[i].Hi = s.Range.Min, s.Range.Max
+			ps[i].Init = (s.Range.Min + s.Range.Max) / 2
+			if o.init != 0 {
+				ps[i].Init = o.init
 			}
 		}
 	}
@@ -281,7 +400,7 @@ func (o *Options) StackOf() (*kernels.Stack, []kernels.Param, error) {
 			vals = append(vals, f)
 		}
 		if !ok || len(vals) < 2 || len(vals) > 3 {
-			return nil, nil, Usagef("-param %q: want name=lo:hi or name=lo:hi:init", r)
+			return nil, nil, Usagef("param", "-param %q: want name=lo:hi or name=lo:hi:init", r)
 		}
 		found := false
 		for i := range ps {
@@ -296,60 +415,85 @@ func (o *Options) StackOf() (*kernels.Stack, []kernels.Param, error) {
 			}
 		}
 		if !found {
-			return nil, nil, Usagef("-param %q: the stack has no parameter %q", r, name)
+			return nil, nil, Usagef("param", "-param %q: the stack has no parameter %q", r, name)
 		}
 	}
 	for _, p := range ps {
 		if !(p.Lo < p.Hi) || p.Init < p.Lo || p.Init > p.Hi {
-			return nil, nil, Usagef("-param %s: range [%v, %v] must hold its start %v", p.Name, p.Lo, p.Hi, p.Init)
+			return nil, nil, Usagef("param", "-param %s: range [%v, %v] must hold its start %v", p.Name, p.Lo, p.Hi, p.Init)
 		}
 		if p.Name == "b" && p.Lo <= s.Model.MinB() {
-			return nil, nil, Usagef("-param b: the range must lie above %v for %v", s.Model.MinB(), s.Model)
+			return nil, nil, Usagef("param", "-param b: the range must lie above %v for %v", s.Model.MinB(), s.Model)
 		}
 		if p.Name == "b" && p.Hi > 1<<16 {
-			return nil, nil, Usagef("-param b: the range must end at or below 65536")
+			return nil, nil, Usagef("param", "-param b: the range must end at or below 65536")
 		}
 	}
 	return st, ps, nil
 }
 
-// flagged rewrites a validation error of package estimate in terms of the
-// flag that sets the value.
-func flagged(err error) error {
-	msg := trim(err)
-	for _, f := range []string{"bmin", "bmax", "init", "steps", "starts", "stages", "gamma", "alpha", "sigma", "delta", "noise", "patience", "strategy", "optimizer", "mode", "batch", "samples", "levels"} {
-		if strings.HasPrefix(msg, f+" ") || strings.Contains(msg, "unknown "+f) {
-			return fmt.Errorf("-%s: %s", f, msg)
-		}
+// Check reports the first bad option, before any image is read.
+func (o *Options) Check() error {
+	if o.Stack != "" {
+		_, _, err := o.StackOf()
+		return err
 	}
-	for _, m := range [...]struct{ prefix, flag string }{
-		{"soft forward", "soft-forward"}, {"continuation", "strategy"}, {"huber delta", "delta"},
-		{"gaussian samples", "samples"}, {"learning rate", "lr"}, {"scan points", "scan-points"},
-		{"output levels", "levels"}, {"batch size", "batch"},
-	} {
-		if strings.HasPrefix(msg, m.prefix) {
-			return fmt.Errorf("-%s: %s", m.flag, msg)
-		}
-	}
-	return fmt.Errorf("%s", msg)
+	_, err := o.Settings()
+	return err
 }
 
-// UsageError is bad usage or bad input: exit status 2, HTTP 400.
-type UsageError struct{ Err error }
+// Outcome is what Estimate made: the report of b alone (Report, with a
+// Result per channel group) or of a stack (Stack, with StackResults).
+type Outcome struct {
+	Report       *estimate.Report
+	Results      []*estimate.Result
+	Stack        *estimate.StackReport
+	StackResults []*estimate.StackResult
+}
+
+// JSON returns the report to print, answer or write.
+func (r Outcome) JSON() any {
+	if r.Stack != nil {
+		return r.Stack
+	}
+	return r.Report
+}
+
+// Estimate runs the options on set with be (nil: the CPU): the one path
+// from options to a report, shared by the command, batch and the service.
+// rec, if set, sees every gradient step; before, if set, is told the
+// index of each channel group before its estimate. Bad options are
+// UsageErrors naming the flag.
+func (o *Options) Estimate(set *imageset.Set, be estimate.Backend, rec optim.Recorder, before func(group int)) (Outcome, error) {
+	var out Outcome
+	s, err := o.Settings()
+	if err != nil {
+		return out, err
+	}
+	s.Backend, s.Recorder = be, rec
+	if o.Stack != "" {
+		st, ps, err := o.StackOf()
+		if err != nil {
+			return out, err
+		}
+		out.Stack, out.StackResults, err = estimate.EstimateStackSet(set, o.PerChannel, st, ps, s, before)
+		return out, Flagged(err)
+	}
+	out.Report, out.Results, err = estimate.EstimateSet(set, o.PerChannel, s, before)
+	return out, Flagged(err)
+}
+
+// UsageError is bad usage or bad input: exit status 2, HTTP 400. Flag
+// names the option at fault, if one is.
+type UsageError struct {
+	Flag string
+	Err  error
+}
 
 func (e UsageError) Error() string { return e.Err.Error() }
 func (e UsageError) Unwrap() error { return e.Err }
 
-// Usagef returns a UsageError.
-func Usagef(format string, args ...any) error { return UsageError{fmt.Errorf(format, args...)} }
-
-// Trim drops a package prefix from an error message.
-func Trim(err error) string { return trim(err) }
-
-func trim(err error) string {
-	msg := err.Error()
-	for _, p := range []string{"estimate: ", "kernels: ", "optim: ", "imageset: "} {
-		msg = strings.TrimPrefix(msg, p)
-	}
-	return msg
+// Usagef returns a UsageError naming flag ("" for none).
+func Usagef(flag, format string, args ...any) error {
+	return UsageError{Flag: flag, Err: fmt.Errorf(format, args...)}
 }

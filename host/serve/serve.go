@@ -27,6 +27,7 @@ import (
 	"github.com/quantfit/quantfit/host/estimate"
 	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/host/options"
+	"github.com/quantfit/quantfit/kernels"
 )
 
 // Config configures a Server. Zero values mean the defaults per field.
@@ -217,27 +218,11 @@ func (s *Server) worker() {
 }
 
 func (s *Server) run(t *task) (any, error) {
-	st, err := t.opt.Settings()
+	out, err := t.opt.Estimate(t.set, s.cfg.Backend, nil, nil)
 	if err != nil {
-		return nil, err
+		return nil, err // not a nil report in a non-nil any
 	}
-	st.Backend = s.cfg.Backend
-	if t.opt.Stack != "" {
-		stack, ps, err := t.opt.StackOf()
-		if err != nil {
-			return nil, err
-		}
-		rep, _, err := estimate.EstimateStackSet(t.set, t.opt.PerChannel, stack, ps, st, nil)
-		if err != nil {
-			return nil, err // not a nil *StackReport in a non-nil any
-		}
-		return rep, nil
-	}
-	rep, _, err := estimate.EstimateSet(t.set, t.opt.PerChannel, st, nil)
-	if err != nil {
-		return nil, err
-	}
-	return rep, nil
+	return out.JSON(), nil
 }
 
 func (s *Server) setStatus(t *task, status string) {
@@ -332,15 +317,23 @@ func (s *Server) handleEstimate(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, t.report)
 }
 
-// asAPIError maps an estimation failure: bad options or data (package
-// options' and estimate's errors) are the client's (400), anything else,
+// asAPIError maps an estimation failure by its type: bad options or data
+// (an options.UsageError, a settings error, an image that cannot be used)
+// are the client's (400), an image over the limit 413, anything else,
 // such as a failed GPU, the server's (500).
 func asAPIError(err error) error {
-	var ue options.UsageError
-	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "estimate: ") {
-		return errorf(http.StatusBadRequest, "%s", options.Trim(err))
+	var (
+		ue options.UsageError
+		fe *kernels.FieldError
+		ie *imageset.InputError
+	)
+	switch {
+	case errors.Is(err, imageset.ErrTooLarge):
+		return errorf(http.StatusRequestEntityTooLarge, "%v", err)
+	case errors.As(err, &ue), errors.As(err, &fe), errors.As(err, &ie):
+		return errorf(http.StatusBadRequest, "%v", options.Flagged(err))
 	}
-	return errorf(http.StatusInternalServerError, "estimation failed: %s", options.Trim(err))
+	return errorf(http.StatusInternalServerError, "estimation failed: %v", err)
 }
 
 func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
@@ -410,7 +403,7 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
 	if ok {
 		v = jobView{ID: id, Status: t.status, Result: t.report}
 		if t.err != nil {
-			v.Error = options.Trim(t.err)
+			v.Error = asAPIError(t.err).Error()
 		}
 	}
 	s.mu.Unlock()
@@ -492,11 +485,7 @@ func ParseRequest(r *http.Request, base *options.Options, maxBody int64, maxPixe
 			}
 			im, err := imageset.Decode(bytes.NewReader(data), fmt.Sprintf("%s %q", name, fn), maxPixels)
 			if err != nil {
-				code := http.StatusBadRequest
-				if strings.Contains(err.Error(), "over the limit") {
-					code = http.StatusRequestEntityTooLarge
-				}
-				return nil, nil, errorf(code, "%s", strings.Replace(options.Trim(err), " (raise it with -max-pixels)", "", 1))
+				return nil, nil, asAPIError(err)
 			}
 			if name == "original" {
 				origs = append(origs, im)
@@ -534,25 +523,20 @@ func ParseRequest(r *http.Request, base *options.Options, maxBody int64, maxPixe
 	if len(origs) == 0 || len(origs) != len(quants) {
 		return nil, nil, errorf(http.StatusBadRequest, "want as many quantized parts as original parts, at least one; got %d and %d", len(origs), len(quants))
 	}
-	opt := *base
+	opt := base.Clone()
 	if err := opt.Apply(values); err != nil {
-		return nil, nil, errorf(http.StatusBadRequest, "%s", options.Trim(err))
+		return nil, nil, asAPIError(err)
 	}
-	if _, err := opt.Settings(); err != nil {
-		return nil, nil, errorf(http.StatusBadRequest, "%s", options.Trim(err))
-	}
-	if opt.Stack != "" {
-		if _, _, err := opt.StackOf(); err != nil {
-			return nil, nil, errorf(http.StatusBadRequest, "%s", options.Trim(err))
-		}
+	if err := opt.Check(); err != nil {
+		return nil, nil, asAPIError(err)
 	}
 	set := &imageset.Set{}
 	for i := range origs {
 		p, err := imageset.NewPair(origs[i], quants[i])
 		if err != nil {
-			return nil, nil, errorf(http.StatusBadRequest, "pair %d: %s", i+1, options.Trim(err))
+			return nil, nil, errorf(http.StatusBadRequest, "pair %d: %v", i+1, err)
 		}
 		set.Pairs = append(set.Pairs, p)
 	}
-	return set, &opt, nil
+	return set, opt, nil
 }
