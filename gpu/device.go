@@ -5,12 +5,9 @@ package gpu
 import (
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"unsafe"
-
-	"github.com/go-gl/gl/v4.3-core/gl"
 )
 
 // Device is an OpenGL 4.3 compute context and the thread that owns it.
@@ -22,9 +19,17 @@ type Device struct {
 	info     Info
 	check    checker
 
-	mu       sync.Mutex // guards programs
-	programs map[string]program
-	closed   bool
+	// mu makes callers take turns on the thread and guards closed: a
+	// call never races Close into a stopped thread.
+	mu     sync.Mutex
+	closed bool
+
+	// kernels are the compiled programs by source, with their uniforms;
+	// on the device's thread.
+	kernels map[string]*kernel
+	reducer *kernel
+	// finishFn is d.finish, bound once
+	finishFn func() error
 
 	// buffers of released evaluators, kept for the next ones: a batch or
 	// a service makes an evaluator per job, each of the same sizes.
@@ -89,7 +94,15 @@ func (d *Device) free(b buffer) {
 // software one or Mesa's surfaceless platform (llvmpipe); where EGL fails
 // and a display is present, a hidden GLFW window (builds with -tags glfw).
 func Open(o Options) (*Device, error) {
-	d := &Device{t: newThread(), programs: map[string]program{}, check: checker{debug: o.Debug}}
+	d := &Device{kernels: map[string]*kernel{}}
+	d.finishFn = d.finish
+	var start, end func()
+	if o.Debug {
+		var stop func()
+		start = func() { stop = watch(&d.check) }
+		end = func() { stop() }
+	}
+	d.t = newThread(start, end)
 	var err error
 	d.t.call(func() {
 		switch o.Context {
@@ -122,9 +135,7 @@ func Open(o Options) (*Device, error) {
 // checkInfo refuses a context too old for compute shaders, or a software
 // renderer not asked for.
 func checkInfo(info Info, o Options) error {
-	var major, minor int32
-	gl.GetIntegerv(gl.MAJOR_VERSION, &major)
-	gl.GetIntegerv(gl.MINOR_VERSION, &minor)
+	major, minor := version()
 	switch {
 	case major < 4 || major == 4 && minor < 3:
 		return fmt.Errorf("OpenGL %d.%d, compute shaders need 4.3", major, minor)
@@ -133,9 +144,6 @@ func checkInfo(info Info, o Options) error {
 	}
 	return nil
 }
-
-// glInit guards go-gl's function table, which is global to the process.
-var glInit sync.Mutex
 
 func (d *Device) open(o Options) error {
 	var tried []string
@@ -149,16 +157,12 @@ func (d *Device) open(o Options) error {
 			tried = append(tried, err.Error())
 			continue
 		}
-		glInit.Lock()
-		err = gl.InitWithProcAddrFunc(eglProcAddress)
-		glInit.Unlock()
-		if err != nil {
+		if err := loadGL(eglProcAddress); err != nil {
 			eglDestroy(c.dpy, ctx)
 			tried = append(tried, fmt.Sprintf("%s: loading GL: %v", c.name, err))
 			continue
 		}
-		info := Info{Vendor: glString(gl.VENDOR), Renderer: glString(gl.RENDERER), Version: glString(gl.VERSION), Context: "egl"}
-		info.Software = isSoftware(info.Renderer)
+		info := contextInfo("egl")
 		if err := checkInfo(info, o); err != nil {
 			eglDestroy(c.dpy, ctx)
 			tried = append(tried, c.name+": "+err.Error())
@@ -180,34 +184,21 @@ func isSoftware(renderer string) bool {
 	return strings.Contains(r, "llvmpipe") || strings.Contains(r, "softpipe") || strings.Contains(r, "swiftshader") || strings.Contains(r, "software")
 }
 
-func enableDebugOutput(w io.Writer) {
-	if w == nil {
-		w = io.Discard
-	}
-	gl.Enable(gl.DEBUG_OUTPUT)
-	gl.Enable(gl.DEBUG_OUTPUT_SYNCHRONOUS)
-	gl.DebugMessageCallback(func(source, gltype, id, severity uint32, length int32, message string, _ unsafe.Pointer) {
-		if severity != gl.DEBUG_SEVERITY_NOTIFICATION {
-			fmt.Fprintf(w, "gpu: GL debug: %s\n", message)
-		}
-	}, nil)
-}
-
 // Info describes the context.
 func (d *Device) Info() Info { return d.info }
 
-// Close frees every resource of the device and ends its thread.
+// Close frees every resource of the device and ends its thread; calls
+// after it fail.
 func (d *Device) Close() {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.closed {
-		d.mu.Unlock()
 		return
 	}
 	d.closed = true
-	d.mu.Unlock()
 	d.t.call(func() {
-		for _, p := range d.programs {
-			p.delete()
+		for _, k := range d.kernels {
+			k.p.delete()
 		}
 		for _, b := range d.spare {
 			b.delete()
@@ -217,38 +208,77 @@ func (d *Device) Close() {
 	d.t.stop()
 }
 
+var errClosed = errors.New("gpu: device closed")
+
 // do runs f on the device's thread and returns its error, or the first GL
-// error it left.
+// error it left. f should be made once (a method value kept by its
+// evaluator): then a call allocates nothing.
 func (d *Device) do(f func() error) error {
 	d.mu.Lock()
-	closed := d.closed
-	d.mu.Unlock()
-	if closed {
-		return errors.New("gpu: device closed")
+	defer d.mu.Unlock()
+	if d.closed {
+		return errClosed
 	}
-	var err error
-	d.t.call(func() {
-		err = f()
-		if err == nil {
-			err = d.check.err
-		}
-		if err == nil {
-			err = glErr("dispatch")
-		}
-		d.check.err = nil
-	})
+	err := d.t.run(f)
+	if ferr := d.t.run(d.finishFn); err == nil {
+		err = ferr
+	}
 	return err
 }
 
-// program returns the compiled program for the source, compiling it once.
-func (d *Device) program(src string) (program, error) {
-	if p, ok := d.programs[src]; ok {
-		return p, nil
+// finish collects what a call left: the debug checker's first error, else
+// any pending GL error. On the device's thread.
+func (d *Device) finish() error {
+	err := glErr("dispatch")
+	if d.check.err != nil {
+		err = d.check.err
+	}
+	d.check.err = nil
+	return err
+}
+
+// kernel is a compiled program with the locations of its uniforms,
+// resolved once: a step sets them without looking up names. A uniform the
+// program lacks is -1, and setting it does nothing.
+type kernel struct {
+	p                                        program
+	n, k, fn, delta, gnorm, olv, rows, width uniform
+}
+
+// kernel returns the program of src, compiling it once per device. On the
+// device's thread.
+func (d *Device) kernel(src string) (*kernel, error) {
+	if k, ok := d.kernels[src]; ok {
+		return k, nil
 	}
 	p, err := compile(src)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	d.programs[src] = p
-	return p, nil
+	k := &kernel{p: p, n: p.uniform("n"), k: p.uniform("k"), fn: p.uniform("fn"), delta: p.uniform("delta"),
+		gnorm: p.uniform("gnorm"), olv: p.uniform("olv"), rows: p.uniform("rows"), width: p.uniform("width")}
+	d.kernels[src] = k
+	return k, nil
+}
+
+// reduce is the second stage of every reduction: the column sums of the
+// partial sums bound at bindPartial, partial[rows][width], into result
+// (bound at bindResult), read back into out. On the device's thread.
+func (d *Device) reduce(result buffer, rows, width int, out []float64) error {
+	if d.reducer == nil {
+		src, err := source("reduce.comp")
+		if err != nil {
+			return err
+		}
+		if d.reducer, err = d.kernel(src); err != nil {
+			return err
+		}
+	}
+	r := d.reducer
+	r.p.use()
+	r.rows.setUint(uint32(rows))
+	r.width.setUint(uint32(width))
+	dispatch(uint32((width+63)/64), 1)
+	result.read(0, 8*width, unsafe.Pointer(&out[0]))
+	return nil
 }

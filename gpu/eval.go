@@ -9,10 +9,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/go-gl/gl/v4.3-core/gl"
-
 	"github.com/quantfit/quantfit/kernels"
-	"github.com/quantfit/quantfit/shaders"
 )
 
 const (
@@ -51,14 +48,30 @@ type Evaluator struct {
 	partialCap, tableSegs int
 	epsVals               []float64
 	err                   error
+
+	// The programs of this configuration, resolved by SetConfig (losses
+	// by log2 of candidates per thread, on first use), and what a call
+	// hands to its function on the device's thread: stepFn and lossesFn
+	// are bound once, so a step allocates nothing.
+	grad             *kernel
+	lossKernels      [maxKper]*kernel
+	sc               []gpuScale
+	sums             []float64 // its own allocation: cgo refuses a pointer into a struct holding pointers
+	gnorm            float64
+	k, kperLog       int
+	out              []float64
+	stepFn, lossesFn func() error
 }
+
+// maxKper bounds the log2 of candidates per thread: MaxCandidates/local.
+const maxKper = 5
 
 // NewEvaluator uploads per-pixel float32 samples.
 func (d *Device) NewEvaluator(s kernels.Samples, cfg kernels.Config) (*Evaluator, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Evaluator{d: d, kind: dataF32, n: s.Len(), total: float64(s.Len())}
+	e := newEvaluator(d, dataF32, s.Len(), float64(s.Len()), 0)
 	return e, e.init(cfg, func() {
 		e.data = []buffer{d.buf(4*e.n, unsafe.Pointer(&s.X[0])), d.buf(4*e.n, unsafe.Pointer(&s.T[0]))}
 	})
@@ -70,7 +83,7 @@ func (d *Device) NewEvaluator8(x, t []uint8, cfg kernels.Config) (*Evaluator, er
 		return nil, fmt.Errorf("gpu: %d originals and %d targets", len(x), len(t))
 	}
 	packed := pack8(x, t)
-	e := &Evaluator{d: d, kind: dataU8, n: len(x), total: float64(len(x))}
+	e := newEvaluator(d, dataU8, len(x), float64(len(x)), 0)
 	return e, e.init(cfg, func() {
 		var lv [256]float32
 		for i := range lv {
@@ -97,7 +110,7 @@ func (d *Device) NewWeightedEvaluator(w *kernels.Weighted, cfg kernels.Config) (
 	if w.MSEOnly && cfg.Loss.Kind != kernels.MSE {
 		return nil, fmt.Errorf("gpu: data grouped for mse cannot evaluate %v", cfg.Loss.Kind)
 	}
-	e := &Evaluator{d: d, kind: dataWeighted, n: w.Len(), total: w.Total(), offset: w.Offset}
+	e := newEvaluator(d, dataWeighted, w.Len(), w.Total(), w.Offset)
 	return e, e.init(cfg, func() {
 		e.data = []buffer{
 			d.buf(8*e.n, unsafe.Pointer(&w.X[0])),
@@ -105,6 +118,12 @@ func (d *Device) NewWeightedEvaluator(w *kernels.Weighted, cfg kernels.Config) (
 			d.buf(8*e.n, unsafe.Pointer(&w.W[0])),
 		}
 	})
+}
+
+func newEvaluator(d *Device, kind dataKind, n int, total, offset float64) *Evaluator {
+	e := &Evaluator{d: d, kind: kind, n: n, total: total, offset: offset, sums: make([]float64, 2)}
+	e.stepFn, e.lossesFn = e.step, e.runLosses
+	return e
 }
 
 func (e *Evaluator) init(cfg kernels.Config, upload func()) error {
@@ -162,10 +181,12 @@ func (e *Evaluator) SetConfig(cfg kernels.Config) error {
 			e.d.free(e.eps)
 			e.eps = e.d.buf(8*len(e.epsVals), unsafe.Pointer(&e.epsVals[0]))
 		}
-		if _, err := e.programFor(true, 1); err != nil {
+		e.lossKernels = [maxKper]*kernel{}
+		var err error
+		if e.grad, err = e.kernelFor(true, 0); err != nil {
 			return err
 		}
-		_, err := e.programFor(false, 1)
+		e.lossKernels[0], err = e.kernelFor(false, 0)
 		return err
 	})
 }
@@ -205,7 +226,8 @@ func dataDefines(kind dataKind, loss kernels.LossKind, stored bool) []string {
 	return ds
 }
 
-func (e *Evaluator) defines(lossgrad bool, kper int) []string {
+func (e *Evaluator) defines(lossgrad bool, kperLog int) []string {
+	kper := 1 << kperLog
 	ds := append([]string{fmt.Sprintf("LOCAL=%du", local)}, dataDefines(e.kind, e.cfg.Loss.Kind, e.cfg.OutputLevels > 0)...)
 	if !lossgrad {
 		return append(ds, "MODE_LOSSES", fmt.Sprintf("KPER=%d", kper))
@@ -230,12 +252,14 @@ func (e *Evaluator) defines(lossgrad bool, kper int) []string {
 	return ds
 }
 
-func (e *Evaluator) programFor(lossgrad bool, kper int) (program, error) {
-	src, err := shaders.Source("lossgrad.comp", e.defines(lossgrad, kper)...)
+// kernelFor builds and compiles the program of this configuration: once
+// per configuration, never per step. On the device's thread.
+func (e *Evaluator) kernelFor(lossgrad bool, kperLog int) (*kernel, error) {
+	src, err := source("lossgrad.comp", e.defines(lossgrad, kperLog)...)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return e.d.program(src)
+	return e.d.kernel(src)
 }
 
 // ensurePartial grows the partial-sum buffer to n doubles.
@@ -256,44 +280,25 @@ func (e *Evaluator) scaleOf(b float64) gpuScale {
 
 func groups(n, most int) int { return max(1, min(most, (n+local-1)/local)) }
 
+// bindData binds the data at bindData0.. in order, and the rest.
 func (e *Evaluator) bindData() {
 	for i, b := range e.data {
-		b.bind(uint32(i))
+		b.bind(uint32(bindData0 + i))
 	}
-	e.scales.bind(3)
+	e.scales.bind(bindScales)
 	if e.table != 0 {
-		e.table.bind(4)
+		e.table.bind(bindTable)
 	}
 	if e.eps != 0 {
-		e.eps.bind(5)
+		e.eps.bind(bindEps)
 	}
-	e.partial.bind(6)
-	e.result.bind(7)
+	e.partial.bind(bindPartial)
+	e.result.bind(bindResult)
 }
 
 // reduce sums partial[rows][width] into result and reads it back.
 func (e *Evaluator) reduce(rows, width int, out []float64) error {
 	return e.d.reduce(e.result, rows, width, out)
-}
-
-// reduce is the second stage of every reduction: the column sums of the
-// partial sums bound at 6, partial[rows][width], into result (bound at 7),
-// read back into out. On the device's thread.
-func (d *Device) reduce(result buffer, rows, width int, out []float64) error {
-	src, err := shaders.Source("reduce.comp")
-	if err != nil {
-		return err
-	}
-	r, err := d.program(src)
-	if err != nil {
-		return err
-	}
-	r.use()
-	r.uniformUint("rows", uint32(rows))
-	r.uniformUint("width", uint32(width))
-	dispatch(uint32((width+63)/64), 1)
-	result.read(0, 8*width, unsafe.Pointer(&out[0]))
-	return nil
 }
 
 // LossGrad returns the mean loss at p[0] = b and writes the mean surrogate
@@ -304,43 +309,42 @@ func (e *Evaluator) LossGrad(p, grad []float64) float64 {
 		return math.NaN()
 	}
 	b := p[0]
-	sc := []gpuScale{e.scaleOf(b)}
-	norm := 0.0
+	e.sc = append(e.sc[:0], e.scaleOf(b))
+	e.gnorm = 0
 	if e.epsVals != nil {
 		sig := e.cfg.Surrogate.Sigma
 		for _, ep := range e.epsVals {
-			sc = append(sc, e.scaleOf(b+sig*ep))
+			e.sc = append(e.sc, e.scaleOf(b+sig*ep))
 		}
 		for _, ep := range e.epsVals {
-			sc = append(sc, e.scaleOf(b-sig*ep))
+			e.sc = append(e.sc, e.scaleOf(b-sig*ep))
 		}
-		norm = 1 / (2 * sig * float64(len(e.epsVals)))
+		e.gnorm = 1 / (2 * sig * float64(len(e.epsVals)))
 	}
-	var sums [2]float64
-	err := e.d.do(func() error {
-		prog, err := e.programFor(true, 1)
-		if err != nil {
-			return err
-		}
-		nwg := groups(e.n, maxGroups)
-		e.ensurePartial(2 * nwg)
-		e.scales.write(0, int(unsafe.Sizeof(gpuScale{}))*len(sc), unsafe.Pointer(&sc[0]))
-		e.bindData()
-		prog.use()
-		prog.uniformUint("n", uint32(e.n))
-		prog.uniformDouble("fn", float64(e.tableSegs))
-		prog.uniformDouble("delta", e.cfg.Loss.Delta)
-		prog.uniformDouble("gnorm", norm)
-		dispatch(uint32(nwg), 1)
-		return e.reduce(nwg, 2, sums[:])
-	})
-	if err != nil {
+	if err := e.d.do(e.stepFn); err != nil {
 		e.err = err
 		grad[0] = math.NaN()
 		return math.NaN()
 	}
-	grad[0] = sums[1] / e.total
-	return (sums[0] + e.offset) / e.total
+	grad[0] = e.sums[1] / e.total
+	return (e.sums[0] + e.offset) / e.total
+}
+
+// step is one loss+gradient dispatch of the scales in e.sc into e.sums.
+// On the device's thread.
+func (e *Evaluator) step() error {
+	nwg := groups(e.n, maxGroups)
+	e.ensurePartial(2 * nwg)
+	e.scales.write(0, int(unsafe.Sizeof(gpuScale{}))*len(e.sc), unsafe.Pointer(&e.sc[0]))
+	e.bindData()
+	k := e.grad
+	k.p.use()
+	k.n.setUint(uint32(e.n))
+	k.fn.setDouble(float64(e.tableSegs))
+	k.delta.setDouble(e.cfg.Loss.Delta)
+	k.gnorm.setDouble(e.gnorm)
+	dispatch(uint32(nwg), 1)
+	return e.reduce(nwg, 2, e.sums)
 }
 
 // Loss returns the exact mean loss at b.
@@ -366,41 +370,51 @@ func (e *Evaluator) losses(bs, out []float64) {
 		}
 		return
 	}
-	k := len(bs)
-	sc := make([]gpuScale, k)
-	for i, b := range bs {
-		sc[i] = e.scaleOf(b)
+	e.k = len(bs)
+	e.sc = e.sc[:0]
+	for _, b := range bs {
+		e.sc = append(e.sc, e.scaleOf(b))
 	}
-	kper := 1
-	for kper*local < k {
-		kper *= 2
+	e.kperLog = 0
+	for (1<<e.kperLog)*local < e.k {
+		e.kperLog++
 	}
-	err := e.d.do(func() error {
-		prog, err := e.programFor(false, kper)
-		if err != nil {
-			return err
-		}
-		nwg := groups(e.n, maxLossesGroups)
-		e.ensurePartial(nwg * k)
-		e.scales.write(0, int(unsafe.Sizeof(gpuScale{}))*k, unsafe.Pointer(&sc[0]))
-		e.bindData()
-		prog.use()
-		prog.uniformUint("n", uint32(e.n))
-		prog.uniformUint("k", uint32(k))
-		prog.uniformDouble("delta", e.cfg.Loss.Delta)
-		dispatch(uint32(nwg), 1)
-		return e.reduce(nwg, k, out)
-	})
+	e.out = out
+	err := e.d.do(e.lossesFn)
+	e.out = nil
 	if err != nil {
 		e.err = err
-		for i := range out[:k] {
+		for i := range out[:e.k] {
 			out[i] = math.NaN()
 		}
 		return
 	}
-	for i := range out[:k] {
+	for i := range out[:e.k] {
 		out[i] = (out[i] + e.offset) / e.total
 	}
+}
+
+// runLosses is one dispatch of the exact losses of the e.k candidates in
+// e.sc into e.out. On the device's thread.
+func (e *Evaluator) runLosses() error {
+	k := e.lossKernels[e.kperLog]
+	if k == nil {
+		var err error
+		if k, err = e.kernelFor(false, e.kperLog); err != nil {
+			return err
+		}
+		e.lossKernels[e.kperLog] = k
+	}
+	nwg := groups(e.n, maxLossesGroups)
+	e.ensurePartial(nwg * e.k)
+	e.scales.write(0, int(unsafe.Sizeof(gpuScale{}))*e.k, unsafe.Pointer(&e.sc[0]))
+	e.bindData()
+	k.p.use()
+	k.n.setUint(uint32(e.n))
+	k.k.setUint(uint32(e.k))
+	k.delta.setDouble(e.cfg.Loss.Delta)
+	dispatch(uint32(nwg), 1)
+	return e.reduce(nwg, e.k, e.out)
 }
 
 // Close frees the evaluator's buffers; the device stays open.
@@ -429,11 +443,11 @@ func (d *Device) Histogram(x, t []uint8) (*kernels.Histogram, error) {
 	packed := pack8(x, t)
 	counts := make([]uint32, 65536)
 	err := d.do(func() error {
-		src, err := shaders.Source("hist.comp", fmt.Sprintf("TILE=%du", tile))
+		src, err := source("hist.comp", fmt.Sprintf("TILE=%du", tile))
 		if err != nil {
 			return err
 		}
-		p, err := d.program(src)
+		k, err := d.kernel(src)
 		if err != nil {
 			return err
 		}
@@ -441,10 +455,10 @@ func (d *Device) Histogram(x, t []uint8) (*kernels.Histogram, error) {
 		defer d.free(in)
 		out := d.buf(4*65536, unsafe.Pointer(&counts[0]))
 		defer d.free(out)
-		in.bind(0)
-		out.bind(1)
-		p.use()
-		p.uniformUint("n", uint32(len(x)))
+		in.bind(bindData0)
+		out.bind(bindData1)
+		k.p.use()
+		k.n.setUint(uint32(len(x)))
 		words := len(packed)
 		dispatch(uint32(max(1, min(256, (words+255)/256))), 65536/tile)
 		out.read(0, 4*65536, unsafe.Pointer(&counts[0]))
@@ -470,14 +484,10 @@ func (d *Device) CopyBandwidth(size, repeat int) (float64, error) {
 		src, dst := newBuffer(size, nil), newBuffer(size, nil)
 		defer src.delete()
 		defer dst.delete()
-		gl.BindBuffer(gl.COPY_READ_BUFFER, uint32(src))
-		gl.BindBuffer(gl.COPY_WRITE_BUFFER, uint32(dst))
-		gl.CopyBufferSubData(gl.COPY_READ_BUFFER, gl.COPY_WRITE_BUFFER, 0, 0, size) // warm-up
-		gl.Finish()
+		copyBuffer(src, dst, size) // warm-up
 		for range max(1, repeat) {
 			t := time.Now()
-			gl.CopyBufferSubData(gl.COPY_READ_BUFFER, gl.COPY_WRITE_BUFFER, 0, 0, size)
-			gl.Finish()
+			copyBuffer(src, dst, size)
 			best = math.Min(best, time.Since(t).Seconds())
 		}
 		return glErr("copy")

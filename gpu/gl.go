@@ -4,21 +4,29 @@ package gpu
 
 import (
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"unsafe"
 
 	"github.com/go-gl/gl/v4.3-core/gl"
 )
 
 // This file is the GL boundary: every call into GL goes through the
-// functions here, with typed handles, and in debug mode each is followed by
-// a glGetError check. They run on the device's thread only.
+// functions here, with typed handles, and each is followed by after(op),
+// which on a device opened with Debug checks glGetError. They run on a
+// device's (or a window's) thread only.
 
 type program uint32
 
 type buffer uint32
+
+// uniform is a uniform's location, looked up once per program.
+type uniform int32
 
 // glErr returns the first pending GL error, if any, naming the operation.
 func glErr(op string) error {
@@ -34,16 +42,37 @@ func glErr(op string) error {
 	return nil
 }
 
-// checker runs glErr after each operation in debug mode and keeps the
-// first error; outside debug mode it checks only where asked.
-type checker struct {
-	debug bool
-	err   error
+// checker keeps the first GL error of a debug device's thread.
+type checker struct{ err error }
+
+// debugThreads maps the OS thread of each device opened with Debug to its
+// checker; debugOpen counts them, so that without one after costs a load.
+var (
+	debugThreads sync.Map // int (thread id) → *checker
+	debugOpen    atomic.Int32
+)
+
+// watch makes after check every GL call of the calling OS thread (a
+// locked device thread) into c; the returned function stops it.
+func watch(c *checker) func() {
+	tid := syscall.Gettid()
+	debugThreads.Store(tid, c)
+	debugOpen.Add(1)
+	return func() { debugThreads.Delete(tid); debugOpen.Add(-1) }
 }
 
-func (c *checker) after(op string) {
-	if c.debug && c.err == nil {
-		c.err = glErr(op)
+// after follows every GL call: on a debug device's thread it checks
+// glGetError and keeps the first error, naming the call.
+func after(op string) {
+	if debugOpen.Load() == 0 {
+		return
+	}
+	if c, ok := debugThreads.Load(syscall.Gettid()); ok {
+		// Check every call, keeping the first error: a later call's would
+		// otherwise wait in GL's queue for the next one.
+		if err := glErr(op); err != nil && c.(*checker).err == nil {
+			c.(*checker).err = err
+		}
 	}
 }
 
@@ -131,47 +160,215 @@ func newBuffer(size int, data unsafe.Pointer) buffer {
 	gl.GenBuffers(1, &b)
 	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, b)
 	gl.BufferData(gl.SHADER_STORAGE_BUFFER, max(size, 16), data, gl.DYNAMIC_DRAW)
+	after("BufferData")
 	return buffer(b)
 }
 
 func (b buffer) write(offset, size int, data unsafe.Pointer) {
 	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, uint32(b))
 	gl.BufferSubData(gl.SHADER_STORAGE_BUFFER, offset, size, data)
+	after("BufferSubData")
 }
 
 func (b buffer) read(offset, size int, data unsafe.Pointer) {
 	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, uint32(b))
 	gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, offset, size, data)
+	after("GetBufferSubData")
 }
 
-func (b buffer) bind(index uint32) { gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, index, uint32(b)) }
+func (b buffer) bind(index uint32) {
+	gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, index, uint32(b))
+	after("BindBufferBase")
+}
 
 func (b buffer) delete() {
 	u := uint32(b)
 	if u != 0 {
 		gl.DeleteBuffers(1, &u)
+		after("DeleteBuffers")
 	}
 }
 
-func (p program) use() { gl.UseProgram(uint32(p)) }
+func (p program) use() {
+	gl.UseProgram(uint32(p))
+	after("UseProgram")
+}
 
-func (p program) delete() { gl.DeleteProgram(uint32(p)) }
+func (p program) delete() {
+	gl.DeleteProgram(uint32(p))
+	after("DeleteProgram")
+}
 
-func (p program) uniformUint(name string, v uint32) {
-	if loc := gl.GetUniformLocation(uint32(p), gl.Str(name+"\x00")); loc >= 0 {
-		gl.Uniform1ui(loc, v)
+// uniform looks a uniform up; -1 (a uniform the compiler removed) makes
+// its setters do nothing.
+func (p program) uniform(name string) uniform {
+	loc := gl.GetUniformLocation(uint32(p), gl.Str(name+"\x00"))
+	after("GetUniformLocation " + name)
+	return uniform(loc)
+}
+
+// setUint and setDouble set a uniform of the program in use.
+func (u uniform) setUint(v uint32) {
+	if u >= 0 {
+		gl.Uniform1ui(int32(u), v)
+		after("Uniform1ui")
 	}
 }
 
-func (p program) uniformDouble(name string, v float64) {
-	if loc := gl.GetUniformLocation(uint32(p), gl.Str(name+"\x00")); loc >= 0 {
-		gl.Uniform1d(loc, v)
+func (u uniform) setDouble(v float64) {
+	if u >= 0 {
+		gl.Uniform1d(int32(u), v)
+		after("Uniform1d")
+	}
+}
+
+func (u uniform) setVec4(c [4]float32) {
+	if u >= 0 {
+		gl.Uniform4f(int32(u), c[0], c[1], c[2], c[3])
+		after("Uniform4f")
 	}
 }
 
 func dispatch(x, y uint32) {
 	gl.DispatchCompute(x, y, 1)
+	after("DispatchCompute")
 	gl.MemoryBarrier(gl.SHADER_STORAGE_BARRIER_BIT | gl.BUFFER_UPDATE_BARRIER_BIT)
+	after("MemoryBarrier")
+}
+
+// copyBuffer copies size bytes of src to dst and waits for the copy.
+func copyBuffer(src, dst buffer, size int) {
+	gl.BindBuffer(gl.COPY_READ_BUFFER, uint32(src))
+	gl.BindBuffer(gl.COPY_WRITE_BUFFER, uint32(dst))
+	gl.CopyBufferSubData(gl.COPY_READ_BUFFER, gl.COPY_WRITE_BUFFER, 0, 0, size)
+	after("CopyBufferSubData")
+	gl.Finish()
+}
+
+// version returns the context's OpenGL version.
+func version() (major, minor int32) {
+	gl.GetIntegerv(gl.MAJOR_VERSION, &major)
+	gl.GetIntegerv(gl.MINOR_VERSION, &minor)
+	after("GetIntegerv")
+	return major, minor
+}
+
+// The drawing of the live window (window_glfw.go).
+
+// primitive is how drawn vertices join.
+type primitive uint32
+
+const (
+	lineStrip primitive = gl.LINE_STRIP
+	points    primitive = gl.POINTS
+	lines     primitive = gl.LINES
+)
+
+// linkGraphics builds a vertex+fragment program.
+func linkGraphics(vsSrc, fsSrc string) (program, error) {
+	vs, err := compileShader(gl.VERTEX_SHADER, vsSrc)
+	if err != nil {
+		return 0, err
+	}
+	defer gl.DeleteShader(vs)
+	fs, err := compileShader(gl.FRAGMENT_SHADER, fsSrc)
+	if err != nil {
+		return 0, err
+	}
+	defer gl.DeleteShader(fs)
+	p := gl.CreateProgram()
+	gl.AttachShader(p, vs)
+	gl.AttachShader(p, fs)
+	gl.LinkProgram(p)
+	var ok int32
+	if gl.GetProgramiv(p, gl.LINK_STATUS, &ok); ok == gl.FALSE {
+		gl.DeleteProgram(p)
+		return 0, fmt.Errorf("gpu: the window's program does not link")
+	}
+	after("LinkProgram")
+	return program(p), nil
+}
+
+// vertices is a vertex array of 2-D float points with its buffer.
+type vertices struct{ vao, vbo uint32 }
+
+func newVertices() vertices {
+	var v vertices
+	gl.GenVertexArrays(1, &v.vao)
+	gl.GenBuffers(1, &v.vbo)
+	gl.BindVertexArray(v.vao)
+	gl.BindBuffer(gl.ARRAY_BUFFER, v.vbo)
+	gl.EnableVertexAttribArray(0)
+	gl.VertexAttribPointerWithOffset(0, 2, gl.FLOAT, false, 8, 0)
+	gl.Enable(gl.PROGRAM_POINT_SIZE)
+	after("vertex array")
+	return v
+}
+
+// draw draws the points xy (x0, y0, x1, ...) with p, colour c set on u.
+func (v vertices) draw(p program, u uniform, xy []float32, mode primitive, c [4]float32) {
+	gl.UseProgram(uint32(p))
+	gl.BindVertexArray(v.vao)
+	gl.BindBuffer(gl.ARRAY_BUFFER, v.vbo)
+	gl.BufferData(gl.ARRAY_BUFFER, 4*len(xy), unsafe.Pointer(&xy[0]), gl.STREAM_DRAW)
+	u.setVec4(c)
+	gl.DrawArrays(uint32(mode), 0, int32(len(xy)/2))
+	after("DrawArrays")
+}
+
+func (v vertices) delete() {
+	gl.DeleteBuffers(1, &v.vbo)
+	gl.DeleteVertexArrays(1, &v.vao)
+	after("delete vertices")
+}
+
+// clearView sets the viewport to w×h and clears it to white.
+func clearView(w, h int) {
+	gl.Viewport(0, 0, int32(w), int32(h))
+	gl.ClearColor(1, 1, 1, 1)
+	gl.Clear(gl.COLOR_BUFFER_BIT)
+	after("Clear")
+}
+
+// readBack reads the back buffer as RGBA rows, bottom row first.
+func readBack(w, h int) []uint8 {
+	rgba := make([]uint8, 4*w*h)
+	gl.ReadBuffer(gl.BACK)
+	gl.ReadPixels(0, 0, int32(w), int32(h), gl.RGBA, gl.UNSIGNED_BYTE, unsafe.Pointer(&rgba[0]))
+	after("ReadPixels")
+	return rgba
+}
+
+// glInit guards go-gl's function table, which is global to the process.
+var glInit sync.Mutex
+
+// loadGL loads the GL functions of the current context.
+func loadGL(procAddr func(string) unsafe.Pointer) error {
+	glInit.Lock()
+	defer glInit.Unlock()
+	return gl.InitWithProcAddrFunc(procAddr)
+}
+
+// contextInfo describes the current context, made by kind ("egl", "glfw").
+func contextInfo(kind string) Info {
+	info := Info{Vendor: glString(gl.VENDOR), Renderer: glString(gl.RENDERER), Version: glString(gl.VERSION), Context: kind}
+	info.Software = isSoftware(info.Renderer)
+	return info
+}
+
+// enableDebugOutput sends the driver's debug messages to w.
+func enableDebugOutput(w io.Writer) {
+	if w == nil {
+		w = io.Discard
+	}
+	gl.Enable(gl.DEBUG_OUTPUT)
+	gl.Enable(gl.DEBUG_OUTPUT_SYNCHRONOUS)
+	gl.DebugMessageCallback(func(source, gltype, id, severity uint32, length int32, message string, _ unsafe.Pointer) {
+		if severity != gl.DEBUG_SEVERITY_NOTIFICATION {
+			fmt.Fprintf(w, "gpu: GL debug: %s\n", message)
+		}
+	}, nil)
+	after("DebugMessageCallback")
 }
 
 func glString(name uint32) string {

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/go-gl/gl/v4.3-core/gl"
 	"github.com/go-gl/glfw/v3.3/glfw"
 )
 
@@ -70,9 +69,7 @@ func glfwWindow(title string, w, h int, visible, debug bool) (*glfw.Window, erro
 		return nil, fmt.Errorf("gpu: GLFW window: %v", err)
 	}
 	win.MakeContextCurrent()
-	glInit.Lock()
-	err = gl.InitWithProcAddrFunc(func(name string) unsafe.Pointer { return glfw.GetProcAddress(name) })
-	glInit.Unlock()
+	err = loadGL(func(name string) unsafe.Pointer { return glfw.GetProcAddress(name) })
 	if err != nil {
 		destroyWindow(win)
 		return nil, fmt.Errorf("gpu: loading GL through GLFW: %v", err)
@@ -94,8 +91,7 @@ func (d *Device) openGLFW(o Options) error {
 	if err != nil {
 		return err
 	}
-	info := Info{Vendor: glString(gl.VENDOR), Renderer: glString(gl.RENDERER), Version: glString(gl.VERSION), Context: "glfw"}
-	info.Software = isSoftware(info.Renderer)
+	info := contextInfo("glfw")
 	if err := checkInfo(info, o); err != nil {
 		destroyWindow(win)
 		return fmt.Errorf("GLFW: %w", err)

@@ -10,7 +10,6 @@ import (
 	"unsafe"
 
 	"github.com/quantfit/quantfit/kernels"
-	"github.com/quantfit/quantfit/shaders"
 )
 
 // stackLocal is the workgroup size of stack.comp: its shared reduction
@@ -33,8 +32,15 @@ type StackEvaluator struct {
 	data                           []buffer
 	params, table, partial, result buffer
 	partialCap, segs               int
-	grad, lossSrc                  string
 	err                            error
+
+	// The two programs, compiled by init; what a call hands to runFn on
+	// the device's thread (bound once, so a step allocates nothing).
+	grad, loss *kernel
+	prog       *kernel
+	p          []float64
+	sums       []float64
+	runFn      func() error
 }
 
 // NewStackEvaluator8 uploads 8-bit pairs for st.
@@ -69,6 +75,8 @@ func (e *StackEvaluator) init(upload func()) error {
 		return err
 	}
 	e.npar = e.st.Dim()
+	e.sums = make([]float64, e.npar+1)
+	e.runFn = e.dispatch
 	var coef []float64
 	var q *kernels.Quantize
 	for _, op := range e.st.Ops {
@@ -83,10 +91,11 @@ func (e *StackEvaluator) init(upload func()) error {
 		}
 		coef, e.segs = c, n
 	}
-	var err error
-	if e.grad, err = e.source(true, q); err == nil {
-		e.lossSrc, err = e.source(false, q)
+	gradSrc, err := e.source(true, q)
+	if err != nil {
+		return err
 	}
+	lossSrc, err := e.source(false, q)
 	if err != nil {
 		return err
 	}
@@ -97,10 +106,11 @@ func (e *StackEvaluator) init(upload func()) error {
 		if coef != nil {
 			e.table = e.d.buf(8*len(coef), unsafe.Pointer(&coef[0]))
 		}
-		if _, err := e.d.program(e.grad); err != nil {
+		var err error
+		if e.grad, err = e.d.kernel(gradSrc); err != nil {
 			return err
 		}
-		_, err := e.d.program(e.lossSrc)
+		e.loss, err = e.d.kernel(lossSrc)
 		return err
 	})
 	if err != nil {
@@ -170,7 +180,7 @@ func (e *StackEvaluator) source(grad bool, q *kernels.Quantize) (string, error) 
 		fmt.Fprintf(&b, "\tg *= dx[%d];\n", i)
 	}
 	b.WriteString("}\n")
-	src, err := shaders.Source("stack.comp", ds...)
+	src, err := source("stack.comp", ds...)
 	if err != nil {
 		return "", err
 	}
@@ -182,8 +192,7 @@ func (e *StackEvaluator) source(grad bool, q *kernels.Quantize) (string, error) 
 
 // LossGrad returns the mean loss at p and writes the mean gradient.
 func (e *StackEvaluator) LossGrad(p, grad []float64) float64 {
-	var sums []float64
-	if err := e.run(e.grad, p, &sums); err != nil {
+	if err := e.run(e.grad, p); err != nil {
 		e.err = err
 		for i := range grad[:e.npar] {
 			grad[i] = math.NaN()
@@ -191,66 +200,65 @@ func (e *StackEvaluator) LossGrad(p, grad []float64) float64 {
 		return math.NaN()
 	}
 	for i := 0; i < e.npar; i++ {
-		grad[i] = sums[i] / e.total
+		grad[i] = e.sums[i] / e.total
 	}
-	return (sums[e.npar] + e.offset) / e.total
+	return (e.sums[e.npar] + e.offset) / e.total
 }
 
 // Loss returns the exact mean loss at p.
 func (e *StackEvaluator) Loss(p []float64) float64 {
-	var sums []float64
-	if err := e.run(e.lossSrc, p, &sums); err != nil {
+	if err := e.run(e.loss, p); err != nil {
 		e.err = err
 		return math.NaN()
 	}
-	return (sums[e.npar] + e.offset) / e.total
+	return (e.sums[e.npar] + e.offset) / e.total
 }
 
 // Err returns the first GL failure, after which results are NaN.
 func (e *StackEvaluator) Err() error { return e.err }
 
-func (e *StackEvaluator) run(src string, p []float64, out *[]float64) error {
+func (e *StackEvaluator) run(k *kernel, p []float64) error {
 	if e.err != nil {
 		return e.err
 	}
 	if len(p) != e.npar {
 		return fmt.Errorf("gpu: %d parameters for a stack of %d", len(p), e.npar)
 	}
-	width := e.npar + 1
-	sums := make([]float64, width)
-	err := e.d.do(func() error {
-		prog, err := e.d.program(src)
-		if err != nil {
-			return err
-		}
-		nwg := max(1, min(maxGroups, (e.n+stackLocal-1)/stackLocal))
-		if need := nwg * width; need > e.partialCap {
-			e.d.free(e.partial)
-			e.partial = e.d.buf(8*need, nil)
-			e.partialCap = need
-		}
-		if e.npar > 0 {
-			e.params.write(0, 8*e.npar, unsafe.Pointer(&p[0]))
-		}
-		for i, b := range e.data {
-			b.bind(uint32(i))
-		}
-		e.params.bind(3)
-		if e.table != 0 {
-			e.table.bind(4)
-		}
-		e.partial.bind(6)
-		e.result.bind(7)
-		prog.use()
-		prog.uniformUint("n", uint32(e.n))
-		prog.uniformDouble("fn", float64(e.segs))
-		prog.uniformDouble("delta", e.st.Loss.WithDefaults().Delta)
-		prog.uniformDouble("olv", e.st.OutputLevels)
-		dispatch(uint32(nwg), 1)
-		return e.d.reduce(e.result, nwg, width, sums)
-	})
-	*out = sums
+	e.prog, e.p = k, p
+	err := e.d.do(e.runFn)
+	e.p = nil
 	return err
+}
+
+// dispatch evaluates e.prog at e.p into e.sums. On the device's thread.
+func (e *StackEvaluator) dispatch() error {
+	width := e.npar + 1
+	nwg := max(1, min(maxGroups, (e.n+stackLocal-1)/stackLocal))
+	if need := nwg * width; need > e.partialCap {
+		e.d.free(e.partial)
+		e.partial = e.d.buf(8*need, nil)
+		e.partialCap = need
+	}
+	if e.npar > 0 {
+		e.params.write(0, 8*e.npar, unsafe.Pointer(&e.p[0]))
+	}
+	for i, b := range e.data {
+		b.bind(uint32(bindData0 + i))
+	}
+	e.params.bind(bindParams)
+	if e.table != 0 {
+		e.table.bind(bindTable)
+	}
+	e.partial.bind(bindPartial)
+	e.result.bind(bindResult)
+	k := e.prog
+	k.p.use()
+	k.n.setUint(uint32(e.n))
+	k.fn.setDouble(float64(e.segs))
+	k.delta.setDouble(e.st.Loss.WithDefaults().Delta)
+	k.olv.setDouble(e.st.OutputLevels)
+	dispatch(uint32(nwg), 1)
+	return e.d.reduce(e.result, nwg, width, e.sums)
 }
 
 // Close frees the evaluator's buffers.

@@ -3,13 +3,10 @@
 package gpu
 
 import (
-	"fmt"
 	"math"
 	"sync"
 	"time"
-	"unsafe"
 
-	"github.com/go-gl/gl/v4.3-core/gl"
 	"github.com/go-gl/glfw/v3.3/glfw"
 )
 
@@ -28,14 +25,14 @@ type Window struct {
 	dirty    bool
 	lastDraw time.Time
 
-	prog     uint32
-	vao, vbo uint32
-	colorLoc int32
+	prog  program
+	color uniform
+	verts vertices
 }
 
 // OpenWindow opens a visible window of w×h pixels.
 func OpenWindow(title string, w, h int) (*Window, error) {
-	win := &Window{t: newThread(), answer: math.NaN()}
+	win := &Window{t: newThread(nil, nil), answer: math.NaN()}
 	var err error
 	win.t.call(func() { err = win.open(title, w, h) })
 	if err != nil {
@@ -62,32 +59,11 @@ func (w *Window) open(title string, width, height int) error {
 		return err
 	}
 	w.win = win
-	vs, err := compileShader(gl.VERTEX_SHADER, lineVS)
-	if err != nil {
+	if w.prog, err = linkGraphics(lineVS, lineFS); err != nil {
 		return err
 	}
-	fs, err := compileShader(gl.FRAGMENT_SHADER, lineFS)
-	if err != nil {
-		return err
-	}
-	w.prog = gl.CreateProgram()
-	gl.AttachShader(w.prog, vs)
-	gl.AttachShader(w.prog, fs)
-	gl.LinkProgram(w.prog)
-	gl.DeleteShader(vs)
-	gl.DeleteShader(fs)
-	var ok int32
-	if gl.GetProgramiv(w.prog, gl.LINK_STATUS, &ok); ok == gl.FALSE {
-		return fmt.Errorf("gpu: the window's program does not link")
-	}
-	w.colorLoc = gl.GetUniformLocation(w.prog, gl.Str("color\x00"))
-	gl.GenVertexArrays(1, &w.vao)
-	gl.GenBuffers(1, &w.vbo)
-	gl.BindVertexArray(w.vao)
-	gl.BindBuffer(gl.ARRAY_BUFFER, w.vbo)
-	gl.EnableVertexAttribArray(0)
-	gl.VertexAttribPointerWithOffset(0, 2, gl.FLOAT, false, 8, 0)
-	gl.Enable(gl.PROGRAM_POINT_SIZE)
+	w.color = w.prog.uniform("color")
+	w.verts = newVertices()
 	w.draw()
 	return glErr("window")
 }
@@ -157,9 +133,7 @@ func (w *Window) render() {
 	w.lastDraw, w.dirty = time.Now(), false
 	w.mu.Unlock()
 	fw, fh := w.win.GetFramebufferSize()
-	gl.Viewport(0, 0, int32(fw), int32(fh))
-	gl.ClearColor(1, 1, 1, 1)
-	gl.Clear(gl.COLOR_BUFFER_BIT)
+	clearView(fw, fh)
 	if len(bs) >= 2 {
 		bmin, bmax := bs[0], bs[len(bs)-1]
 		lmin, lmax := math.Inf(1), math.Inf(-1)
@@ -171,31 +145,26 @@ func (w *Window) render() {
 		}
 		x := func(b float64) float32 { return float32(-0.95 + 1.9*(b-bmin)/(bmax-bmin)) }
 		y := func(l float64) float32 { return float32(-0.9 + 1.8*(l-lmin)/(lmax-lmin)) }
-		gl.UseProgram(w.prog)
-		gl.BindVertexArray(w.vao)
 		curve := make([]float32, 0, 2*len(bs))
 		for i := range bs {
 			curve = append(curve, x(bs[i]), y(ls[i]))
 		}
-		w.drawVerts(curve, gl.LINE_STRIP, [4]float32{0.17, 0.63, 0.17, 1})
+		w.drawVerts(curve, lineStrip, [4]float32{0.17, 0.63, 0.17, 1})
 		if len(traj) > 0 {
 			pts := make([]float32, 0, 2*len(traj))
 			for _, p := range traj {
 				pts = append(pts, x(p[0]), y(math.Min(math.Max(p[1], lmin), lmax)))
 			}
-			w.drawVerts(pts, gl.POINTS, [4]float32{0.12, 0.47, 0.71, 1})
+			w.drawVerts(pts, points, [4]float32{0.12, 0.47, 0.71, 1})
 		}
 		if !math.IsNaN(answer) {
-			w.drawVerts([]float32{x(answer), -1, x(answer), 1}, gl.LINES, [4]float32{1, 0.5, 0.05, 1})
+			w.drawVerts([]float32{x(answer), -1, x(answer), 1}, lines, [4]float32{1, 0.5, 0.05, 1})
 		}
 	}
 }
 
-func (w *Window) drawVerts(v []float32, mode uint32, c [4]float32) {
-	gl.BindBuffer(gl.ARRAY_BUFFER, w.vbo)
-	gl.BufferData(gl.ARRAY_BUFFER, 4*len(v), unsafe.Pointer(&v[0]), gl.STREAM_DRAW)
-	gl.Uniform4f(w.colorLoc, c[0], c[1], c[2], c[3])
-	gl.DrawArrays(mode, 0, int32(len(v)/2))
+func (w *Window) drawVerts(v []float32, mode primitive, c [4]float32) {
+	w.verts.draw(w.prog, w.color, v, mode, c)
 }
 
 // Pixels renders the window and reads it as RGBA rows, bottom row first.
@@ -203,9 +172,7 @@ func (w *Window) Pixels() (rgba []uint8, width, height int) {
 	w.t.call(func() {
 		w.render()
 		width, height = w.win.GetFramebufferSize()
-		rgba = make([]uint8, 4*width*height)
-		gl.ReadBuffer(gl.BACK)
-		gl.ReadPixels(0, 0, int32(width), int32(height), gl.RGBA, gl.UNSIGNED_BYTE, unsafe.Pointer(&rgba[0]))
+		rgba = readBack(width, height)
 		w.win.SwapBuffers()
 	})
 	return rgba, width, height
@@ -214,9 +181,8 @@ func (w *Window) Pixels() (rgba []uint8, width, height int) {
 // Close closes the window.
 func (w *Window) Close() {
 	w.t.call(func() {
-		gl.DeleteBuffers(1, &w.vbo)
-		gl.DeleteVertexArrays(1, &w.vao)
-		gl.DeleteProgram(w.prog)
+		w.verts.delete()
+		w.prog.delete()
 		destroyWindow(w.win)
 	})
 	w.t.stop()

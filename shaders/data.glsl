@@ -1,24 +1,26 @@
 // Shared by the compute shaders: the data layouts, the loss, and the
 // levels table of 8-bit data. Included by #include "data.glsl".
 //
-//   DATA_F32       float x[], t[] at bindings 0 and 1
-//   DATA_U8        two (x, t) byte pairs per uint at binding 0, the float
-//                  value of each level at binding 1 (kernels.Level8)
-//   DATA_WEIGHTED  double x[], t[], w[] at bindings 0, 1, 2 (histogram
+//   DATA_F32       float x[], t[] at bindings BIND_DATA0 and BIND_DATA1
+//   DATA_U8        two (x, t) byte pairs per uint at BIND_DATA0, the float
+//                  value of each level at BIND_DATA1 (kernels.Level8)
+//   DATA_WEIGHTED  double x[], t[], w[] at BIND_DATA0, 1, 2 (histogram
 //                  groups)
+//
+// The BIND_ numbers are package gpu's (bindings.go), passed as defines.
 //   LOSS_MSE, LOSS_L1, LOSS_HUBER (uniform delta)
 
 #if defined(DATA_F32)
-layout(std430, binding = 0) readonly buffer Xs { float xs[]; };
-layout(std430, binding = 1) readonly buffer Ts { float ts[]; };
+layout(std430, binding = BIND_DATA0) readonly buffer Xs { float xs[]; };
+layout(std430, binding = BIND_DATA1) readonly buffer Ts { float ts[]; };
 #elif defined(DATA_U8)
-layout(std430, binding = 0) readonly buffer Pairs { uint pairs[]; };
-layout(std430, binding = 1) readonly buffer Levels { float levels[]; };
+layout(std430, binding = BIND_DATA0) readonly buffer Pairs { uint pairs[]; };
+layout(std430, binding = BIND_DATA1) readonly buffer Levels { float levels[]; };
 shared float lv8[256];
 #else
-layout(std430, binding = 0) readonly buffer Xs { double xs[]; };
-layout(std430, binding = 1) readonly buffer Ts { double ts[]; };
-layout(std430, binding = 2) readonly buffer Ws { double ws[]; };
+layout(std430, binding = BIND_DATA0) readonly buffer Xs { double xs[]; };
+layout(std430, binding = BIND_DATA1) readonly buffer Ts { double ts[]; };
+layout(std430, binding = BIND_DATA2) readonly buffer Ws { double ws[]; };
 #endif
 
 uniform double delta; // Huber threshold

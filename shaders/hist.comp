@@ -6,8 +6,8 @@
 // global atomics on them from every pixel would serialize.
 layout(local_size_x = 256) in;
 
-layout(std430, binding = 0) readonly buffer Pairs { uint pairs[]; };
-layout(std430, binding = 1) buffer Counts { uint counts[]; };
+layout(std430, binding = BIND_DATA0) readonly buffer Pairs { uint pairs[]; };
+layout(std430, binding = BIND_DATA1) buffer Counts { uint counts[]; };
 
 uniform uint n; // pairs
 

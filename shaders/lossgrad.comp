@@ -29,10 +29,10 @@ struct Scale {
 
 #include "data.glsl"
 
-layout(std430, binding = 3) readonly buffer Scales { Scale scales[]; };
-layout(std430, binding = 4) readonly buffer Table { double coef[]; };
-layout(std430, binding = 5) readonly buffer Eps { double eps[]; };
-layout(std430, binding = 6) writeonly buffer Partial { double partial[]; };
+layout(std430, binding = BIND_SCALES) readonly buffer Scales { Scale scales[]; };
+layout(std430, binding = BIND_TABLE) readonly buffer Table { double coef[]; };
+layout(std430, binding = BIND_EPS) readonly buffer Eps { double eps[]; };
+layout(std430, binding = BIND_PARTIAL) writeonly buffer Partial { double partial[]; };
 
 uniform uint n;        // samples
 uniform uint k;        // candidates (MODE_LOSSES)

@@ -4,8 +4,8 @@
 
 layout(local_size_x = 64) in;
 
-layout(std430, binding = 6) readonly buffer Partial { double partial[]; };
-layout(std430, binding = 7) writeonly buffer Out { double result[]; };
+layout(std430, binding = BIND_PARTIAL) readonly buffer Partial { double partial[]; };
+layout(std430, binding = BIND_RESULT) writeonly buffer Out { double result[]; };
 
 uniform uint rows;
 uniform uint width;

@@ -17,9 +17,9 @@ layout(local_size_x = LOCAL) in;
 
 #include "data.glsl"
 
-layout(std430, binding = 3) readonly buffer Params { double params[]; };
-layout(std430, binding = 4) readonly buffer Table { double coef[]; };
-layout(std430, binding = 6) writeonly buffer Partial { double partial[]; };
+layout(std430, binding = BIND_PARAMS) readonly buffer Params { double params[]; };
+layout(std430, binding = BIND_TABLE) readonly buffer Table { double coef[]; };
+layout(std430, binding = BIND_PARTIAL) writeonly buffer Partial { double partial[]; };
 
 uniform uint n;
 uniform double fn;    // table segments

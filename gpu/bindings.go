@@ -1,0 +1,36 @@
+//go:build linux && cgo
+
+package gpu
+
+import (
+	"fmt"
+
+	"github.com/quantfit/quantfit/shaders"
+)
+
+// The shader storage binding points of every program, named once here and
+// passed to the GLSL as defines (BIND_DATA0, ...).
+const (
+	bindData0   = 0 // x, or packed 8-bit pairs, or a histogram's input
+	bindData1   = 1 // t, or the levels table, or the histogram's counts
+	bindData2   = 2 // w of grouped data
+	bindScales  = 3 // lossgrad.comp: one Scale per candidate
+	bindParams  = 3 // stack.comp: the parameters
+	bindTable   = 4 // a smooth surrogate's table
+	bindEps     = 5 // the gaussian surrogate's samples
+	bindPartial = 6 // per-workgroup partial sums
+	bindResult  = 7 // the second stage's sums, read back
+)
+
+var bindingDefines = []string{
+	fmt.Sprintf("BIND_DATA0=%d", bindData0), fmt.Sprintf("BIND_DATA1=%d", bindData1),
+	fmt.Sprintf("BIND_DATA2=%d", bindData2), fmt.Sprintf("BIND_SCALES=%d", bindScales),
+	fmt.Sprintf("BIND_PARAMS=%d", bindParams), fmt.Sprintf("BIND_TABLE=%d", bindTable),
+	fmt.Sprintf("BIND_EPS=%d", bindEps), fmt.Sprintf("BIND_PARTIAL=%d", bindPartial),
+	fmt.Sprintf("BIND_RESULT=%d", bindResult),
+}
+
+// source returns shader name specialized by defines and the bindings.
+func source(name string, defines ...string) (string, error) {
+	return shaders.Source(name, append(append([]string(nil), defines...), bindingDefines...)...)
+}
