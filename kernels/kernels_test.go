@@ -168,7 +168,11 @@ func name(c Config) string {
 // TestEvaluatorMatchesReference holds the fast loops to the reference.
 func TestEvaluatorMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	s, _, _ := randomSamples(r, 70001) // several chunks, not a multiple of anything
+	n := 70001 // several chunks, not a multiple of anything
+	if testing.Short() {
+		n = 17011
+	}
+	s, _, _ := randomSamples(r, n)
 	for _, cfg := range configs() {
 		cfg = cfg.WithDefaults()
 		e, err := NewEvaluator(s, cfg)
@@ -221,10 +225,14 @@ func closeAbs(a, b, rel, scale float64) bool { return math.Abs(a-b) <= rel*scale
 // TestHistogramMatchesPixels: histogram mode equals per-pixel mode to 1e-9.
 func TestHistogramMatchesPixels(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	s, xs, ts := randomSamples(r, 50000)
+	n := 50000
+	if testing.Short() {
+		n = 12000
+	}
+	s, xs, ts := randomSamples(r, n)
 	var h Histogram
 	h.Add8(xs, ts)
-	if h.Total() != 50000 {
+	if h.Total() != uint64(n) {
 		t.Fatalf("histogram counts %d pairs", h.Total())
 	}
 	for _, cfg := range configs() {

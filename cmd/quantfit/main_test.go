@@ -251,6 +251,9 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seconds of estimation")
+	}
 	dir := t.TempDir()
 	plot := filepath.Join(dir, "demo.png")
 	code, out, errs := quantfit(t, "demo", "-seed", "3", "-plot", plot)
@@ -411,6 +414,9 @@ func TestBenchBookkeeping(t *testing.T) {
 }
 
 func TestStackCommands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seconds of estimation")
+	}
 	dir := t.TempDir()
 	orig := writePhoto(t, dir, "ihc.png")
 	quant := filepath.Join(dir, "q.png")
@@ -525,6 +531,9 @@ func TestPoorFitWarns(t *testing.T) {
 // TestStackPerChannel: -per-channel gives each channel of an RGB pair its
 // own stack parameters.
 func TestStackPerChannel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seconds of estimation")
+	}
 	dir := t.TempDir()
 	im, err := photos.Load("retina.jpg")
 	if err != nil {

@@ -75,6 +75,9 @@ func ExampleEstimateStack() {
 // TestOwnOperatorOnGPU: the GPU runs a caller's operator from its GLSL
 // part and fits what the CPU fits.
 func TestOwnOperatorOnGPU(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a stack fit on llvmpipe: seconds")
+	}
 	dev := openGPU(t)
 	st := exposureStack()
 	d := rampData(st, []float64{0.3, 21.7})

@@ -15,6 +15,7 @@ import (
 // On a machine without a context it skips, unless QUANTFIT_REQUIRE_GPU is
 // set (CI): then it fails.
 func TestGPUMatchesCPUOnPhotos(t *testing.T) {
+	accuracyTrial(t)
 	d := openGPU(t)
 	t.Logf("renderer %s", d.Info().Renderer)
 	ims := loadPhotos(t)

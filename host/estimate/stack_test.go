@@ -34,6 +34,7 @@ func stackPair(t testing.TB, im *imageset.Image, st *kernels.Stack, p []float64)
 // fits exactly (brick.png: any bias in [0.04, 0.116] in one trial), where
 // the fit returns that set's mean.
 func TestStackOnPhotos(t *testing.T) {
+	accuracyTrial(t)
 	trials := stackTrialCount(40)
 	if testing.Short() {
 		trials = 8
@@ -45,6 +46,7 @@ func TestStackOnPhotos(t *testing.T) {
 // llvmpipe takes 12 s a trial (QUANTFIT_STACK_TRIALS=40 runs the full
 // trial), with 90% asserted of so few.
 func TestStackOnGPU(t *testing.T) {
+	accuracyTrial(t)
 	d := openGPU(t)
 	trials := stackTrialCount(10)
 	if testing.Short() {

@@ -161,6 +161,9 @@ func TestConcurrentClients(t *testing.T) {
 var slow = part{"options", "", []byte(`{"strategy": "scan", "scan-points": 3000000}`)}
 
 func TestOverloadGives429(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seconds of estimation")
+	}
 	_, ts := newServer(t, Config{Workers: 1, Queue: 1})
 	orig, quant := pairBytes(t, "coins.png", 9)
 	var wg sync.WaitGroup
