@@ -59,7 +59,7 @@ func devForBench(b *testing.B) *Device {
 
 // BenchmarkStackLossGrad is one loss+gradient step of the 4-operator stack
 // gamma,gain,bias,quantize over packed 8-bit pairs; compare with
-// BenchmarkLossGrad/ste at the same n (issue 6: within 2×).
+// BenchmarkLossGrad/ste at the same n (the goal: within 2×).
 func BenchmarkStackLossGrad(b *testing.B) {
 	d := devForBench(b)
 	for _, n := range []int{1 << 20, 16 << 20} {

@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -196,6 +197,8 @@ func TestBadInput(t *testing.T) {
 	trunc := filepath.Join(dir, "trunc.png")
 	os.WriteFile(trunc, data[:len(data)/3], 0o644)
 	plot := filepath.Join(dir, "never.png")
+	var stderrs strings.Builder // every message, as a user reads it
+	defer func() { golden(t, "bad-input.golden", stderrs.String()) }()
 	for _, c := range []struct {
 		args []string
 		want string
@@ -232,6 +235,7 @@ func TestBadInput(t *testing.T) {
 		if code != 2 || out != "" || !strings.Contains(errs, c.want) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 naming %q", c.args, code, out, errs, c.want)
 		}
+		stderrs.WriteString("$ quantfit " + strings.ReplaceAll(strings.Join(c.args, " "), dir, "DIR") + "\n" + strings.ReplaceAll(errs, dir, "DIR"))
 		if lines := strings.Count(errs, "\n"); lines > 2 {
 			t.Errorf("%v: %d lines of errors:\n%s", c.args, lines, errs)
 		}
@@ -589,5 +593,34 @@ func TestStackPerChannel(t *testing.T) {
 		if g, bv := r.Params[ch]["gamma"].Value, r.Params[ch]["b"].Value; math.Abs(g-want[0]) > 0.02 || math.Abs(bv-want[1]) > 0.05 {
 			t.Errorf("channel %d: gamma %.4f, b %.4f; want %v", ch, g, bv, want)
 		}
+	}
+}
+
+var seconds = regexp.MustCompile(`"seconds": [0-9.e+-]+`)
+
+// TestReportGolden: the JSON report of an estimate, key for key, with the
+// wall time scrubbed.
+func TestReportGolden(t *testing.T) {
+	dir := t.TempDir()
+	orig := writePhoto(t, dir, "coins.png")
+	quant := filepath.Join(dir, "q.png")
+	if code, _, errs := quantfit(t, "synth", "-b", "9.7", orig, quant); code != 0 {
+		t.Fatal(errs)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"report.golden", []string{"estimate", "-backend", "cpu", orig, quant}},
+		{"report-stack.golden", []string{"estimate", "-backend", "cpu", "-stack", "gain,quantize", "-param", "gain=0.8:1.2", orig, quant}},
+	} {
+		code, out, errs := quantfit(t, c.args...)
+		if code != 0 {
+			t.Fatalf("%v: %s", c.args, errs)
+		}
+		if !json.Valid([]byte(out)) {
+			t.Fatalf("%v: not JSON: %s", c.args, out)
+		}
+		golden(t, c.name, seconds.ReplaceAllString(out, `"seconds": 0`))
 	}
 }

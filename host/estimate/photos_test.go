@@ -59,7 +59,7 @@ func denseMin(t testing.TB, d *Data, m kernels.Model) float64 {
 	return ls[argmin(ls)]
 }
 
-// TestAutoOnPhotos is the acceptance test of issue 2: on real photographs,
+// TestAutoOnPhotos is the acceptance test of auto: on real photographs,
 // for 40 random b per model stored as 8-bit, auto finds the global minimum
 // of the exact loss, lands within 0.02 of the truth in 95% of trials and
 // within 0.1 in all, and reports an interval holding the truth in 95%.

@@ -26,7 +26,7 @@ func stackPair(t testing.TB, im *imageset.Image, st *kernels.Stack, p []float64)
 	return d
 }
 
-// TestStackOnPhotos is issue 6's acceptance trial on the CPU: random γ in
+// TestStackOnPhotos is the stack fit's acceptance trial on the CPU: random γ in
 // [0.5, 2], gain in [0.7, 1.3], bias in [−0.1, 0.1] and b in [5, 30] before
 // the midrise quantizer, stored as 8-bit; γ and gain within 0.02, bias
 // within 0.01 and b within 0.05 in 95% of 40 trials. Measured: 39/40 (and
