@@ -200,27 +200,26 @@ func (s Settings) withDefaults() Settings {
 	case nil:
 		s.Strategy = Auto{Basins: defaultBasins}
 	case Auto:
-		if st.Basins == 0 {
-			st.Basins = defaultBasins
-		}
+		st.Basins = orDefault(st.Basins, defaultBasins)
 		s.Strategy = st
 	case Multistart:
-		if st.Starts == 0 {
-			st.Starts = defaultStarts
-		}
+		st.Starts = orDefault(st.Starts, defaultStarts)
 		s.Strategy = st
 	case Continuation:
-		if st.Stages == 0 {
-			st.Stages = defaultStages
-		}
+		st.Stages = orDefault(st.Stages, defaultStages)
 		s.Strategy = st
 	case Scan:
-		if st.Points == 0 {
-			st.Points = defaultScanPoints
-		}
+		st.Points = orDefault(st.Points, defaultScanPoints)
 		s.Strategy = st
 	}
 	return s
+}
+
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
 }
 
 // config is the per-sample mathematics with the storage rounding resolved
