@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/quantfit/quantfit/gpu"
+	"github.com/quantfit/quantfit/gpu/backend"
 	"github.com/quantfit/quantfit/host/estimate"
 	"github.com/quantfit/quantfit/host/photos"
 	"github.com/quantfit/quantfit/kernels"
@@ -288,7 +289,7 @@ func timeAuto(c Config, be string, x, t []uint8, renderer string) (Measurement, 
 		s := estimate.Settings{}
 		if be == "gpu" {
 			h, err = c.Device.Histogram(x, t)
-			s.Backend = &estimate.GPU{Device: c.Device}
+			s.Backend = &backend.GPU{Device: c.Device}
 		} else {
 			h = new(kernels.Histogram)
 			h.Add8(x, t)

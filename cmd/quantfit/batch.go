@@ -103,7 +103,7 @@ func runBatch(c *cli, fs *flag.FlagSet, args []string) error {
 			return options.UsageError{Err: err}
 		}
 	}
-	be, release, err := f.OpenBackend(c.stderr)
+	be, release, err := openBackend(&f.Options, c.stderr, false)
 	if err != nil {
 		return err
 	}

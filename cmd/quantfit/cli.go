@@ -7,6 +7,9 @@ import (
 	"io"
 	"strings"
 
+	"github.com/quantfit/quantfit/gpu"
+	"github.com/quantfit/quantfit/gpu/backend"
+	"github.com/quantfit/quantfit/host/estimate"
 	"github.com/quantfit/quantfit/host/options"
 )
 
@@ -100,6 +103,8 @@ The commands are:
 func (c *cli) commandUsage(cmd *command, fs *flag.FlagSet) {
 	w := c.stdout
 	fmt.Fprintf(w, "usage: quantfit %s\n\n%s\n", cmd.usageLine, strings.TrimSpace(cmd.long))
+	// A fresh set: after -h the command's own set already holds its flags.
+	fs = flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
 	if cmd.flags != nil {
 		cmd.flags(fs)
 	}
@@ -121,4 +126,19 @@ func parse(fs *flag.FlagSet, args []string) error {
 		return options.UsageError{Err: err}
 	}
 	return nil
+}
+
+// openBackend opens the backend the options ask for. A service probes
+// for the GPU at start, so that its readiness report and its worker count
+// know; a one-shot command opens it only if its data go there.
+func openBackend(o *options.Options, stderr io.Writer, probe bool) (estimate.Backend, func(), error) {
+	name, debug := o.Backend()
+	be, release, err := backend.Open(name, gpu.Options{Debug: debug, DebugLog: stderr}, stderr)
+	if err != nil {
+		return nil, release, options.UsageError{Flag: "backend", Err: fmt.Errorf("-backend %s: %w", name, err)}
+	}
+	if a, ok := be.(*backend.Auto); ok && probe {
+		a.Probe()
+	}
+	return be, release, nil
 }

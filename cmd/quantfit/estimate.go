@@ -161,7 +161,7 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	be, release, err := f.OpenBackend(c.stderr)
+	be, release, err := openBackend(&f.Options, c.stderr, false)
 	if err != nil {
 		return err
 	}

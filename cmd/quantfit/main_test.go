@@ -59,6 +59,16 @@ func TestHelp(t *testing.T) {
 		}
 		golden(t, "help-"+c+".golden", out)
 	}
+	// -h after the command prints the same page (it once declared the
+	// flags twice and panicked)
+	for _, c := range commands {
+		want := new(strings.Builder)
+		(&cli{stdout: want}).commandUsage(c, flag.NewFlagSet(c.name, flag.ContinueOnError))
+		code, out, errs := quantfit(t, c.name, "-h")
+		if code != 0 || out != want.String() {
+			t.Errorf("%s -h: exit %d, stderr %q, page equal %v", c.name, code, errs, out == want.String())
+		}
+	}
 	if code, _, _ := quantfit(t); code != 2 {
 		t.Errorf("no arguments: exit %d, want 2", code)
 	}

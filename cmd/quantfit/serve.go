@@ -89,7 +89,7 @@ func runServe(c *cli, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return options.Usagef("addr", "-addr: %v", err)
 	}
-	be, release, err := f.OpenBackend(c.stderr)
+	be, release, err := openBackend(&f.Options, c.stderr, true)
 	if err != nil {
 		ln.Close()
 		return err

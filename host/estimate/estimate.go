@@ -99,10 +99,7 @@ func Estimate(d *Data, s Settings) (*Result, error) {
 	r.Steps, r.Evaluations = o.steps, o.evals
 	if err := o.err(); err != nil {
 		// Never a wrong answer: a GPU that failed midway gave NaNs.
-		if g, ok := s.Backend.(*GPU); ok && g.Fallback {
-			if g.Warn != nil {
-				fmt.Fprintf(g.Warn, "quantfit: %v; running again on the CPU\n", err)
-			}
+		if retryOnCPU(s.Backend, err) {
 			s.Backend = CPU{}
 			return Estimate(d, s)
 		}

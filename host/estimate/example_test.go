@@ -72,36 +72,6 @@ func ExampleEstimateStack() {
 	// Output: stops -0.40, b 12.3
 }
 
-// TestOwnOperatorOnGPU: the GPU runs a caller's operator from its GLSL
-// part and fits what the CPU fits.
-func TestOwnOperatorOnGPU(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a stack fit on llvmpipe: seconds")
-	}
-	dev := openGPU(t)
-	st := exposureStack()
-	d := rampData(st, []float64{0.3, 21.7})
-	cpu, err := EstimateStack(d, st, st.Params(), Settings{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := EstimateStack(d, st, st.Params(), Settings{Backend: &GPU{Device: dev}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g.Backend != "gpu" {
-		t.Fatalf("ran on %s", g.Backend)
-	}
-	for _, name := range []string{"stops", "b"} {
-		if c, v := cpu.Value(name), g.Value(name); math.Abs(c-v) > 0.01 {
-			t.Errorf("%s: cpu %.4f, gpu %.4f", name, c, v)
-		}
-	}
-	if math.Abs(g.Value("stops")-0.3) > 0.01 || math.Abs(g.Value("b")-21.7) > 0.05 {
-		t.Errorf("gpu fitted %v, want stops 0.3, b 21.7", g)
-	}
-}
-
 // TestStackRangeOfB: b's range must lie where the quantizer is defined.
 func TestStackRangeOfB(t *testing.T) {
 	st := exposureStack()

@@ -1,4 +1,4 @@
-package estimate
+package estimate_test
 
 import (
 	"math"
@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/quantfit/quantfit/gpu"
+	"github.com/quantfit/quantfit/gpu/backend"
+	"github.com/quantfit/quantfit/host/estimate"
 	"github.com/quantfit/quantfit/kernels"
 )
 
@@ -15,10 +17,10 @@ import (
 // On a machine without a context it skips, unless QUANTFIT_REQUIRE_GPU is
 // set (CI): then it fails.
 func TestGPUMatchesCPUOnPhotos(t *testing.T) {
-	accuracyTrial(t)
+	estimate.AccuracyTrial(t)
 	d := openGPU(t)
 	t.Logf("renderer %s", d.Info().Renderer)
-	ims := loadPhotos(t)
+	ims := estimate.LoadPhotos(t)
 	r := rand.New(rand.NewPCG(11, 12))
 	trials := 8
 	if testing.Short() {
@@ -28,18 +30,18 @@ func TestGPUMatchesCPUOnPhotos(t *testing.T) {
 		m := []kernels.Model{kernels.Midrise, kernels.Posterize, kernels.Truncate}[i%3]
 		b := 5 + 25*r.Float64()
 		im := ims[i%len(ims)]
-		data := pairData(t, im, m, b)
-		settings := []Settings{{Model: m, Mode: HistMode}}
+		data := estimate.PairData(t, im, m, b)
+		settings := []estimate.Settings{{Model: m, Mode: estimate.HistMode}}
 		if im.W*im.H <= 512*512 { // llvmpipe is slow per pixel
-			settings = append(settings, Settings{Model: m, Mode: PixelMode, Optim: Optim{Steps: 100}, Strategy: Auto{Basins: 4}})
+			settings = append(settings, estimate.Settings{Model: m, Mode: estimate.PixelMode, Optim: estimate.Optim{Steps: 100}, Strategy: estimate.Auto{Basins: 4}})
 		}
 		for _, s := range settings {
-			cpu, err := Estimate(data, s)
+			cpu, err := estimate.Estimate(data, s)
 			if err != nil {
 				t.Fatal(err)
 			}
-			s.Backend = &GPU{Device: d}
-			g, err := Estimate(data, s)
+			s.Backend = &backend.GPU{Device: d}
+			g, err := estimate.Estimate(data, s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -50,6 +52,49 @@ func TestGPUMatchesCPUOnPhotos(t *testing.T) {
 				t.Errorf("%v %s b=%.4f mode %v: cpu %.6f, gpu %.6f", m, im.Name, b, s.Mode, cpu.B, g.B)
 			}
 		}
+	}
+}
+
+// TestStackOnGPU runs the stack trial on the GPU backend: 10 trials, as
+// llvmpipe takes 12 s a trial (QUANTFIT_STACK_TRIALS=40 runs the full
+// trial), with 90% asserted of so few.
+func TestStackOnGPU(t *testing.T) {
+	estimate.AccuracyTrial(t)
+	d := openGPU(t)
+	trials := estimate.StackTrialCount(10)
+	if testing.Short() {
+		trials = 3
+	}
+	estimate.StackTrials(t, trials, 63, estimate.Settings{Backend: &backend.GPU{Device: d}}, 0.9)
+}
+
+// TestOwnOperatorOnGPU: the GPU runs a caller's operator from its GLSL
+// part and fits what the CPU fits.
+func TestOwnOperatorOnGPU(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a stack fit on llvmpipe: seconds")
+	}
+	dev := openGPU(t)
+	st := estimate.ExposureStack()
+	d := estimate.RampData(st, []float64{0.3, 21.7})
+	cpu, err := estimate.EstimateStack(d, st, st.Params(), estimate.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := estimate.EstimateStack(d, st, st.Params(), estimate.Settings{Backend: &backend.GPU{Device: dev}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Backend != "gpu" {
+		t.Fatalf("ran on %s", g.Backend)
+	}
+	for _, name := range []string{"stops", "b"} {
+		if c, v := cpu.Value(name), g.Value(name); math.Abs(c-v) > 0.01 {
+			t.Errorf("%s: cpu %.4f, gpu %.4f", name, c, v)
+		}
+	}
+	if math.Abs(g.Value("stops")-0.3) > 0.01 || math.Abs(g.Value("b")-21.7) > 0.05 {
+		t.Errorf("gpu fitted %v, want stops 0.3, b 21.7", g)
 	}
 }
 

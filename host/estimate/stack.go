@@ -245,7 +245,7 @@ func EstimateStack(d *Data, st *kernels.Stack, params []kernels.Param, s Setting
 	}
 	r.Steps, r.Evaluations = f.steps, f.evals
 	if err := e.Err(); err != nil {
-		if g, ok := be.(*GPU); ok && g.Fallback {
+		if retryOnCPU(be, err) {
 			s.Backend = CPU{}
 			return EstimateStack(d, st, params, s)
 		}

@@ -42,19 +42,6 @@ func TestStackOnPhotos(t *testing.T) {
 	stackTrials(t, trials, 61, Settings{}, 0.95)
 }
 
-// TestStackOnGPU runs the stack trial on the GPU backend: 10 trials, as
-// llvmpipe takes 12 s a trial (QUANTFIT_STACK_TRIALS=40 runs the full
-// trial), with 90% asserted of so few.
-func TestStackOnGPU(t *testing.T) {
-	accuracyTrial(t)
-	d := openGPU(t)
-	trials := stackTrialCount(10)
-	if testing.Short() {
-		trials = 3
-	}
-	stackTrials(t, trials, 63, Settings{Backend: &GPU{Device: d}}, 0.9)
-}
-
 // stackTrialCount returns QUANTFIT_STACK_TRIALS if set, else n.
 func stackTrialCount(n int) int {
 	if v, err := strconv.Atoi(os.Getenv("QUANTFIT_STACK_TRIALS")); err == nil && v > 0 {

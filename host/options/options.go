@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/quantfit/quantfit/gpu"
 	"github.com/quantfit/quantfit/host/estimate"
 	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/host/optim"
@@ -160,28 +159,10 @@ func (o *Options) Declare(fs *flag.FlagSet) {
 	fs.BoolVar(&o.debug, "debug", false, "GPU: GL debug output, and a glGetError check after every GL call")
 }
 
-// OpenBackend opens the backend the options ask for; release frees it.
-func (o *Options) OpenBackend(stderr io.Writer) (estimate.Backend, func(), error) {
-	none := func() {}
-	switch o.backend {
-	case "cpu":
-		return estimate.CPU{}, none, nil
-	case "gpu":
-		d, err := gpu.Open(gpu.Options{AllowSoftware: true, Debug: o.debug, DebugLog: stderr})
-		if err != nil {
-			return nil, none, UsageError{Flag: "backend", Err: fmt.Errorf("-backend gpu: %w", err)}
-		}
-		return &estimate.GPU{Device: d}, d.Close, nil
-	case "auto":
-		d, err := gpu.Open(gpu.Options{Debug: o.debug, DebugLog: stderr})
-		if err != nil {
-			fmt.Fprintln(stderr, "quantfit: no hardware GPU with OpenGL 4.3 compute shaders; using the CPU (-backend gpu accepts a software renderer)")
-			return estimate.CPU{}, none, nil
-		}
-		return &estimate.GPU{Device: d, MinSamples: 1 << 16, Fallback: true, Warn: stderr}, d.Close, nil
-	}
-	return nil, none, Usagef("backend", "unknown backend %q (want auto, cpu or gpu)", o.backend)
-}
+// Backend returns the backend the options ask for (auto, cpu or gpu) and
+// whether GPU calls are to be checked (-debug). The program opens it: the
+// options do not import package gpu.
+func (o *Options) Backend() (name string, debug bool) { return o.backend, o.debug }
 
 // fieldFlags names the flag of each settings field, by the Field of
 // package kernels' and estimate's errors.
