@@ -16,7 +16,7 @@ import (
 	"github.com/quantfit/quantfit/gpu"
 	"github.com/quantfit/quantfit/gpu/backend"
 	"github.com/quantfit/quantfit/host/estimate"
-	"github.com/quantfit/quantfit/host/photos"
+	"github.com/quantfit/quantfit/internal/photos"
 	"github.com/quantfit/quantfit/kernels"
 )
 

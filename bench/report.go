@@ -6,7 +6,7 @@ import (
 	"io"
 	"sort"
 
-	"github.com/quantfit/quantfit/host/plots"
+	"github.com/quantfit/quantfit/internal/plots"
 )
 
 // WriteJSON writes one JSON object per measurement, one per line.

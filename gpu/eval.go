@@ -55,7 +55,7 @@ type Evaluator struct {
 	// are bound once, so a step allocates nothing.
 	grad             *kernel
 	lossKernels      [maxKper]*kernel
-	sc               []gpuScale
+	sc               []kernels.Scale
 	sums             []float64 // its own allocation: cgo refuses a pointer into a struct holding pointers
 	gnorm            float64
 	k, kperLog       int
@@ -112,12 +112,24 @@ func (d *Device) NewWeightedEvaluator(w *kernels.Weighted, cfg kernels.Config) (
 	}
 	e := newEvaluator(d, dataWeighted, w.Len(), w.Total(), w.Offset)
 	return e, e.init(cfg, func() {
-		e.data = []buffer{
-			d.buf(8*e.n, unsafe.Pointer(&w.X[0])),
-			d.buf(8*e.n, unsafe.Pointer(&w.T[0])),
-			d.buf(8*e.n, unsafe.Pointer(&w.W[0])),
-		}
+		e.data = uploadWeighted(d, w)
 	})
+}
+
+// uploadWeighted uploads groups as float x, t and w: every x is a float32
+// value already (Level8, or a per-pixel sample), the mean targets and the
+// counts round to 2^-24 relative. On the device's thread.
+func uploadWeighted(d *Device, w *kernels.Weighted) []buffer {
+	n := w.Len()
+	f := make([]float32, n)
+	bufs := make([]buffer, 3)
+	for i, col := range [][]float64{w.X, w.T, w.W} {
+		for j, v := range col {
+			f[j] = float32(v)
+		}
+		bufs[i] = d.buf(4*n, unsafe.Pointer(&f[0]))
+	}
+	return bufs
 }
 
 func newEvaluator(d *Device, kind dataKind, n int, total, offset float64) *Evaluator {
@@ -130,7 +142,7 @@ func (e *Evaluator) init(cfg kernels.Config, upload func()) error {
 	err := e.d.do(func() error {
 		upload()
 		e.result = e.d.buf(8*MaxCandidates, nil)
-		e.scales = e.d.buf(64*(2*4096+1), nil)
+		e.scales = e.d.buf(kernels.ScaleSize*(2*maxGaussSamples+1), nil)
 		return glErr("upload")
 	})
 	if err != nil {
@@ -156,30 +168,32 @@ func (e *Evaluator) SetConfig(cfg kernels.Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	var coef []float64
+	var coef []float32
 	if cfg.Surrogate.Kind.Smooth() {
 		c, n, ok := kernels.Table(cfg.Surrogate)
 		if !ok {
 			return fmt.Errorf("gpu: the %v surrogate needs its closed form, which the shaders do not have", cfg.Surrogate)
 		}
-		coef, e.tableSegs = c, n
+		coef, e.tableSegs = floatTable(c), n
 	}
 	e.epsVals = nil
+	var eps32 []float32
 	if cfg.Surrogate.Kind == kernels.Gaussian {
 		e.epsVals = cfg.Surrogate.Epsilons()
-		if len(e.epsVals) > 4096 {
-			return errors.New("gpu: at most 4096 gaussian samples")
+		if len(e.epsVals) > maxGaussSamples {
+			return fmt.Errorf("gpu: at most %d gaussian samples", maxGaussSamples)
 		}
+		eps32 = float32s(e.epsVals)
 	}
 	e.cfg = cfg
 	return e.d.do(func() error {
 		if coef != nil {
 			e.d.free(e.table)
-			e.table = e.d.buf(8*len(coef), unsafe.Pointer(&coef[0]))
+			e.table = e.d.buf(4*len(coef), unsafe.Pointer(&coef[0]))
 		}
-		if e.epsVals != nil {
+		if eps32 != nil {
 			e.d.free(e.eps)
-			e.eps = e.d.buf(8*len(e.epsVals), unsafe.Pointer(&e.epsVals[0]))
+			e.eps = e.d.buf(4*len(eps32), unsafe.Pointer(&eps32[0]))
 		}
 		e.lossKernels = [maxKper]*kernel{}
 		var err error
@@ -271,12 +285,38 @@ func (e *Evaluator) ensurePartial(n int) {
 	}
 }
 
-type gpuScale struct{ s, c, d, inv, inv2, lv, linv, pad float64 }
+// The shaders' struct Scale is kernels.Scale, uploaded as it is: these
+// two lines fail to compile if its size is not the std430 size.
+var (
+	_ [kernels.ScaleSize - unsafe.Sizeof(kernels.Scale{})]byte
+	_ [unsafe.Sizeof(kernels.Scale{}) - kernels.ScaleSize]byte
+)
 
-func (e *Evaluator) scaleOf(b float64) gpuScale {
-	v := kernels.ScaleOf(e.cfg, b)
-	return gpuScale{v[0], v[1], v[2], v[3], v[4], v[5], v[6], 0}
+// maxGaussSamples bounds the gaussian surrogate's samples: 2M+1 scales.
+const maxGaussSamples = 4096
+
+// floatTable is the surrogate table for quant.glsl's float path: per
+// segment the eight coefficients and the low part of the first of Q'.
+func floatTable(coef []float64) []float32 {
+	f := make([]float32, 0, len(coef)/8*9)
+	for i := 0; i < len(coef); i += 8 {
+		for _, c := range coef[i : i+8] {
+			f = append(f, float32(c))
+		}
+		f = append(f, float32(coef[i+4]-float64(float32(coef[i+4]))))
+	}
+	return f
 }
+
+func float32s(v []float64) []float32 {
+	f := make([]float32, len(v))
+	for i, x := range v {
+		f[i] = float32(x)
+	}
+	return f
+}
+
+func (e *Evaluator) scaleOf(b float64) kernels.Scale { return kernels.NewScale(e.cfg, b) }
 
 func groups(n, most int) int { return max(1, min(most, (n+local-1)/local)) }
 
@@ -335,14 +375,14 @@ func (e *Evaluator) LossGrad(p, grad []float64) float64 {
 func (e *Evaluator) step() error {
 	nwg := groups(e.n, maxGroups)
 	e.ensurePartial(2 * nwg)
-	e.scales.write(0, int(unsafe.Sizeof(gpuScale{}))*len(e.sc), unsafe.Pointer(&e.sc[0]))
+	e.scales.write(0, kernels.ScaleSize*len(e.sc), unsafe.Pointer(&e.sc[0]))
 	e.bindData()
 	k := e.grad
 	k.p.use()
 	k.n.setUint(uint32(e.n))
-	k.fn.setDouble(float64(e.tableSegs))
-	k.delta.setDouble(e.cfg.Loss.Delta)
-	k.gnorm.setDouble(e.gnorm)
+	k.fn.setFloat(float32(e.tableSegs))
+	k.delta.setFloat(float32(e.cfg.Loss.Delta))
+	k.gnorm.setFloat(float32(e.gnorm))
 	dispatch(uint32(nwg), 1)
 	return e.reduce(nwg, 2, e.sums)
 }
@@ -407,12 +447,12 @@ func (e *Evaluator) runLosses() error {
 	}
 	nwg := groups(e.n, maxLossesGroups)
 	e.ensurePartial(nwg * e.k)
-	e.scales.write(0, int(unsafe.Sizeof(gpuScale{}))*e.k, unsafe.Pointer(&e.sc[0]))
+	e.scales.write(0, kernels.ScaleSize*e.k, unsafe.Pointer(&e.sc[0]))
 	e.bindData()
 	k.p.use()
 	k.n.setUint(uint32(e.n))
 	k.k.setUint(uint32(e.k))
-	k.delta.setDouble(e.cfg.Loss.Delta)
+	k.delta.setFloat(float32(e.cfg.Loss.Delta))
 	dispatch(uint32(nwg), 1)
 	return e.reduce(nwg, e.k, e.out)
 }

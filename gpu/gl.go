@@ -207,11 +207,18 @@ func (p program) uniform(name string) uniform {
 	return uniform(loc)
 }
 
-// setUint and setDouble set a uniform of the program in use.
+// setUint, setFloat and setDouble set a uniform of the program in use.
 func (u uniform) setUint(v uint32) {
 	if u >= 0 {
 		gl.Uniform1ui(int32(u), v)
 		after("Uniform1ui")
+	}
+}
+
+func (u uniform) setFloat(v float32) {
+	if u >= 0 {
+		gl.Uniform1f(int32(u), v)
+		after("Uniform1f")
 	}
 }
 

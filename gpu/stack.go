@@ -66,7 +66,7 @@ func (d *Device) NewStackEvaluatorWeighted(st *kernels.Stack, w *kernels.Weighte
 	}
 	e := &StackEvaluator{d: d, st: st, kind: dataWeighted, n: w.Len(), total: w.Total(), offset: w.Offset}
 	return e, e.init(func() {
-		e.data = []buffer{d.buf(8*e.n, unsafe.Pointer(&w.X[0])), d.buf(8*e.n, unsafe.Pointer(&w.T[0])), d.buf(8*e.n, unsafe.Pointer(&w.W[0]))}
+		e.data = uploadWeighted(d, w)
 	})
 }
 
@@ -120,7 +120,7 @@ func (e *StackEvaluator) init(upload func()) error {
 	return nil
 }
 
-// source generates the stack's shader: the operators' GLSL functions, the
+// source generates the stack's shader: the operators' GLSL bodies wrapped as functions, the
 // forward pass through them and the backward accumulation of the chain
 // rule, inserted into stack.comp.
 func (e *StackEvaluator) source(grad bool, q *kernels.Quantize) (string, error) {
@@ -155,7 +155,7 @@ func (e *StackEvaluator) source(grad bool, q *kernels.Quantize) (string, error) 
 	}
 	var b strings.Builder
 	for i, op := range e.st.Ops {
-		b.WriteString(op.GLSL(fmt.Sprintf("op%d", i)))
+		fmt.Fprintf(&b, "double op%d(double x, double p[MAXP], out double dx, out double dp[MAXP]) {\n%s\n}\n", i, op.GLSL())
 	}
 	b.WriteString("double runStack(double x, out double dx[NOPS], out double dp[NPAR + 1]) {\n\tdouble pp[MAXP];\n\tdouble dd[MAXP];\n")
 	off := 0

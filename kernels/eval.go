@@ -3,6 +3,7 @@ package kernels
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 )
 
@@ -47,12 +48,43 @@ func newScale(cfg *Config, b float64) scale {
 	return sc
 }
 
-// ScaleOf returns the per-b constants every loop and shader uses, in the
-// order s, c, d, 1/s, 1/s², levels, 1/levels (levels 0: no rounding), so
-// that the GPU computes with the very same numbers.
-func ScaleOf(cfg Config, b float64) [7]float64 {
+// Scale is the per-b constants of the quantizer as the shaders read them,
+// one per candidate b: the GPU receives a []Scale byte for byte (shaders/
+// quant.glsl declares the same struct, std430; package gpu checks
+// ScaleSize). The doubles are the ones every CPU loop computes with; the
+// float fields serve the fp32 fast path of the shaders, which decides the
+// level and the stored value from them only where the decision is certain
+// and falls back to the doubles where it is not.
+type Scale struct {
+	S, C, D, Inv, Inv2, Lv, Linv float64 // as in Config.Derivs; Lv = 0: no storage rounding
+	_                            float64
+	// Float twins, each pair hi+lo to about 48 bits: S, 1/S, Lv/S (the
+	// stored level's scale) and 1/Lv; Top is the stored level of y = 1,
+	// floor(Lv + 0.5).
+	SHi, SLo, C32, D32, InvHi, InvLo, Inv232, QHi, QLo, LinvHi, LinvLo, Top float32
+}
+
+// ScaleSize is the size of Scale in bytes, as std430 lays it out.
+const ScaleSize = 112
+
+// NewScale returns the constants of b under cfg.
+func NewScale(cfg Config, b float64) Scale {
 	sc := newScale(&cfg, b)
-	return [7]float64{sc.s, sc.c, sc.d, sc.inv, sc.inv2, sc.lv, sc.linv}
+	g := Scale{S: sc.s, C: sc.c, D: sc.d, Inv: sc.inv, Inv2: sc.inv2, Lv: sc.lv, Linv: sc.linv,
+		C32: float32(sc.c), D32: float32(sc.d), Inv232: float32(sc.inv2), Top: float32(math.Floor(sc.lv + 0.5))}
+	g.SHi, g.SLo = split(sc.s)
+	g.InvHi, g.InvLo = split(sc.inv)
+	g.LinvHi, g.LinvLo = split(sc.linv)
+	if sc.lv != 0 {
+		g.QHi, g.QLo = split(sc.lv / sc.s)
+	}
+	return g
+}
+
+// split returns hi + lo = v to about 48 bits, hi = float32(v).
+func split(v float64) (hi, lo float32) {
+	hi = float32(v)
+	return hi, float32(v - float64(hi))
 }
 
 // Table returns the cubic Hermite pieces of a smooth surrogate, eight
@@ -359,12 +391,10 @@ func steMSE[E real](sc scale, a float64, xs, ts []E) (loss, grad float64) {
 func floorPos(z float64) float64 { return float64(int64(z)) }
 
 // tableMSE is tableLoop for unweighted samples under MSE with the exact
-// forward. The table has a power-of-two number of segments, so v·n is
-// exact and below n for v in [0,1): the index needs no clamp.
+// forward, two samples a round.
 func tableMSE[E real](sc scale, t *table, xs, ts []E) (loss, grad float64) {
 	ts = ts[:len(xs)]
 	s, c, d, inv := sc.s, sc.c, sc.d, sc.inv
-	coef, fn := t.coef, t.fn
 	cd := c + d
 	var l0, l1, g0, g1 float64
 	i := 0
@@ -372,14 +402,8 @@ func tableMSE[E real](sc scale, t *table, xs, ts []E) (loss, grad float64) {
 		x0, x1 := float64(xs[i]), float64(xs[i+1])
 		z0, z1 := x0*s+c, x1*s+c
 		f0, f1 := floorPos(z0), floorPos(z1)
-		p0, p1 := (z0-f0)*fn, (z1-f1)*fn
-		j0, j1 := int(p0), int(p1)
-		u0, u1 := p0-float64(j0), p1-float64(j1)
-		a, b := &coef[j0], &coef[j1]
-		q0 := a[0] + u0*(a[1]+u0*(a[2]+u0*a[3]))
-		d0 := a[4] + u0*(a[5]+u0*(a[6]+u0*a[7]))
-		q1 := b[0] + u1*(b[1]+u1*(b[2]+u1*b[3]))
-		d1 := b[4] + u1*(b[5]+u1*(b[6]+u1*b[7]))
+		q0, d0 := t.at(z0 - f0)
+		q1, d1 := t.at(z1 - f1)
 		y0, y1 := (f0+d)*inv, (f1+d)*inv
 		// dy·s² = (1+Q')(z−c) − (z+Q) − d = Q'·(z−c) − Q − c − d
 		g0v, g1v := d0*(z0-c)-q0-cd, d1*(z1-c)-q1-cd
@@ -409,16 +433,10 @@ func tableMSE[E real](sc scale, t *table, xs, ts []E) (loss, grad float64) {
 // tableLoop serves the smooth surrogates through their tables.
 func tableLoop[E real](sc scale, t *table, soft bool, l Loss, xs, ts []E, ws []float64) (loss, grad float64) {
 	ts = ts[:len(xs)]
-	coef, fn := t.coef, t.fn
 	for i, xv := range xs {
 		z := float64(xv)*sc.s + sc.c
 		fl := floorPos(z)
-		p := (z - fl) * fn
-		j := int(p)
-		u := p - float64(j)
-		cf := &coef[j]
-		q := cf[0] + u*(cf[1]+u*(cf[2]+u*cf[3]))
-		q1 := cf[4] + u*(cf[5]+u*(cf[6]+u*cf[7]))
+		q, q1 := t.at(z - fl)
 		fz := z + q
 		y := (fl + sc.d) * sc.inv
 		if soft {

@@ -137,12 +137,7 @@ func (e *Evaluator) yDy(x float64) (y, dy float64) {
 		y = (fl + sc.d) * sc.inv
 		dy = (a*(z-fl) - sc.c - sc.d) * sc.inv2
 	case k.Smooth() && e.tab != nil:
-		p := (z - fl) * e.tab.fn
-		j := int(p)
-		u := p - float64(j)
-		cf := &e.tab.coef[j]
-		q := cf[0] + u*(cf[1]+u*(cf[2]+u*cf[3]))
-		q1 := cf[4] + u*(cf[5]+u*(cf[6]+u*cf[7]))
+		q, q1 := e.tab.at(z - fl)
 		fz := z + q
 		y = (fl + sc.d) * sc.inv
 		if c.SoftForward {

@@ -29,12 +29,14 @@ type Op interface {
 	// Apply returns y = f(x; p) and dy/dx, and writes dy/dp into dp (one
 	// entry per parameter).
 	Apply(x float64, p, dp []float64) (y, dydx float64)
-	// GLSL is the operator as a GLSL function, the GPU twin of Apply:
+	// GLSL is the body of the operator's GPU twin of Apply; the stack's
+	// shader generator wraps it as
 	//
-	//	double NAME(double x, double p[MAXP], out double dydx, out double dydp[MAXP])
+	//	double opN(double x, double p[MAXP], out double dx, out double dp[MAXP]) { BODY }
 	//
-	// with NAME given by the stack (see GLSLName).
-	GLSL(name string) string
+	// so the body sets dx and dp[0..] and returns y, in double (GLSL's
+	// double has no exp or log: take those in float).
+	GLSL() string
 }
 
 // Gain is y = a·x.
@@ -46,8 +48,8 @@ func (Gain) Apply(x float64, p, dp []float64) (float64, float64) {
 	dp[0] = x
 	return p[0] * x, p[0]
 }
-func (Gain) GLSL(name string) string {
-	return "double " + name + "(double x, double p[MAXP], out double dx, out double dp[MAXP]) { dp[0] = x; dx = p[0]; return p[0] * x; }\n"
+func (Gain) GLSL() string {
+	return "dp[0] = x; dx = p[0]; return p[0] * x;"
 }
 
 // Bias is y = x + c.
@@ -61,8 +63,8 @@ func (Bias) Apply(x float64, p, dp []float64) (float64, float64) {
 	dp[0] = 1
 	return x + p[0], 1
 }
-func (Bias) GLSL(name string) string {
-	return "double " + name + "(double x, double p[MAXP], out double dx, out double dp[MAXP]) { dp[0] = 1.0LF; dx = 1.0LF; return x + p[0]; }\n"
+func (Bias) GLSL() string {
+	return "dp[0] = 1.0LF; dx = 1.0LF; return x + p[0];"
 }
 
 // Gamma is y = x^γ, and 0 for x ≤ 0 where the power has no real value.
@@ -80,17 +82,16 @@ func (Gamma) Apply(x float64, p, dp []float64) (float64, float64) {
 	dp[0] = y * lx
 	return y, p[0] * y / x
 }
-func (Gamma) GLSL(name string) string {
+func (Gamma) GLSL() string {
 	// GLSL has no double log or exp: the power is taken in float, the
 	// derivatives from it. Parity with the CPU is then to float precision.
-	return "double " + name + `(double x, double p[MAXP], out double dx, out double dp[MAXP]) {
+	return `
 	if (x <= 0.0LF) { dx = 0.0LF; dp[0] = 0.0LF; return 0.0LF; }
 	double lx = double(log(float(x)));
 	double y = double(exp(float(p[0] * lx)));
 	dp[0] = y * lx;
 	dx = p[0] * y / x;
 	return y;
-}
 `
 }
 
@@ -105,8 +106,8 @@ func (Contrast) Apply(x float64, p, dp []float64) (float64, float64) {
 	dp[0] = x - 0.5
 	return (x-0.5)*p[0] + 0.5, p[0]
 }
-func (Contrast) GLSL(name string) string {
-	return "double " + name + "(double x, double p[MAXP], out double dx, out double dp[MAXP]) { dp[0] = x - 0.5LF; dx = p[0]; return (x - 0.5LF) * p[0] + 0.5LF; }\n"
+func (Contrast) GLSL() string {
+	return "dp[0] = x - 0.5LF; dx = p[0]; return (x - 0.5LF) * p[0] + 0.5LF;"
 }
 
 // Clamp is y = clamp(x, 0, 1).
@@ -123,8 +124,8 @@ func (Clamp) Apply(x float64, _, _ []float64) (float64, float64) {
 	}
 	return x, 1
 }
-func (Clamp) GLSL(name string) string {
-	return "double " + name + "(double x, double p[MAXP], out double dx, out double dp[MAXP]) { if (x < 0.0LF) { dx = 0.0LF; return 0.0LF; } if (x > 1.0LF) { dx = 0.0LF; return 1.0LF; } dx = 1.0LF; return x; }\n"
+func (Clamp) GLSL() string {
+	return "if (x < 0.0LF) { dx = 0.0LF; return 0.0LF; } if (x > 1.0LF) { dx = 0.0LF; return 1.0LF; } dx = 1.0LF; return x;"
 }
 
 // Quantize is the quantizer of Config (its storage rounding excluded: the
@@ -142,8 +143,8 @@ func (q Quantize) Apply(x float64, p, dp []float64) (float64, float64) {
 	dp[0] = db
 	return y, dx
 }
-func (q Quantize) GLSL(name string) string {
-	return "double " + name + "(double x, double p[MAXP], out double dx, out double dp[MAXP]) { return quantizeOp(x, p[0], dx, dp[0]); }\n"
+func (q Quantize) GLSL() string {
+	return "return quantizeOp(x, p[0], dx, dp[0]);"
 }
 
 // Stack is operators applied in order, then the storage rounding of the

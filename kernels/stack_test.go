@@ -153,7 +153,7 @@ func (poly3) Apply(x float64, p, dp []float64) (float64, float64) {
 	dp[0], dp[1], dp[2] = u, v, w
 	return x + p[0]*u + p[1]*v + p[2]*w, 1 + p[0]*(1-2*x) + p[1]*(2*x-3*x*x) + p[2]*(1-4*x+3*x*x)
 }
-func (poly3) GLSL(string) string { return "" }
+func (poly3) GLSL() string { return "" }
 
 // TestStackLimits: a stack over MaxParams parameters is refused by
 // Validate (it used to pass and then index past fixed arrays); one of

@@ -260,13 +260,13 @@ func (t *table) maxError(s Surrogate) float64 {
 	return worst
 }
 
-// at evaluates Q and Q' at u = frac(z) in [0,1).
+// at evaluates Q and Q' at f = frac(z) in [0,1): the one table lookup of
+// every Go loop (the assembly and shaders/quant.glsl compute the same
+// cubics). The table has a power-of-two number of segments, so f·n is
+// exact and below n: the index needs no clamp. Small enough to inline.
 func (t *table) at(f float64) (q, q1 float64) {
 	p := f * t.fn
-	i := int(p)
-	u := p - float64(i)
-	c := &t.coef[i]
-	q = c[0] + u*(c[1]+u*(c[2]+u*c[3]))
-	q1 = c[4] + u*(c[5]+u*(c[6]+u*c[7]))
-	return q, q1
+	c := t.coef[int(p)]
+	u := p - float64(int(p))
+	return c[0] + u*(c[1]+u*(c[2]+u*c[3])), c[4] + u*(c[5]+u*(c[6]+u*c[7]))
 }

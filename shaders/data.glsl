@@ -4,11 +4,13 @@
 //   DATA_F32       float x[], t[] at bindings BIND_DATA0 and BIND_DATA1
 //   DATA_U8        two (x, t) byte pairs per uint at BIND_DATA0, the float
 //                  value of each level at BIND_DATA1 (kernels.Level8)
-//   DATA_WEIGHTED  double x[], t[], w[] at BIND_DATA0, 1, 2 (histogram
-//                  groups)
+//   DATA_WEIGHTED  float x[], t[], w[] at BIND_DATA0, 1, 2 (groups: every
+//                  x of quantfit's data is a float32 value, so only the
+//                  mean targets and the counts round, to 2^-24 relative)
 //
 // The BIND_ numbers are package gpu's (bindings.go), passed as defines.
-//   LOSS_MSE, LOSS_L1, LOSS_HUBER (uniform delta)
+//   LOSS_MSE, LOSS_L1, LOSS_HUBER (uniform delta), in the shader's REAL
+//   type: float in lossgrad.comp, double in stack.comp.
 
 #if defined(DATA_F32)
 layout(std430, binding = BIND_DATA0) readonly buffer Xs { float xs[]; };
@@ -18,12 +20,12 @@ layout(std430, binding = BIND_DATA0) readonly buffer Pairs { uint pairs[]; };
 layout(std430, binding = BIND_DATA1) readonly buffer Levels { float levels[]; };
 shared float lv8[256];
 #else
-layout(std430, binding = BIND_DATA0) readonly buffer Xs { double xs[]; };
-layout(std430, binding = BIND_DATA1) readonly buffer Ts { double ts[]; };
-layout(std430, binding = BIND_DATA2) readonly buffer Ws { double ws[]; };
+layout(std430, binding = BIND_DATA0) readonly buffer Xs { float xs[]; };
+layout(std430, binding = BIND_DATA1) readonly buffer Ts { float ts[]; };
+layout(std430, binding = BIND_DATA2) readonly buffer Ws { float ws[]; };
 #endif
 
-uniform double delta; // Huber threshold
+uniform REAL delta; // Huber threshold
 
 // loadLevels copies the levels table to shared memory; every invocation of
 // the workgroup calls it before load.
@@ -36,17 +38,17 @@ void loadLevels() {
 #endif
 }
 
-void load(uint i, out double x, out double t, out double w) {
+void load(uint i, out float x, out float t, out float w) {
 #if defined(DATA_F32)
-	x = double(xs[i]);
-	t = double(ts[i]);
-	w = 1.0LF;
+	x = xs[i];
+	t = ts[i];
+	w = 1.0;
 #elif defined(DATA_U8)
 	uint word = pairs[i >> 1];
 	uint sh = (i & 1u) * 16u;
-	x = double(lv8[(word >> sh) & 255u]);
-	t = double(lv8[(word >> (sh + 8u)) & 255u]);
-	w = 1.0LF;
+	x = lv8[(word >> sh) & 255u];
+	t = lv8[(word >> (sh + 8u)) & 255u];
+	w = 1.0;
 #else
 	x = xs[i];
 	t = ts[i];
@@ -54,20 +56,20 @@ void load(uint i, out double x, out double t, out double w) {
 #endif
 }
 
-void lossEval(double r, out double l, out double dl) {
+void lossEval(REAL r, out REAL l, out REAL dl) {
 #if defined(LOSS_MSE)
 	l = r * r;
-	dl = 2.0LF * r;
+	dl = 2.0 * r;
 #elif defined(LOSS_L1)
 	l = abs(r);
 	dl = sign(r);
 #else
-	double a = abs(r);
+	REAL a = abs(r);
 	if (a > delta) {
-		l = delta * (a - delta / 2.0LF);
+		l = delta * (a - delta / 2.0);
 		dl = delta * sign(r);
 	} else {
-		l = r * r / 2.0LF;
+		l = r * r / 2.0;
 		dl = r;
 	}
 #endif

@@ -1,15 +1,17 @@
-// Fused loss and surrogate gradient, and exact losses of K candidates.
+// Fused loss and surrogate gradient, and exact losses of K candidates, in
+// float (fp32): the kernel the GPU runs for the quantizer.
 //
 // The CPU twin is package kernels: Config.SampleLossGrad (reference.go) is
-// the specification, the loops of eval.go compute the same sums. All
-// arithmetic is in double and the steps that decide a level or a stored
-// value are `precise`, so that floor and rounding fall on the same side as
-// on the CPU even at exact ties.
+// the specification, the loops of eval.go compute the same sums. The
+// quantizer is quant.glsl's float path, whose level and storage decisions
+// equal the CPU's (a double fallback decides near a step); the continuous
+// values carry float rounding, per-thread and per-workgroup sums are
+// float, and the second stage (reduce.comp) sums the workgroups in double.
 //
 // Specialization (#defines):
 //   data      DATA_F32 (float x[], t[]), DATA_U8 (two x,t byte pairs per
-//             uint, levels from a 256-entry table), DATA_WEIGHTED (double
-//             x[], t[], w[]: histogram groups)
+//             uint, levels from a 256-entry table), DATA_WEIGHTED (float
+//             x[], t[], w[]: groups)
 //   mode      MODE_LOSSGRAD (K = 1, loss and gradient) or MODE_LOSSES
 //             (exact losses of K candidates, pixels staged in shared
 //             memory so each is read once per dispatch)
@@ -23,98 +25,62 @@
 
 layout(local_size_x = LOCAL) in;
 
-struct Scale {
-	double s, c, d, inv, inv2, lv, linv, pad;
-};
-
+#define REAL float
+#define TABLE_T float
+#define FP32
 #include "data.glsl"
+#include "quant.glsl"
 
 layout(std430, binding = BIND_SCALES) readonly buffer Scales { Scale scales[]; };
-layout(std430, binding = BIND_TABLE) readonly buffer Table { double coef[]; };
-layout(std430, binding = BIND_EPS) readonly buffer Eps { double eps[]; };
+layout(std430, binding = BIND_EPS) readonly buffer Eps { float eps[]; };
 layout(std430, binding = BIND_PARTIAL) writeonly buffer Partial { double partial[]; };
 
-uniform uint n;        // samples
-uniform uint k;        // candidates (MODE_LOSSES)
-uniform double fn;     // table segments
-uniform double gnorm;  // 1/(2σM) of SUR_GAUSS
-
-// store rounds y to the stored output levels, as kernels' scale.store.
-double store(Scale sc, double y) {
-#if defined(STORED)
-	precise double v = y * sc.lv + 0.5LF;
-	precise double r = floor(v) * sc.linv;
-	return r;
-#else
-	return y;
-#endif
-}
-
-// exactY is the exact forward: kernels' exactY.
-double exactY(Scale sc, double x) {
-	precise double z = x * sc.s + sc.c;
-	precise double y = (floor(z) + sc.d) * sc.inv;
-	if (y > 1.0LF) {
-		y = 1.0LF;
-	}
-	return store(sc, y);
-}
+uniform uint n;       // samples
+uniform uint k;       // candidates (MODE_LOSSES)
+uniform float gnorm;  // 1/(2σM) of SUR_GAUSS
 
 #if defined(MODE_LOSSES)
-shared double tx[LOCAL];
-shared double tt[LOCAL];
-shared double tw[LOCAL];
+shared float tx[LOCAL];
+shared float tt[LOCAL];
+shared float tw[LOCAL];
 #endif
 
 #if defined(MODE_LOSSGRAD)
-shared double sl[LOCAL];
-shared double sg[LOCAL];
+// The gradient's terms cancel: its sums are float-float pairs (hi, lo),
+// added by Knuth's two-sum, so that they reach the CPU's double sums to
+// 1e-7 of the sum of magnitudes however many terms a thread adds.
+shared vec2 sl[LOCAL];
+shared vec2 sg[LOCAL];
 
-// sample returns the loss and the surrogate gradient of one sample.
-void evalSample(Scale sc, double x, double t, out double l, out double g) {
+vec2 add2(vec2 s, float v) {
+	precise float t = s.x + v;
+	precise float bp = t - s.x;
+	precise float e = (s.x - (t - bp)) + (v - bp);
+	return vec2(t, s.y + e);
+}
+
+vec2 add22(vec2 a, vec2 b) {
+	vec2 s = add2(a, b.x);
+	return vec2(s.x, s.y + b.y);
+}
+
+// evalSample returns the loss and the surrogate gradient of one sample.
+void evalSample(Scale sc, float x, float t, out float l, out float g) {
+	float dl;
 #if defined(SUR_GAUSS)
-	double dl;
-	lossEval(exactY(sc, x) - t, l, dl);
-	g = 0.0LF;
+	bool clamped;
+	lossEval(exactResidualF(sc, x, t, clamped), l, dl);
+	g = 0.0;
 	for (int j = 0; j < GAUSS_M; j++) {
-		double lp, lm;
-		lossEval(exactY(scales[1 + j], x) - t, lp, dl);
-		lossEval(exactY(scales[1 + GAUSS_M + j], x) - t, lm, dl);
+		float lp, lm;
+		lossEval(exactResidualF(scales[1 + j], x, t, clamped), lp, dl);
+		lossEval(exactResidualF(scales[1 + GAUSS_M + j], x, t, clamped), lm, dl);
 		g += eps[j] * (lp - lm);
 	}
 	g *= gnorm;
 #else
-	precise double z = x * sc.s + sc.c;
-	double fl = floor(z);
-	precise double y = (fl + sc.d) * sc.inv;
-#if defined(SUR_STE)
-	double dy = ((z - fl) - sc.c - sc.d) * sc.inv2;
-#elif defined(SUR_IDENTITY)
-	double dy = (-sc.c - sc.d) * sc.inv2;
-#elif defined(SUR_IDENTITY_SOFT)
-	y = (z + sc.d) * sc.inv;
-	double dy = ((z - sc.c) - z - sc.d) * sc.inv2;
-#else // SUR_TABLE: Q and Q' of frac(z) from cubic Hermite pieces
-	double p = (z - fl) * fn;
-	double jf = floor(p);
-	double u = p - jf;
-	uint j = 8u * uint(jf);
-	double q = coef[j] + u * (coef[j + 1u] + u * (coef[j + 2u] + u * coef[j + 3u]));
-	double q1 = coef[j + 4u] + u * (coef[j + 5u] + u * (coef[j + 6u] + u * coef[j + 7u]));
-#if defined(SOFT)
-	y = (z + q + sc.d) * sc.inv;
-#endif
-	double dy = ((1.0LF + q1) * (z - sc.c) - (z + q) - sc.d) * sc.inv2;
-#endif
-	if (y > 1.0LF || y < 0.0LF) {
-		y = clamp(y, 0.0LF, 1.0LF);
-		dy = 0.0LF;
-	}
-#if !defined(SOFT) && !defined(SUR_IDENTITY_SOFT)
-	y = store(sc, y);
-#endif
-	double dl;
-	lossEval(y - t, l, dl);
+	float dy;
+	lossEval(derivF(sc, x, t, dy), l, dl);
 	g = dl * dy;
 #endif
 }
@@ -128,45 +94,45 @@ void main() {
 
 #if defined(MODE_LOSSGRAD)
 	Scale sc = scales[0];
-	double accL = 0.0LF, accG = 0.0LF;
+	vec2 accL = vec2(0.0), accG = vec2(0.0);
 	for (uint i = wg * LOCAL + lid; i < n; i += nwg * LOCAL) {
-		double x, t, w, l, g;
+		float x, t, w, l, g;
 		load(i, x, t, w);
 		evalSample(sc, x, t, l, g);
-		accL += w * l;
-		accG += w * g;
+		accL = add2(accL, w * l);
+		accG = add2(accG, w * g);
 	}
 	sl[lid] = accL;
 	sg[lid] = accG;
 	barrier();
 	for (uint s = LOCAL / 2u; s > 0u; s >>= 1) {
 		if (lid < s) {
-			sl[lid] += sl[lid + s];
-			sg[lid] += sg[lid + s];
+			sl[lid] = add22(sl[lid], sl[lid + s]);
+			sg[lid] = add22(sg[lid], sg[lid + s]);
 		}
 		barrier();
 	}
 	if (lid == 0u) {
-		partial[2u * wg] = sl[0];
-		partial[2u * wg + 1u] = sg[0];
+		partial[2u * wg] = double(sl[0].x) + double(sl[0].y);
+		partial[2u * wg + 1u] = double(sg[0].x) + double(sg[0].y);
 	}
 #else // MODE_LOSSES
-	double acc[KPER];
+	double acc[KPER]; // one add per tile of LOCAL pixels
 	for (int j = 0; j < KPER; j++) {
 		acc[j] = 0.0LF;
 	}
 	for (uint base = wg * LOCAL; base < n; base += nwg * LOCAL) {
 		uint i = base + lid;
 		if (i < n) {
-			double x, t, w;
+			float x, t, w;
 			load(i, x, t, w);
 			tx[lid] = x;
 			tt[lid] = t;
 			tw[lid] = w;
 		} else {
-			tx[lid] = 0.0LF;
-			tt[lid] = 0.0LF;
-			tw[lid] = 0.0LF;
+			tx[lid] = 0.0;
+			tt[lid] = 0.0;
+			tw[lid] = 0.0;
 		}
 		barrier();
 		uint m = min(uint(LOCAL), n - base);
@@ -174,13 +140,14 @@ void main() {
 			uint kk = lid + uint(j) * LOCAL;
 			if (kk < k) {
 				Scale sc = scales[kk];
-				double sum = 0.0LF;
+				float sum = 0.0;
 				for (uint q = 0u; q < m; q++) {
-					double l, dl;
-					lossEval(exactY(sc, tx[q]) - tt[q], l, dl);
+					float l, dl;
+					bool clamped;
+					lossEval(exactResidualF(sc, tx[q], tt[q], clamped), l, dl);
 					sum += tw[q] * l;
 				}
-				acc[j] += sum;
+				acc[j] += double(sum);
 			}
 		}
 		barrier();

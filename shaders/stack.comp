@@ -3,7 +3,12 @@
 // workgroup. The CPU twin is kernels.Stack: SampleLossGrad and Forward.
 //
 // The operator functions op0..op{NOPS-1} and runStack are generated from
-// the operators' GLSL parts and inserted at the @OPS line below.
+// the operators' GLSL bodies and inserted at the @OPS line below.
+//
+// It computes in double, unlike lossgrad.comp: the operators before the
+// quantizer feed its floor, and their outputs rounded to float would move
+// the level of a pixel near a step, which no fallback can undo without
+// running the whole chain again in double.
 //
 // Specialization: data DATA_F32 / DATA_U8 / DATA_WEIGHTED as lossgrad.comp;
 // the quantizer's model (QSHIFT, QC, QD) and surrogate (SUR_STE,
@@ -15,14 +20,15 @@
 
 layout(local_size_x = LOCAL) in;
 
+#define REAL double
+#define TABLE_T double
 #include "data.glsl"
+#include "quant.glsl"
 
 layout(std430, binding = BIND_PARAMS) readonly buffer Params { double params[]; };
-layout(std430, binding = BIND_TABLE) readonly buffer Table { double coef[]; };
 layout(std430, binding = BIND_PARTIAL) writeonly buffer Partial { double partial[]; };
 
 uniform uint n;
-uniform double fn;    // table segments
 uniform double olv;   // output levels (STORED)
 
 // exactMode makes quantizeOp run the exact forward (MODE_LOSS).
@@ -32,8 +38,8 @@ bool exactMode = false;
 double quantizeOp(double x, double b, out double dx, out double db) {
 	precise double s = b - QSHIFT;
 	precise double inv = 1.0LF / s;
-	precise double z = x * s + QC;
-	double fl = floor(z);
+	double z;
+	double fl = levelD(x, s, QC, z);
 	precise double y = (fl + QD) * inv;
 	double inv2 = 1.0LF / (s * s);
 #if defined(SUR_STE)
@@ -43,12 +49,8 @@ double quantizeOp(double x, double b, out double dx, out double db) {
 	dx = 1.0LF;
 	db = (-QC - QD) * inv2;
 #else
-	double p = (z - fl) * fn;
-	double jf = floor(p);
-	double u = p - jf;
-	uint j = 8u * uint(jf);
-	double q = coef[j] + u * (coef[j + 1u] + u * (coef[j + 2u] + u * coef[j + 3u]));
-	double q1 = coef[j + 4u] + u * (coef[j + 5u] + u * (coef[j + 6u] + u * coef[j + 7u]));
+	double q, q1;
+	surrogateTable(z - fl, 0.0LF, q, q1);
 #if defined(SOFT)
 	if (!exactMode) {
 		y = (z + q + QD) * inv;
@@ -67,14 +69,7 @@ double quantizeOp(double x, double b, out double dx, out double db) {
 
 // store is kernels.Stack.store: clamp, then round to the output levels.
 double store(double y) {
-	y = clamp(y, 0.0LF, 1.0LF);
-#if defined(STORED)
-	precise double v = y * olv + 0.5LF;
-	precise double r = floor(v) * (1.0LF / olv);
-	return r;
-#else
-	return y;
-#endif
+	return storeD(clamp(y, 0.0LF, 1.0LF), olv, 1.0LF / olv);
 }
 
 //@OPS
@@ -94,8 +89,9 @@ void main() {
 		acc[j] = 0.0LF;
 	}
 	for (uint i = wg * LOCAL + lid; i < n; i += nwg * LOCAL) {
-		double x, t, w;
-		load(i, x, t, w);
+		float xf, tf, wf;
+		load(i, xf, tf, wf);
+		double x = double(xf), t = double(tf), w = double(wf);
 		double dx[NOPS];
 		double dp[NPAR];
 		double v = runStack(x, dx, dp);

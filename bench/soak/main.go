@@ -20,7 +20,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/quantfit/quantfit/host/photos"
+	"github.com/quantfit/quantfit/internal/photos"
 	"github.com/quantfit/quantfit/kernels"
 )
 

@@ -17,8 +17,8 @@ import (
 
 	"github.com/quantfit/quantfit/bench"
 	"github.com/quantfit/quantfit/gpu"
-	"github.com/quantfit/quantfit/host/atomicfile"
 	"github.com/quantfit/quantfit/host/options"
+	"github.com/quantfit/quantfit/internal/atomicfile"
 	"github.com/quantfit/quantfit/kernels"
 )
 

@@ -9,12 +9,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/quantfit/quantfit/host/atomicfile"
 	"github.com/quantfit/quantfit/host/estimate"
 	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/host/options"
-	"github.com/quantfit/quantfit/host/photos"
-	"github.com/quantfit/quantfit/host/plots"
+	"github.com/quantfit/quantfit/internal/atomicfile"
+	"github.com/quantfit/quantfit/internal/photos"
+	"github.com/quantfit/quantfit/internal/plots"
 	"github.com/quantfit/quantfit/kernels"
 )
 
@@ -44,7 +44,7 @@ type demoFlags struct {
 }
 
 func (f *demoFlags) declare(fs *flag.FlagSet) {
-	fs.StringVar(&f.photo, "photo", "ihc.png", "shipped `photo` to quantize (one of host/photos)")
+	fs.StringVar(&f.photo, "photo", "ihc.png", "shipped `photo` to quantize (one of internal/photos)")
 	fs.Uint64Var(&f.seed, "seed", 0, "random `seed` (default: from the clock)")
 	fs.StringVar(&f.plot, "plot", "quantfit-demo.png", "write the figure to `file.png` (empty: none)")
 	fs.StringVar(&f.model, "model", "midrise", "quantizer `model`")

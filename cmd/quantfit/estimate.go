@@ -12,12 +12,12 @@ import (
 	"strings"
 
 	"github.com/quantfit/quantfit/gpu"
-	"github.com/quantfit/quantfit/host/atomicfile"
 	"github.com/quantfit/quantfit/host/estimate"
 	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/host/optim"
 	"github.com/quantfit/quantfit/host/options"
-	"github.com/quantfit/quantfit/host/plots"
+	"github.com/quantfit/quantfit/internal/atomicfile"
+	"github.com/quantfit/quantfit/internal/plots"
 	"github.com/quantfit/quantfit/kernels"
 )
 

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/quantfit/quantfit/host/photos"
+	"github.com/quantfit/quantfit/internal/photos"
 	"github.com/quantfit/quantfit/kernels"
 )
 

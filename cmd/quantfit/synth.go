@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/quantfit/quantfit/host/atomicfile"
 	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/host/options"
+	"github.com/quantfit/quantfit/internal/atomicfile"
 	"github.com/quantfit/quantfit/kernels"
 )
 

@@ -24,13 +24,12 @@ func (exposure) Apply(x float64, p, dp []float64) (float64, float64) {
 	dp[0] = x * k * math.Ln2
 	return x * k, k
 }
-func (exposure) GLSL(name string) string {
-	return "double " + name + `(double x, double p[MAXP], out double dx, out double dp[MAXP]) {
+func (exposure) GLSL() string {
+	return `
 	double k = double(exp2(float(p[0])));
 	dx = k;
 	dp[0] = x * k * 0.6931471805599453LF;
 	return x * k;
-}
 `
 }
 

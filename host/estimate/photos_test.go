@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/quantfit/quantfit/host/imageset"
-	"github.com/quantfit/quantfit/host/photos"
+	"github.com/quantfit/quantfit/internal/photos"
 	"github.com/quantfit/quantfit/kernels"
 )
 

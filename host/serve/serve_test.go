@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quantfit/quantfit/host/photos"
+	"github.com/quantfit/quantfit/internal/photos"
 	"github.com/quantfit/quantfit/kernels"
 )
 
