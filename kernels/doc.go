@@ -8,7 +8,7 @@
 // together. The twins, one row per piece of mathematics:
 //
 //	specification (reference.go)   Go fast loop              assembly (amd64)   GLSL (shaders/)
-//	Model.Apply, Config.Exact      exactY (eval.go)          —                  quant.glsl exactYD, exactResidualF
+//	Model.Apply, Config.Exact      exactY (eval.go)          —                  quant.glsl exactResidualF (stack.comp: levelD)
 //	Config.Derivs (STE, identity)  steLoop, steMSE           steSumsAVX2        quant.glsl derivF
 //	Config.Derivs (smooth)         tableLoop, tableMSE       tableSumsAVX2      quant.glsl derivF, surrogateTable[F]
 //	Surrogate.periodic             table.at (the one lookup) the same cubics    quant.glsl surrogateTable[F]

@@ -6,7 +6,7 @@
 // specification; struct Scale is kernels.Scale byte for byte.
 //
 // Two paths compute it:
-//   double (…D functions): the specification's arithmetic operation by
+//   double (levelD, storeD; stack.comp's quantizeOp): the specification's arithmetic operation by
 //     operation, `precise` so that no compiler fuses or reorders it; the
 //     floor and the storage rounding fall as on the CPU even at exact ties.
 //   float (…F functions, under FP32): the fast path of lossgrad.comp. The
@@ -56,13 +56,6 @@ double storeD(double y, double lv, double linv) {
 #else
 	return y;
 #endif
-}
-
-// exactYD is the exact forward, stored: kernels' Config.Exact.
-double exactYD(Scale sc, double x) {
-	double z;
-	precise double y = (levelD(x, sc.s, sc.c, z) + sc.d) * sc.inv;
-	return storeD(clamp(y, 0.0LF, 1.0LF), sc.lv, sc.linv);
 }
 
 #if defined(FP32)

@@ -77,6 +77,17 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+// synthPair copies a shipped photo into dir and quantizes it with
+// `quantfit synth ARGS` into dir/out.
+func synthPair(t *testing.T, dir, photo, out string, args ...string) (orig, quant string) {
+	t.Helper()
+	orig, quant = writePhoto(t, dir, photo), filepath.Join(dir, out)
+	if code, _, errs := quantfit(t, append(append([]string{"synth"}, args...), orig, quant)...); code != 0 {
+		t.Fatalf("synth %v: exit %d: %s", args, code, errs)
+	}
+	return orig, quant
+}
+
 // writePhoto copies a shipped photo into dir.
 func writePhoto(t *testing.T, dir, name string) string {
 	t.Helper()
@@ -119,11 +130,7 @@ func decode(t *testing.T, out string) estimateJSON {
 
 func TestSynthThenEstimate(t *testing.T) {
 	dir := t.TempDir()
-	orig := writePhoto(t, dir, "coins.png")
-	quant := filepath.Join(dir, "coins-q.png")
-	if code, _, errs := quantfit(t, "synth", "-b", "12.3", orig, quant); code != 0 {
-		t.Fatalf("synth: exit %d: %s", code, errs)
-	}
+	orig, quant := synthPair(t, dir, "coins.png", "coins-q.png", "-b", "12.3")
 	trace, plot := filepath.Join(dir, "trace.csv"), filepath.Join(dir, "plot.png")
 	code, out, errs := quantfit(t, "estimate", "-trace", trace, "-plot", plot, "-truth", "12.3", orig, quant)
 	if code != 0 {
@@ -195,12 +202,8 @@ func TestPerChannelAndPairs(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	dir := t.TempDir()
-	orig := writePhoto(t, dir, "coins.png")
+	orig, quant := synthPair(t, dir, "coins.png", "q.png", "-b", "8")
 	other := writePhoto(t, dir, "grass.png")
-	quant := filepath.Join(dir, "q.png")
-	if code, _, errs := quantfit(t, "synth", "-b", "8", orig, quant); code != 0 {
-		t.Fatal(errs)
-	}
 	junk := filepath.Join(dir, "junk.png")
 	os.WriteFile(junk, []byte("not an image at all"), 0o644)
 	data, _ := os.ReadFile(quant)
@@ -286,11 +289,7 @@ func TestDemo(t *testing.T) {
 // and renderer (llvmpipe in CI).
 func TestBackendGPU(t *testing.T) {
 	dir := t.TempDir()
-	orig := writePhoto(t, dir, "brick.png")
-	quant := filepath.Join(dir, "q.png")
-	if code, _, errs := quantfit(t, "synth", "-b", "21.3", "-model", "posterize", orig, quant); code != 0 {
-		t.Fatal(errs)
-	}
+	orig, quant := synthPair(t, dir, "brick.png", "q.png", "-b", "21.3", "-model", "posterize")
 	code, out, errs := quantfit(t, "estimate", "-backend", "gpu", "-model", "posterize", orig, quant)
 	if code == 2 && strings.Contains(errs, "-backend gpu") && os.Getenv("QUANTFIT_REQUIRE_GPU") == "" {
 		t.Skipf("no GPU context: %s", errs)
@@ -316,12 +315,8 @@ func TestBackendGPU(t *testing.T) {
 
 func TestBatchCommand(t *testing.T) {
 	dir := t.TempDir()
-	orig := writePhoto(t, dir, "coins.png")
+	synthPair(t, dir, "coins.png", "coins-q.png", "-b", "7.5")
 	writePhoto(t, dir, "grass.png")
-	quant := filepath.Join(dir, "coins-q.png")
-	if code, _, errs := quantfit(t, "synth", "-b", "7.5", orig, quant); code != 0 {
-		t.Fatal(errs)
-	}
 	man := filepath.Join(dir, "m.csv")
 	os.WriteFile(man, []byte("id,original,quantized,strategy\nc,coins.png,coins-q.png,auto\nbad,grass.png,missing.png,\n"), 0o644)
 	out := filepath.Join(dir, "r.jsonl")
@@ -511,11 +506,7 @@ func TestStackCommands(t *testing.T) {
 // an answer and a warning that it is unreliable.
 func TestPoorFitWarns(t *testing.T) {
 	dir := t.TempDir()
-	orig := writePhoto(t, dir, "coins.png")
-	quant := filepath.Join(dir, "q.png")
-	if code, _, errs := quantfit(t, "synth", "-b", "9", orig, quant); code != 0 {
-		t.Fatal(errs)
-	}
+	orig, quant := synthPair(t, dir, "coins.png", "q.png", "-b", "9")
 	code, _, errs := quantfit(t, "estimate", "-backend", "cpu", orig, quant)
 	if code != 0 || strings.Contains(errs, "warning") {
 		t.Errorf("a true pair: exit %d, %q", code, errs)
@@ -612,11 +603,7 @@ var seconds = regexp.MustCompile(`"seconds": [0-9.e+-]+`)
 // wall time scrubbed.
 func TestReportGolden(t *testing.T) {
 	dir := t.TempDir()
-	orig := writePhoto(t, dir, "coins.png")
-	quant := filepath.Join(dir, "q.png")
-	if code, _, errs := quantfit(t, "synth", "-b", "9.7", orig, quant); code != 0 {
-		t.Fatal(errs)
-	}
+	orig, quant := synthPair(t, dir, "coins.png", "q.png", "-b", "9.7")
 	for _, c := range []struct {
 		name string
 		args []string
