@@ -1,20 +1,46 @@
 #!/usr/bin/env bash
-# Runs on the lent GPU machine (see device-prep.sh): every GPU figure of
-# bench/RESULTS.md in one call, written under $OUT.
-set -euo pipefail
+# Runs on the lent GPU machine (see device-prep.sh): the GPU figures of
+# bench/RESULTS.md, written under $OUT. One device call holds at most ten
+# minutes, so the figures come in two parts, each bounded by timeouts:
+#
+#   bash bench/device.sh kernels   # parity, fp32 and fp64 kernel steps, PyTorch peers
+#   bash bench/device.sh bench     # quantfit bench on both backends, the stack trial
+set -uo pipefail
 for f in .gl/*.deb; do dpkg -x "$f" /; done
 ldconfig
 export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
 out=${OUT:-/tmp/out}
 mkdir -p "$out"
-q=./.bin/quantfit
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$out/gpu.txt" 2>&1 || true
-QUANTFIT_REQUIRE_GPU=1 ./.bin/gpu.test -test.run 'Info|Parity|Histogram|StackParity' -test.v 2>&1 | tail -5 >> "$out/gpu.txt"
-$q bench -backend cpu,gpu -pixels 1e6,4e6,1.6e7,6.4e7 -surrogate lsq,atan -mode pixel,hist -k 1,256 -repeat 50 \
-	-plot "$out/throughput.png" -o "$out/bench.md" > "$out/bench-stdout.md"
-bash bench/compare.sh 67108864 cpu,gpu > "$out/compare.md" 2>&1 || true
-./.bin/gpu.test -test.run XXX -test.bench 'StackLossGrad|LossGrad/ste|Histogram' -test.benchtime 50x > "$out/gobench.txt" 2>&1 || true
-# the stack trial, 40 draws, on the GPU backend
-QUANTFIT_REQUIRE_GPU=1 QUANTFIT_ACCURACY=1 QUANTFIT_STACK_TRIALS=40 timeout 400 ./.bin/estimate.test -test.run TestStackOnGPU -test.v \
-	> "$out/stack-trial.txt" 2>&1 || true
+q=$PWD/.bin/quantfit
+# Test binaries run in their package's folder, as go test runs them.
+gotest() { (cd "$1" && shift && "$@"); }
+case ${1:-kernels} in
+kernels)
+	{
+		nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
+		QUANTFIT_REQUIRE_GPU=1 timeout 120 "$PWD/.bin/gpu.test" -test.run 'Info|Parity|Histogram|Tie|Boundary' -test.v
+	} > "$out/gpu.txt" 2>&1
+	# The fp32 kernels, then the fp64 ones of commit e47bba5 (gpu64.test), same benchmarks.
+	for t in gpu gpu64; do
+		gotest gpu timeout 150 "$PWD/.bin/$t.test" -test.run XXX -test.bench 'LossGrad|Histogram|RoundTrip' \
+			-test.benchtime 50x -test.count 3 > "$out/gobench-$t.txt" 2>&1
+	done
+	timeout 240 bash bench/compare.sh 67108864 cpu,gpu > "$out/compare.md" 2>&1
+	;;
+bench)
+	timeout 240 "$q" bench -backend gpu -pixels 1e6,4e6,1.6e7,6.4e7 -surrogate lsq,atan -mode pixel,hist -k 1,256 \
+		-repeat 30 -plot "$out/throughput.png" -o "$out/bench-gpu.md" > /dev/null 2> "$out/bench-gpu.err"
+	# The CPU's per-pixel 256-candidate scan takes seconds a step at 64M.
+	timeout 100 "$q" bench -backend cpu -pixels 1e6,1.6e7,6.4e7 -surrogate lsq,atan -mode pixel,hist -k 1 \
+		-repeat 10 -no-auto -o "$out/bench-cpu.md" > /dev/null 2> "$out/bench-cpu.err"
+	timeout 100 "$q" bench -backend cpu -pixels 1e6,1.6e7 -surrogate lsq,atan -mode pixel,hist -k 256 \
+		-repeat 5 -no-auto -o "$out/bench-cpu-k256.md" > /dev/null 2>> "$out/bench-cpu.err"
+	QUANTFIT_REQUIRE_GPU=1 QUANTFIT_ACCURACY=1 QUANTFIT_STACK_TRIALS=40 gotest host/estimate timeout 120 \
+		"$PWD/.bin/estimate.test" -test.run 'TestStackOnGPU|TestGPUMatchesCPUOnPhotos' -test.v > "$out/stack-trial.txt" 2>&1
+	;;
+*)
+	echo "device.sh: unknown part $1 (kernels or bench)" >&2
+	exit 2
+	;;
+esac
 ls -l "$out"

@@ -14,7 +14,7 @@ import (
 // pairs, readback included: b.SetBytes counts the 2 bytes read per pair.
 func BenchmarkLossGrad(b *testing.B) {
 	d := devForBench(b)
-	for _, n := range []int{1 << 16, 1 << 20, 4 << 20} {
+	for _, n := range []int{1 << 16, 1 << 20, 4 << 20, 64 << 20} {
 		_, xs, ts := randomPairs(rand.New(rand.NewPCG(1, 1)), n)
 		for _, k := range []kernels.SurrogateKind{kernels.STE, kernels.Atan} {
 			b.Run(fmt.Sprintf("%v/n=%d", k, n), func(b *testing.B) {
@@ -62,7 +62,7 @@ func devForBench(b *testing.B) *Device {
 // BenchmarkLossGrad/ste at the same n (the goal: within 2×).
 func BenchmarkStackLossGrad(b *testing.B) {
 	d := devForBench(b)
-	for _, n := range []int{1 << 20, 16 << 20} {
+	for _, n := range []int{1 << 20, 16 << 20, 64 << 20} {
 		_, xs, ts := randomPairs(rand.New(rand.NewPCG(3, 3)), n)
 		st, err := kernels.ParseStack("gamma,gain,bias,quantize", kernels.Config{Surrogate: kernels.Surrogate{Kind: kernels.STE}, OutputLevels: 255})
 		if err != nil {
@@ -83,5 +83,15 @@ func BenchmarkStackLossGrad(b *testing.B) {
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "pix/s")
 		})
+	}
+}
+
+// BenchmarkRoundTrip is one call on the device's thread that does nothing:
+// the fixed cost of every step beside its GL work.
+func BenchmarkRoundTrip(b *testing.B) {
+	d := devForBench(b)
+	noop := func() error { return nil }
+	for range b.N {
+		_ = d.do(noop)
 	}
 }

@@ -28,8 +28,10 @@ type Device struct {
 	// on the device's thread.
 	kernels map[string]*kernel
 	reducer *kernel
-	// finishFn is d.finish, bound once
-	finishFn func() error
+	// pending is the function of the call in progress (under mu), callFn
+	// d.call bound once: a call allocates nothing.
+	pending func() error
+	callFn  func() error
 
 	// buffers of released evaluators, kept for the next ones: a batch or
 	// a service makes an evaluator per job, each of the same sizes.
@@ -95,7 +97,7 @@ func (d *Device) free(b buffer) {
 // and a display is present, a hidden GLFW window (builds with -tags glfw).
 func Open(o Options) (*Device, error) {
 	d := &Device{kernels: map[string]*kernel{}}
-	d.finishFn = d.finish
+	d.callFn = d.call
 	var start, end func()
 	if o.Debug {
 		var stop func()
@@ -219,8 +221,17 @@ func (d *Device) do(f func() error) error {
 	if d.closed {
 		return errClosed
 	}
-	err := d.t.run(f)
-	if ferr := d.t.run(d.finishFn); err == nil {
+	d.pending = f
+	err := d.t.run(d.callFn)
+	d.pending = nil
+	return err
+}
+
+// call runs the pending function and collects what it left, in one round
+// trip to the thread. On the device's thread.
+func (d *Device) call() error {
+	err := d.pending()
+	if ferr := d.finish(); err == nil {
 		err = ferr
 	}
 	return err
@@ -278,7 +289,7 @@ func (d *Device) reduce(result buffer, rows, width int, out []float64) error {
 	r.p.use()
 	r.rows.setUint(uint32(rows))
 	r.width.setUint(uint32(width))
-	dispatch(uint32((width+63)/64), 1)
+	dispatch(uint32(width), 1)
 	result.read(0, 8*width, unsafe.Pointer(&out[0]))
 	return nil
 }

@@ -514,20 +514,40 @@ func (d *Device) Histogram(x, t []uint8) (*kernels.Histogram, error) {
 }
 
 // CopyBandwidth measures the device's memory bandwidth, the ceiling of the
-// memory-bound kernels: bytes per second of a buffer-to-buffer copy of
-// size bytes (each byte read once and written once counts twice), best of
-// repeat copies.
+// memory-bound kernels: bytes per second of a compute-shader copy of size
+// bytes (rounded down to 16; each byte read once and written once counts
+// twice), best of repeat copies.
 func (d *Device) CopyBandwidth(size, repeat int) (float64, error) {
+	size &^= 15
+	if size == 0 {
+		return 0, errors.New("gpu: copy of less than 16 bytes")
+	}
 	best := math.Inf(1)
 	err := d.do(func() error {
+		src, err := source("copy.comp")
+		if err != nil {
+			return err
+		}
+		k, err := d.kernel(src)
+		if err != nil {
+			return err
+		}
 		// not from the spares: these are too large to keep
-		src, dst := newBuffer(size, nil), newBuffer(size, nil)
-		defer src.delete()
-		defer dst.delete()
-		copyBuffer(src, dst, size) // warm-up
+		from, to := newBuffer(size, nil), newBuffer(size, nil)
+		defer from.delete()
+		defer to.delete()
+		from.bind(bindData0)
+		to.bind(bindData1)
+		k.p.use()
+		k.n.setUint(uint32(size / 16))
+		pass := func() {
+			dispatch(uint32(groups(size/16, 8*maxGroups)), 1)
+			finish()
+		}
+		pass() // warm-up
 		for range max(1, repeat) {
 			t := time.Now()
-			copyBuffer(src, dst, size)
+			pass()
 			best = math.Min(best, time.Since(t).Seconds())
 		}
 		return glErr("copy")

@@ -243,13 +243,10 @@ func dispatch(x, y uint32) {
 	after("MemoryBarrier")
 }
 
-// copyBuffer copies size bytes of src to dst and waits for the copy.
-func copyBuffer(src, dst buffer, size int) {
-	gl.BindBuffer(gl.COPY_READ_BUFFER, uint32(src))
-	gl.BindBuffer(gl.COPY_WRITE_BUFFER, uint32(dst))
-	gl.CopyBufferSubData(gl.COPY_READ_BUFFER, gl.COPY_WRITE_BUFFER, 0, 0, size)
-	after("CopyBufferSubData")
+// finish waits for every command sent.
+func finish() {
 	gl.Finish()
+	after("Finish")
 }
 
 // version returns the context's OpenGL version.

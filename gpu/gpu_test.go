@@ -52,6 +52,18 @@ func TestInfo(t *testing.T) {
 	}
 }
 
+// TestCopyBandwidth: the ceiling the bench reports is a real copy's.
+func TestCopyBandwidth(t *testing.T) {
+	d := device(t)
+	bw, err := d.CopyBandwidth(1<<20+8, 2)
+	if err != nil || !(bw > 0) {
+		t.Fatalf("copy bandwidth %v, %v", bw, err)
+	}
+	if _, err := d.CopyBandwidth(15, 1); err == nil {
+		t.Error("a copy of 15 bytes measured")
+	}
+}
+
 func randomPairs(r *rand.Rand, n int) (kernels.Samples, []uint8, []uint8) {
 	xs, ts := make([]uint8, n), make([]uint8, n)
 	s := kernels.Samples{X: make([]float32, n), T: make([]float32, n)}
@@ -153,6 +165,69 @@ func TestParity(t *testing.T) {
 		}
 		compare(t, cfgName(cfg)+"/hist", cw, gw, cfg)
 		gw.Close()
+	}
+}
+
+// TestTiesFallAsOnCPU: an 8-bit x = k/255 and the b that puts x·s + c on
+// an integer, with the doubles either side of it: the GPU takes the CPU's
+// level there, packed and as a histogram. One pixel with target 0 per
+// evaluator, so a level that falls the other way moves the loss by far
+// more than the tolerance.
+func TestTiesFallAsOnCPU(t *testing.T) {
+	d := device(t)
+	for _, m := range []kernels.Model{kernels.Midrise, kernels.Posterize, kernels.Truncate} {
+		cfg := kernels.Config{Model: m, Surrogate: kernels.Surrogate{Kind: kernels.STE}, OutputLevels: 255}.WithDefaults()
+		c, _ := m.Offsets()
+		ties := 0
+		for k := 1; k < 256; k++ {
+			var bs []float64
+			for j := 1; ; j++ {
+				b := (float64(j)-c)*255/float64(k) + m.Shift()
+				if b > 30 {
+					break
+				}
+				if b >= 5 {
+					bs = append(bs, math.Nextafter(b, 0), b, math.Nextafter(b, 100))
+				}
+			}
+			if len(bs) == 0 {
+				continue
+			}
+			ties += len(bs) / 3
+			xs, ts := []uint8{uint8(k)}, []uint8{0}
+			s := kernels.Samples{X: []float32{kernels.Level8(k)}, T: []float32{0}}
+			var h kernels.Histogram
+			h.Add8(xs, ts)
+			w := h.Weighted(cfg.Loss.Kind)
+			cpu, _ := kernels.NewEvaluator(s, cfg)
+			g8, err := d.NewEvaluator8(xs, ts, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gw, err := d.NewWeightedEvaluator(&w, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := make([]float64, len(bs))
+			cpu.Losses(bs, want)
+			for _, g := range []struct {
+				name string
+				e    evaluator
+			}{{"u8", g8}, {"hist", gw}} {
+				got := make([]float64, len(bs))
+				g.e.Losses(bs, got)
+				for i, b := range bs {
+					if !relClose(want[i], got[i], 1e-6, 1e-12) {
+						t.Errorf("%v %s x=%d/255 b=%v: cpu loss %v, gpu %v", m, g.name, k, b, want[i], got[i])
+					}
+				}
+			}
+			g8.Close()
+			gw.Close()
+		}
+		if ties < 1000 {
+			t.Fatalf("%v: only %d ties tried", m, ties)
+		}
 	}
 }
 

@@ -12,6 +12,8 @@
 //   data      DATA_F32 (float x[], t[]), DATA_U8 (two x,t byte pairs per
 //             uint, levels from a 256-entry table), DATA_WEIGHTED (float
 //             x[], t[], w[]: groups)
+//   PER_LEVEL (set here: 8-bit data, K = 1, not SUR_GAUSS) the quantizer
+//             runs once per level and workgroup, not once per pixel
 //   mode      MODE_LOSSGRAD (K = 1, loss and gradient) or MODE_LOSSES
 //             (exact losses of K candidates, pixels staged in shared
 //             memory so each is read once per dispatch)
@@ -45,6 +47,15 @@ shared float tt[LOCAL];
 shared float tw[LOCAL];
 #endif
 
+#if defined(DATA_U8) && defined(MODE_LOSSGRAD) && !defined(SUR_GAUSS)
+#define PER_LEVEL
+// The forward value and derivative of each 8-bit level: (y hi, y lo, dy).
+shared vec4 fx[256];
+// The pairs again, 16 bytes an element: package gpu allocates buffers in
+// powers of two of at least 16 bytes, so the last element is in bounds.
+layout(std430, binding = BIND_DATA0) readonly buffer Pairs4 { uvec4 pairs4[]; };
+#endif
+
 #if defined(MODE_LOSSGRAD)
 // The gradient's terms cancel: its sums are float-float pairs (hi, lo),
 // added by Knuth's two-sum, so that they reach the CPU's double sums to
@@ -63,6 +74,17 @@ vec2 add22(vec2 a, vec2 b) {
 	vec2 s = add2(a, b.x);
 	return vec2(s.x, s.y + b.y);
 }
+
+#if defined(PER_LEVEL)
+// addPair adds the loss and gradient of the pair in the low 16 bits of pr.
+void addPair(uint pr, inout vec2 accL, inout vec2 accG) {
+	vec4 f = fx[pr & 255u];
+	float l, dl;
+	lossEval(residualF(f.xy, lv8[(pr >> 8) & 255u]), l, dl);
+	accL = add2(accL, l);
+	accG = add2(accG, dl * f.z);
+}
+#endif
 
 // evalSample returns the loss and the surrogate gradient of one sample.
 void evalSample(Scale sc, float x, float t, out float l, out float g) {
@@ -95,6 +117,38 @@ void main() {
 #if defined(MODE_LOSSGRAD)
 	Scale sc = scales[0];
 	vec2 accL = vec2(0.0), accG = vec2(0.0);
+#if defined(PER_LEVEL)
+	// With 8-bit x the quantizer is a function of 256 values: a pixel is
+	// two lookups, its residual and its loss, so the step is bound by
+	// memory, not by the exact float arithmetic of the quantizer.
+	for (uint v = lid; v < 256u; v += LOCAL) {
+		float dy;
+		vec2 y = forwardF(sc, lv8[v], dy);
+		fx[v] = vec4(y, dy, 0.0);
+	}
+	barrier();
+	// Eight pairs a load: one word a thread leaves too few bytes in flight
+	// to cover the memory's latency.
+	uint quads = (n + 7u) / 8u;
+	for (uint qi = wg * LOCAL + lid; qi < quads; qi += nwg * LOCAL) {
+		uvec4 q = pairs4[qi];
+		uint m = min(8u, n - 8u * qi);
+		if (m == 8u) {
+			addPair(q.x, accL, accG);
+			addPair(q.x >> 16, accL, accG);
+			addPair(q.y, accL, accG);
+			addPair(q.y >> 16, accL, accG);
+			addPair(q.z, accL, accG);
+			addPair(q.z >> 16, accL, accG);
+			addPair(q.w, accL, accG);
+			addPair(q.w >> 16, accL, accG);
+		} else {
+			for (uint j = 0u; j < m; j++) {
+				addPair(q[j >> 1] >> (16u * (j & 1u)), accL, accG);
+			}
+		}
+	}
+#else
 	for (uint i = wg * LOCAL + lid; i < n; i += nwg * LOCAL) {
 		float x, t, w, l, g;
 		load(i, x, t, w);
@@ -102,6 +156,7 @@ void main() {
 		accL = add2(accL, w * l);
 		accG = add2(accG, w * g);
 	}
+#endif
 	sl[lid] = accL;
 	sg[lid] = accG;
 	barrier();

@@ -121,11 +121,25 @@ void surrogateTableF(vec2 fr, out float q, out vec2 q1) {
 	q1 = vec2(coef[j + 4u], coef[j + 8u] + u * (coef[j + 5u] + u * (coef[j + 6u] + u * coef[j + 7u])));
 }
 
-// mulSub is a·(hi + lo) − t with one rounding at the end: a residual
-// y − t to float precision relative to itself, not to y.
-float mulSub(float a, float hi, float lo, float t) {
+// mulF is a·(hi + lo) as a float-float pair: y = k/s or lev/lv kept to
+// about 2^-48, so that residualF(y, t) is accurate relative to the
+// residual, not to y.
+vec2 mulF(float a, float hi, float lo) {
 	vec2 p = twoProd(a, hi);
-	precise float r = (p.x - t) + (p.y + a * lo);
+	precise float e = p.y + a * lo;
+	return vec2(p.x, e);
+}
+
+// residualF is y − t for y = hi + lo with one rounding at the end. Under
+// L1, whose derivative is the residual's sign, a residual too small for
+// float to be sure of is taken in double.
+float residualF(vec2 y, float t) {
+	precise float r = (y.x - t) + y.y;
+#if defined(LOSS_L1)
+	if (abs(r) < 1e-10) {
+		r = float((double(y.x) - double(t)) + double(y.y));
+	}
+#endif
 	return r;
 }
 
@@ -161,38 +175,36 @@ float storedLevelF(Scale sc, float k) {
 	return fv;
 }
 
-// exactResidualF is y − t for the exact forward y, clamped and stored:
-// kernels' Config.Exact(x, b) − t, its decisions the CPU's. Under L1,
-// whose derivative is the residual's sign, a residual too small for the
-// float-float product to be sure of is taken in double.
-float exactResidualF(Scale sc, float x, float t, out bool clamped) {
+// exactYF is the exact forward y, clamped and stored, as a float-float
+// pair: kernels' Config.Exact(x, b), its decisions the CPU's.
+vec2 exactYF(Scale sc, float x, out bool clamped) {
 	vec2 fr;
 	float k = levelF(sc, x, fr) + sc.d32;
 	bool top;
 	clamped = clampedF(sc, k, top);
 #if defined(STORED)
 	float lev = clamped ? (top ? sc.top : 0.0) : storedLevelF(sc, k);
-	float r = mulSub(lev, sc.linvHi, sc.linvLo, t);
-#if defined(LOSS_L1)
-	if (abs(r) < 1e-10) {
-		r = float(double(lev) * sc.linv - double(t));
-	}
-#endif
-	return r;
+	return mulF(lev, sc.linvHi, sc.linvLo);
 #else
-	return clamped ? (top ? 1.0 : 0.0) - t : mulSub(k, sc.invHi, sc.invLo, t);
+	return clamped ? vec2(top ? 1.0 : 0.0, 0.0) : mulF(k, sc.invHi, sc.invLo);
 #endif
 }
 
-// derivF returns the residual y − t of the forward value y (the exact,
-// stored one; the soft forward under SOFT and SUR_IDENTITY_SOFT) and the
-// surrogate derivative dy/db: kernels' Config.Derivs. With F the floor
+// exactResidualF is y − t for the exact forward y.
+float exactResidualF(Scale sc, float x, float t, out bool clamped) {
+	return residualF(exactYF(sc, x, clamped), t);
+}
+
+// forwardF returns the forward value y (the exact, stored one; the soft
+// forward under SOFT and SUR_IDENTITY_SOFT) as a float-float pair, and the
+// surrogate derivative dy/db: kernels' Config.Derivs. It depends on x
+// alone, so 8-bit data evaluate it once per level. With F the floor
 // surrogate, dy·s² = F'(z)(z − c) − F(z) − d, written without the
 // cancellation:
 //   STE       frac(z) − c − d
 //   identity  −c − d
 //   table     Q'(z)·x·s − Q(z) − c − d
-float derivF(Scale sc, float x, float t, out float dy) {
+vec2 forwardF(Scale sc, float x, out float dy) {
 	vec2 fr;
 	float fl = levelF(sc, x, fr);
 	float cd = sc.c32 + sc.d32;
@@ -220,16 +232,21 @@ float derivF(Scale sc, float x, float t, out float dy) {
 	float y = k * sc.invHi;
 	if (y < 0.0 || y > 1.0) {
 		dy = 0.0;
-		return clamp(y, 0.0, 1.0) - t;
+		return vec2(clamp(y, 0.0, 1.0), 0.0);
 	}
-	return mulSub(k, sc.invHi, sc.invLo, t);
+	return mulF(k, sc.invHi, sc.invLo);
 #else
 	bool clamped;
-	float r = exactResidualF(sc, x, t, clamped);
+	vec2 y = exactYF(sc, x, clamped);
 	if (clamped) {
 		dy = 0.0;
 	}
-	return r;
+	return y;
 #endif
+}
+
+// derivF returns the residual y − t of the forward value and dy/db.
+float derivF(Scale sc, float x, float t, out float dy) {
+	return residualF(forwardF(sc, x, dy), t);
 }
 #endif
