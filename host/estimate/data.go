@@ -13,12 +13,15 @@ import (
 type Mode int
 
 const (
-	// AutoMode is histogram mode for 8-bit data, per-pixel mode otherwise.
+	// AutoMode is histogram mode for images (8- or 16-bit), per-pixel
+	// mode for samples given as floats, which seldom repeat.
 	AutoMode Mode = iota
 	// PixelMode evaluates every sample.
 	PixelMode
-	// HistMode evaluates the non-empty cells of the joint 8-bit histogram
-	// weighted by their counts.
+	// HistMode evaluates the groups of equal (x, t) pairs weighted by their
+	// counts (under MSE, of equal x with the mean target): the cells of
+	// the joint histogram of 8-bit data, at most 65536 groups a channel
+	// for 16-bit images, which the set gathers in one pass.
 	HistMode
 )
 
@@ -50,6 +53,8 @@ type Data struct {
 	// never materializes them.
 	set      *imageset.Set
 	channels []int
+	// groups are the grouped data of each loss, made on first use.
+	groups map[kernels.LossKind]*kernels.Weighted
 	// Step is the spacing of the targets' levels (1/255 for 8-bit): the
 	// rounding noise that sets the reported interval. 0 for exact data.
 	Step float64
@@ -150,17 +155,43 @@ func resolveLevels(levels float64, d *Data) float64 {
 	return levels
 }
 
-// grouped returns the data as weighted groups for the loss: the histogram's
-// when there is one, else the sorted samples'.
+// grouped returns the data as weighted groups for the loss: the
+// histogram's when there is one, the image set's (one pass), else the
+// sorted samples'.
 func (d *Data) grouped(l kernels.LossKind) (*kernels.Weighted, error) {
-	if d.hist != nil {
-		w := d.hist.Weighted(l)
-		return &w, nil
+	if w, ok := d.groups[l]; ok {
+		return w, nil
 	}
-	s, err := d.Samples()
-	if err != nil {
-		return nil, err
+	var w *kernels.Weighted
+	switch {
+	case d.hist != nil:
+		hw := d.hist.Weighted(l)
+		w = &hw
+	case d.set != nil:
+		var err error
+		if w, err = d.set.Groups(d.channels, l); err != nil {
+			return nil, err
+		}
+	default:
+		s, err := d.Samples()
+		if err != nil {
+			return nil, err
+		}
+		sw := kernels.Group(s, l)
+		w = &sw
 	}
-	w := kernels.Group(s, l)
-	return &w, nil
+	if d.groups == nil {
+		d.groups = map[kernels.LossKind]*kernels.Weighted{}
+	}
+	d.groups[l] = w
+	return w, nil
+}
+
+// autoMode is the mode AutoMode means for d: grouped for images, whose
+// pairs repeat, per pixel for float samples.
+func (d *Data) autoMode() Mode {
+	if d.hist != nil || d.set != nil {
+		return HistMode
+	}
+	return PixelMode
 }

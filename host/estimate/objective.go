@@ -40,13 +40,7 @@ type objective struct {
 func newObjective(d *Data, s Settings) (*objective, error) {
 	o := &objective{s: s, data: d, mode: s.Mode, permEpoch: -1, levels: resolveLevels(s.Levels, d)}
 	if o.mode == AutoMode {
-		o.mode = PixelMode
-		if d.hist != nil {
-			o.mode = HistMode
-		}
-	}
-	if o.mode == HistMode && d.hist == nil {
-		return nil, fieldErr("Mode", HistMode, "needs 8-bit data; use pixel mode")
+		o.mode = d.autoMode()
 	}
 	g, err := d.grouped(s.Loss.Kind)
 	if err != nil {

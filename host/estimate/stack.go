@@ -224,10 +224,8 @@ func EstimateStack(d *Data, st *kernels.Stack, params []kernels.Param, s Setting
 	if !gd {
 		p = f.center(f.refine(p))
 	}
-	mode := PixelMode
-	if d.hist != nil {
-		mode = HistMode
-	}
+	// the stack's evaluators always read the grouped data
+	mode := HistMode
 	r := &StackResult{Loss: f.loss(p), StackRun: StackRun{Stack: st.Name(), Strategy: strategy, Optimizer: s.Optim.Method,
 		Surrogate: s.Surrogate.String(), Mode: mode.String(), Backend: backend}}
 	for _, op := range st.Ops {

@@ -51,7 +51,7 @@ func (im *Image) Value(ch, i int) float32 {
 		ch = 0
 	}
 	if im.Pix16 != nil {
-		return float32(im.Pix16[ch][i]) / 65535
+		return kernels.Level16(int(im.Pix16[ch][i]))
 	}
 	return kernels.Level8(int(im.Pix8[ch][i]))
 }

@@ -165,3 +165,41 @@ func (s *Set) Histogram(channels []int) (*kernels.Histogram, error) {
 	}
 	return h, nil
 }
+
+// Groups returns the given channels of every pair as the groups of the
+// loss, in one pass over the pixels whatever their depth (8-bit values join
+// as 16-bit levels of the same value): the data of a 16-bit estimate in
+// histogram mode.
+func (s *Set) Groups(channels []int, loss kernels.LossKind) (*kernels.Weighted, error) {
+	if len(s.Pairs) == 0 {
+		return nil, errEmpty
+	}
+	g := kernels.NewGroups16(loss)
+	for _, p := range s.Pairs {
+		for _, c := range channels {
+			co, cq := min(c, p.Orig.Channels-1), min(c, p.Quant.Channels-1)
+			switch {
+			case p.Orig.Pix16 != nil && p.Quant.Pix16 != nil:
+				g.Add16(p.Orig.Pix16[co], p.Quant.Pix16[cq])
+			case p.Orig.Pix16 == nil && p.Quant.Pix16 == nil:
+				g.Add8(p.Orig.Pix8[co], p.Quant.Pix8[cq])
+			default:
+				g.Add16(wide(p.Orig, co), wide(p.Quant, cq))
+			}
+		}
+	}
+	w := g.Weighted()
+	return &w, nil
+}
+
+// wide returns channel c of im as 16-bit levels.
+func wide(im *Image, c int) []uint16 {
+	if im.Pix16 != nil {
+		return im.Pix16[c]
+	}
+	out := make([]uint16, len(im.Pix8[c]))
+	for i, v := range im.Pix8[c] {
+		out[i] = 257 * uint16(v)
+	}
+	return out
+}
