@@ -11,7 +11,15 @@ mkdir -p "$lists/partial"
 o="-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=$lists"
 apt-get $o update >/dev/null
 (cd .gl && apt-get $o download libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null)
-go build -o .bin/quantfit ./cmd/quantfit
+go build -ldflags='-s -w' -o .bin/quantfit ./cmd/quantfit
 go test -c -o .bin/gpu.test ./gpu
 go test -c -o .bin/estimate.test ./host/estimate
+# The fp64 kernels of commit e47bba5, for the before/after table, with
+# this tree's benchmarks.
+old=$(mktemp -d)
+git worktree add -q --detach "$old" e47bba5
+cp gpu/bench_test.go "$old/gpu/"
+sed -i '/^func BenchmarkRoundTrip/,$d' "$old/gpu/bench_test.go"
+(cd "$old" && go test -c -o "$OLDPWD/.bin/gpu64.test" ./gpu)
+git worktree remove --force "$old"
 ls -l .gl .bin
