@@ -8,14 +8,15 @@
 // together. The twins, one row per piece of mathematics:
 //
 //	specification (reference.go)   Go fast loop              assembly (amd64)   GLSL (shaders/)
-//	Model.Apply, Config.Exact      exactY (eval.go)          —                  quant.glsl exactResidualF (stack.comp: levelD)
-//	Config.Derivs (STE, identity)  steLoop, steMSE           steSumsAVX2        quant.glsl derivF
-//	Config.Derivs (smooth)         tableLoop, tableMSE       tableSumsAVX2      quant.glsl derivF, surrogateTable[F]
+//	Model.Apply, Config.Exact      exactY (eval.go)          —                  quant.glsl exactYF (stack.comp: levelD)
+//	Config.Derivs (STE, identity)  steLoop, steMSE           steSumsAVX2        quant.glsl forwardF
+//	Config.Derivs (smooth)         tableLoop, tableMSE       tableSumsAVX2      quant.glsl forwardF, surrogateTable[F]
 //	Surrogate.periodic             table.at (the one lookup) the same cubics    quant.glsl surrogateTable[F]
 //	Config.store                   scale.store               round != 0 branch  quant.glsl storeD, storedLevelF
 //	Loss.Eval                      the loops' loss switch    MSE only           data.glsl lossEval
 //	Config.SampleLossGrad          Evaluator.LossGrad        —                  lossgrad.comp MODE_LOSSGRAD
 //	Config.Exact − t, summed       Evaluator.Losses          —                  lossgrad.comp MODE_LOSSES
+//	  (MSE, ≥ 1024 sorted groups)  LevelRuns (runs of levels) —                  — (the GPU sums groups)
 //	Stack.SampleLossGrad           StackEvaluator            —                  stack.comp + each Op's GLSL body
 //
 // The per-b constants are one layout, Scale (NewScale), which package gpu

@@ -11,9 +11,12 @@ import (
 // set in one fused pass, on all cores, without allocating per call. It is
 // not safe for concurrent use.
 type Evaluator struct {
-	cfg   Config
-	pix   Samples
-	wt    *Weighted
+	cfg Config
+	pix Samples
+	wt  *Weighted
+	// runs sums the exact MSE loss over runs of levels (large grouped
+	// data, such as a 16-bit image's); nil otherwise
+	runs  *LevelRuns
 	n     int
 	total float64 // samples the data stands for
 	tab   *table
@@ -139,7 +142,7 @@ func NewWeightedEvaluator(w *Weighted, cfg Config) (*Evaluator, error) {
 	if len(w.X) != len(w.T) || len(w.X) != len(w.W) {
 		return nil, errors.New("kernels: weighted data of unequal lengths")
 	}
-	e := &Evaluator{wt: w, n: w.Len(), total: w.Total()}
+	e := &Evaluator{wt: w, n: w.Len(), total: w.Total(), runs: NewLevelRuns(w)}
 	if e.total <= 0 {
 		return nil, errors.New("kernels: no samples")
 	}
@@ -148,6 +151,10 @@ func NewWeightedEvaluator(w *Weighted, cfg Config) (*Evaluator, error) {
 
 func (e *Evaluator) init(cfg Config) error {
 	e.chunks = max(1, min(4*workers(), e.n/chunkLen))
+	if w := workers(); e.chunks > w {
+		// whole rounds of the pool: 3 chunks on 2 workers take 2 chunks' time
+		e.chunks = (e.chunks + w - 1) / w * w
+	}
 	if e.wt != nil && e.wt.rows != nil {
 		e.chunks = 1 // SetConfig may pick the rows, which are one pass
 	}
@@ -231,6 +238,12 @@ func (e *Evaluator) Losses(bs, out []float64) {
 	for _, b := range bs {
 		e.cands = append(e.cands, newScale(&e.cfg, b))
 	}
+	if e.runs != nil && e.cfg.Loss.Kind == MSE {
+		for k := range e.cands {
+			out[k] = (e.runs.exactLoss(&e.cands[k]) + e.wt.Offset) / e.total
+		}
+		return
+	}
 	if cap(e.kparts) < e.chunks*len(bs) {
 		e.kparts = make([]float64, e.chunks*len(bs))
 	}
@@ -307,8 +320,8 @@ func lossGradLoop[E real](e *Evaluator, xs, ts []E, ws []float64) (float64, floa
 		}
 		return steLoop(e.sc, a, c.Loss, xs, ts, ws)
 	case k.Smooth() && e.tab != nil:
-		if ws == nil && c.Loss.Kind == MSE && !c.SoftForward {
-			return tableMSE(e.sc, e.tab, xs, ts)
+		if c.Loss.Kind == MSE && !c.SoftForward {
+			return tableMSE(e.sc, e.tab, xs, ts, ws)
 		}
 		return tableLoop(e.sc, e.tab, c.SoftForward, c.Loss, xs, ts, ws)
 	case k == Gaussian:
@@ -390,10 +403,15 @@ func steMSE[E real](sc scale, a float64, xs, ts []E) (loss, grad float64) {
 // call the way math.Floor does without SSE4.1 guaranteed at build time.
 func floorPos(z float64) float64 { return float64(int64(z)) }
 
-// tableMSE is tableLoop for unweighted samples under MSE with the exact
-// forward, two samples a round.
-func tableMSE[E real](sc scale, t *table, xs, ts []E) (loss, grad float64) {
+// tableMSE is tableLoop under MSE with the exact forward, two samples a
+// round, weighted by ws when given (groups).
+func tableMSE[E real](sc scale, t *table, xs, ts []E, ws []float64) (loss, grad float64) {
 	ts = ts[:len(xs)]
+	// unweighted: every weight is one[0]
+	one, step := [1]float64{1}, 1
+	if ws == nil {
+		ws, step = one[:], 0
+	}
 	s, c, d, inv := sc.s, sc.c, sc.d, sc.inv
 	cd := c + d
 	var l0, l1, g0, g1 float64
@@ -417,13 +435,18 @@ func tableMSE[E real](sc scale, t *table, xs, ts []E) (loss, grad float64) {
 			y0, y1 = floorPos(y0*sc.lv+0.5)*sc.linv, floorPos(y1*sc.lv+0.5)*sc.linv
 		}
 		r0, r1 := y0-float64(ts[i]), y1-float64(ts[i+1])
-		l0 += r0 * r0
-		g0 += r0 * g0v
-		l1 += r1 * r1
-		g1 += r1 * g1v
+		w0, w1 := ws[i*step], ws[(i+1)*step]
+		l0 += w0 * r0 * r0
+		g0 += w0 * r0 * g0v
+		l1 += w1 * r1 * r1
+		g1 += w1 * r1 * g1v
 	}
 	if i < len(xs) {
-		l, g := tableLoop(sc, t, false, Loss{Kind: MSE}, xs[i:], ts[i:], nil)
+		var wt []float64
+		if step != 0 {
+			wt = ws[i:]
+		}
+		l, g := tableLoop(sc, t, false, Loss{Kind: MSE}, xs[i:], ts[i:], wt)
 		l0 += l
 		g0 += g / (2 * sc.inv2)
 	}
@@ -480,7 +503,7 @@ func closedLoop[E real](c *Config, b float64, xs, ts []E, ws []float64) (loss, g
 }
 
 func exactY(sc *scale, x float64) float64 {
-	y := (floorPos(x*sc.s+sc.c) + sc.d) * sc.inv
+	y := (level(sc, x) + sc.d) * sc.inv
 	if y > 1 {
 		y = 1
 	}

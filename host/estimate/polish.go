@@ -197,6 +197,16 @@ func storedLoss(w *kernels.Weighted, cfg kernels.Config, s float64) float64 {
 func polishConvex(w *kernels.Weighted, cfg kernels.Config, bps []float64, shift float64, narrowed bool, center float64) polished {
 	c, d := cfg.Model.Offsets()
 	l := cfg.Loss
+	if l.Kind == kernels.MSE {
+		if runs := kernels.NewLevelRuns(w); runs != nil {
+			return polishRuns(runs, c, d, bps, shift, narrowed, center)
+		}
+	}
+	return polishGroups(w, c, d, l, bps, shift, narrowed, center)
+}
+
+// polishGroups is polishConvex group by group.
+func polishGroups(w *kernels.Weighted, c, d float64, l kernels.Loss, bps []float64, shift float64, narrowed bool, center float64) polished {
 	best, bestLoss := center, math.Inf(1)
 	a := make([]float64, w.Len())
 	clamped := make([]bool, w.Len())
@@ -222,6 +232,52 @@ func polishConvex(w *kernels.Weighted, cfg kernels.Config, bps []float64, shift 
 		}
 		v := minimizeInV(w, a, l, 1/hi, 1/lo)
 		if loss := constLoss + lossInV(w, a, clamped, l, v); loss < bestLoss {
+			bestLoss, best = loss, 1/v+shift
+		}
+	}
+	return polished{best, best, best, narrowed}
+}
+
+// polishRuns is polishConvex under MSE over runs of groups on one level
+// (kernels.LevelRuns): inside an interval a run has one a = k + d, so the
+// closed-form minimizer and the loss need its moments only, O(levels ·
+// log groups) an interval instead of O(groups). It must give what
+// polishConvex's loop gives, to rounding (TestPolishRunsMatchesLoop).
+func polishRuns(runs *kernels.LevelRuns, c, d float64, bps []float64, shift float64, narrowed bool, center float64) polished {
+	type run struct {
+		a    float64
+		i, j int
+	}
+	var rs []run
+	best, bestLoss := center, math.Inf(1)
+	for i := 0; i+1 < len(bps); i++ {
+		lo, hi, ok := inside(bps[i], bps[i+1])
+		if !ok {
+			continue
+		}
+		sm := (lo + hi) / 2
+		rs = rs[:0]
+		constLoss, num, den := 0.0, 0.0, 0.0
+		runs.Each(func(x float64) float64 { return math.Floor(x*sm + c) }, func(k float64, i, j int) {
+			a := k + d
+			if a/sm > 1 { // y = 1 throughout the interval
+				constLoss += runs.Loss(i, j, 1)
+				return
+			}
+			n, st := runs.Moments(i, j)
+			num += a * st
+			den += a * a * n
+			rs = append(rs, run{a, i, j})
+		})
+		v := 1 / hi
+		if den != 0 {
+			v = math.Min(math.Max(num/den, 1/hi), 1/lo)
+		}
+		loss := constLoss
+		for _, r := range rs {
+			loss += runs.Loss(r.i, r.j, r.a*v)
+		}
+		if loss < bestLoss {
 			bestLoss, best = loss, 1/v+shift
 		}
 	}
