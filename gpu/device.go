@@ -51,7 +51,7 @@ func (d *Device) buf(size int, data unsafe.Pointer) buffer {
 		if c := d.capacity[b]; c >= size && c <= 2*size {
 			d.spare = append(d.spare[:i], d.spare[i+1:]...)
 			if data != nil {
-				b.write(0, size, data)
+				b.upload(size, data)
 			}
 			return b
 		}
@@ -62,7 +62,7 @@ func (d *Device) buf(size int, data unsafe.Pointer) buffer {
 	}
 	b := newBuffer(c, nil)
 	if data != nil {
-		b.write(0, size, data)
+		b.upload(size, data)
 	}
 	if d.capacity == nil {
 		d.capacity = map[buffer]int{}

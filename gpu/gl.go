@@ -155,13 +155,45 @@ func quoteLines(src, log string) string {
 	return out.String()
 }
 
+// large is the size from which a buffer holds data the GPU only reads or
+// writes itself: it is made with GL_STATIC_COPY and filled through a
+// staging buffer and a copy on the GPU, never by glBufferSubData. On the
+// H100 a 128 MB buffer of pairs written by glBufferSubData was often read
+// at a quarter of the memory's speed (0.5–0.8 ms a step instead of
+// 0.14–0.18 ms), in no pattern we could find; filled this way it was fast
+// in all ten evaluators measured (bench/RESULTS.md).
+const large = 1 << 20
+
 func newBuffer(size int, data unsafe.Pointer) buffer {
+	usage := uint32(gl.DYNAMIC_DRAW)
+	if size >= large {
+		usage = gl.STATIC_COPY
+	}
+	return newBufferUsage(size, data, usage)
+}
+
+func newBufferUsage(size int, data unsafe.Pointer, usage uint32) buffer {
 	var b uint32
 	gl.GenBuffers(1, &b)
 	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, b)
-	gl.BufferData(gl.SHADER_STORAGE_BUFFER, max(size, 16), data, gl.DYNAMIC_DRAW)
+	gl.BufferData(gl.SHADER_STORAGE_BUFFER, max(size, 16), data, usage)
 	after("BufferData")
 	return buffer(b)
+}
+
+// upload writes size bytes of data at the start of b: through a staging
+// buffer and a copy on the GPU when the data are large.
+func (b buffer) upload(size int, data unsafe.Pointer) {
+	if size < large {
+		b.write(0, size, data)
+		return
+	}
+	st := newBufferUsage(size, data, gl.STREAM_DRAW)
+	gl.BindBuffer(gl.COPY_READ_BUFFER, uint32(st))
+	gl.BindBuffer(gl.COPY_WRITE_BUFFER, uint32(b))
+	gl.CopyBufferSubData(gl.COPY_READ_BUFFER, gl.COPY_WRITE_BUFFER, 0, 0, size)
+	after("CopyBufferSubData")
+	st.delete()
 }
 
 func (b buffer) write(offset, size int, data unsafe.Pointer) {
