@@ -117,15 +117,32 @@ func (c *cli) commandUsage(cmd *command, fs *flag.FlagSet) {
 	}
 }
 
-// parse parses flags, turning flag errors into usage errors.
+// parse parses flags before, between and after the arguments, as people
+// type them (`quantfit estimate a.png a-q.png -model posterize`); "--" ends
+// the flags, and fs.Args() holds the arguments in order. Flag errors
+// become usage errors.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return options.UsageError{Err: err}
 		}
-		return options.UsageError{Err: err}
+		rest := fs.Args()
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		if len(rest) == 0 {
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
-	return nil
+	// Parse again with the arguments alone, so that fs.Args() is them.
+	return fs.Parse(append([]string{"--"}, pos...))
 }
 
 // openBackend opens the backend the options ask for. A service probes

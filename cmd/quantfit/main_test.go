@@ -621,3 +621,35 @@ func TestReportGolden(t *testing.T) {
 		golden(t, c.name, seconds.ReplaceAllString(out, `"seconds": 0`))
 	}
 }
+
+// TestFlagsAnywhere: flags after the file arguments, or between them, and
+// spelled with two dashes, mean what they mean before them; "--" ends them.
+func TestFlagsAnywhere(t *testing.T) {
+	dir := t.TempDir()
+	orig, quant := synthPair(t, dir, "coins.png", "q.png", "-b", "9", "-model", "posterize")
+	var first string
+	for i, args := range [][]string{
+		{"estimate", "-model", "posterize", "-bmax", "20", orig, quant},
+		{"estimate", orig, quant, "-model", "posterize", "-bmax", "20"},
+		{"estimate", orig, "--model=posterize", quant, "--bmax", "20"},
+	} {
+		code, out, errs := quantfit(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errs)
+		}
+		var r estimateJSON
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = string(r.B)
+		} else if string(r.B) != first {
+			t.Errorf("%v: b = %s, want %s as with the flags first", args, r.B, first)
+		}
+	}
+	// after "--" an argument that looks like a flag is a file
+	code, _, errs := quantfit(t, "estimate", orig, "--", "-model")
+	if code == 0 || !strings.Contains(errs, "-model") || !strings.Contains(errs, "no such file") {
+		t.Errorf(`estimate a -- -model: exit %d: %s`, code, errs)
+	}
+}

@@ -17,6 +17,8 @@ import (
 	"os"
 
 	"github.com/quantfit/quantfit/kernels"
+	_ "golang.org/x/image/tiff" // photographers' 16-bit files are mostly TIFF
+	_ "golang.org/x/image/webp"
 )
 
 // DefaultMaxPixels is the largest image accepted unless the caller raises

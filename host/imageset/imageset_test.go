@@ -2,6 +2,7 @@ package imageset_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -14,6 +15,7 @@ import (
 	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/internal/photos"
 	"github.com/quantfit/quantfit/kernels"
+	"golang.org/x/image/tiff"
 )
 
 func encode(t *testing.T, img image.Image, jpg bool) []byte {
@@ -25,6 +27,16 @@ func encode(t *testing.T, img image.Image, jpg bool) []byte {
 	} else {
 		err = png.Encode(&buf, img)
 	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func encodeTIFF(t *testing.T, img image.Image) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	err := tiff.Encode(&buf, img, &tiff.Options{Compression: tiff.Deflate})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,16 +68,30 @@ func TestDecodeFormats(t *testing.T) {
 		{rgb16, 3, 16, 1, 1, 2000.0 / 65535},
 		{pal, 3, 8, 1, 5, 100.0 / 255},
 	} {
-		im, err := imageset.Decode(bytes.NewReader(encode(t, c.img, false)), "x.png", 0)
-		if err != nil {
-			t.Fatal(err)
+		for _, f := range []struct {
+			name string
+			data []byte
+		}{{"x.png", encode(t, c.img, false)}, {"x.tif", encodeTIFF(t, c.img)}} {
+			im, err := imageset.Decode(bytes.NewReader(f.data), f.name, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if im.Channels != c.channels || im.Depth() != c.depth {
+				t.Errorf("%s %T: %d channels, %d bits", f.name, c.img, im.Channels, im.Depth())
+			}
+			if got := float64(im.Value(c.ch, c.i)); got-c.want > 1e-7 || c.want-got > 1e-7 {
+				t.Errorf("%s %T: value %v, want %v", f.name, c.img, got, c.want)
+			}
 		}
-		if im.Channels != c.channels || im.Depth() != c.depth {
-			t.Errorf("%T: %d channels, %d bits", c.img, im.Channels, im.Depth())
-		}
-		if got := float64(im.Value(c.ch, c.i)); got-c.want > 1e-7 || c.want-got > 1e-7 {
-			t.Errorf("%T: value %v, want %v", c.img, got, c.want)
-		}
+	}
+	// WebP (lossless, 1×1 white; the smallest file browsers probe with)
+	webp, _ := base64.StdEncoding.DecodeString("UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==")
+	im, err := imageset.Decode(bytes.NewReader(webp), "x.webp", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.W != 1 || im.H != 1 || im.Channels != 3 {
+		t.Errorf("webp: %dx%d, %d channels", im.W, im.H, im.Channels)
 	}
 	// JPEG: colour and gray photos decode with plausible content.
 	for _, n := range photos.Names() {

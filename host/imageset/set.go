@@ -82,7 +82,7 @@ func MatchDirs(dirOrig, dirQuant string) ([][2]string, error) {
 
 func isImageName(n string) bool {
 	switch strings.ToLower(filepath.Ext(n)) {
-	case ".png", ".jpg", ".jpeg", ".gif":
+	case ".png", ".jpg", ".jpeg", ".gif", ".tif", ".tiff", ".webp":
 		return true
 	}
 	return false
