@@ -204,6 +204,13 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 		}
 	}
 	warnPoorFit(c.stderr, losses, set.TargetStep(), s.Loss)
+	for i, r := range out.Results {
+		where := ""
+		if len(out.Results) > 1 {
+			where = fmt.Sprintf(" (channel %d)", i)
+		}
+		warnAtEdge(c.stderr, where, r.B, s.Range)
+	}
 	if rec.window != nil {
 		rec.window.Mark(out.Results[0].B)
 	}
@@ -299,6 +306,19 @@ func loadSet(args []string, dirs bool, maxPixels int) (*imageset.Set, error) {
 		set.Pairs = append(set.Pairs, p)
 	}
 	return set, nil
+}
+
+// warnAtEdge says so on stderr when b sits at an end of the range
+// searched: the loss may fall further beyond it, so the true b may lie
+// outside (a tool with more levels than -bmax allows).
+func warnAtEdge(w io.Writer, where string, b float64, r estimate.Range) {
+	tol := 1e-3 * (r.Max - r.Min)
+	switch {
+	case b >= r.Max-tol:
+		fmt.Fprintf(w, "quantfit: warning%s: b = %.4g sits at the upper end of the range [%g, %g]; the answer may lie beyond it: widen it with -bmax\n", where, b, r.Min, r.Max)
+	case b <= r.Min+tol:
+		fmt.Fprintf(w, "quantfit: warning%s: b = %.4g sits at the lower end of the range [%g, %g]; the answer may lie below it: widen it with -bmin\n", where, b, r.Min, r.Max)
+	}
 }
 
 // warnPoorFit says so on stderr when even the best b leaves residuals far

@@ -653,3 +653,17 @@ func TestFlagsAnywhere(t *testing.T) {
 		t.Errorf(`estimate a -- -model: exit %d: %s`, code, errs)
 	}
 }
+
+// TestWarnAtRangeEnd: an answer at -bmax says the truth may lie beyond.
+func TestWarnAtRangeEnd(t *testing.T) {
+	dir := t.TempDir()
+	orig, quant := synthPair(t, dir, "coins.png", "q.png", "-b", "24.6")
+	code, _, errs := quantfit(t, "estimate", "-bmax", "20", orig, quant)
+	if code != 0 || !strings.Contains(errs, "upper end of the range [5, 20]") || !strings.Contains(errs, "-bmax") {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+	code, _, errs = quantfit(t, "estimate", orig, quant)
+	if code != 0 || strings.Contains(errs, "end of the range") {
+		t.Errorf("b inside the range: exit %d, stderr %q", code, errs)
+	}
+}
