@@ -28,9 +28,9 @@ func init() {
 		short:     "estimate the quantizer's b from original and filtered images",
 		long: `
 Estimate fits the parameter b of the quantizer to one or more pairs of an
-original image and its filtered version (PNG, JPEG or GIF, 8 or 16 bits,
-gray or colour), all pairs jointly, and prints one JSON object with the
-answer and how it was found. With -pairs, the files of DIR_ORIG are matched
+original image and its filtered version (PNG, JPEG, GIF, TIFF or WebP, 8
+or 16 bits, gray or colour), all pairs jointly, and prints one JSON object
+with the answer and how it was found. With -pairs, the files of DIR_ORIG are matched
 with the files of the same name in DIR_QUANT.
 
 Exit status: 0 on success, 1 when the estimation fails, 2 on bad usage or
@@ -156,6 +156,9 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 	}
 	if f.Stack != "" && (f.plot != "" || f.window) {
 		return options.Usagef("stack", "-plot and -window show one b: not with -stack")
+	}
+	if f.ModelAuto() && (f.plot != "" || f.window) {
+		return options.Usagef("model", "-plot and -window show one model's loss: name the model, not -model auto")
 	}
 	set, err := loadSet(fs.Args(), f.pairs, f.MaxPixels)
 	if err != nil {

@@ -667,3 +667,37 @@ func TestWarnAtRangeEnd(t *testing.T) {
 		t.Errorf("b inside the range: exit %d, stderr %q", code, errs)
 	}
 }
+
+// TestModelAuto: -model auto names the model that made the image, and the
+// runner-up with its loss.
+func TestModelAuto(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		model string
+		b     float64
+	}{{"midrise", 11.3}, {"posterize", 9}, {"truncate", 16}} {
+		orig, quant := synthPair(t, dir, "grass.png", c.model+".png", "-b", fmt.Sprint(c.b), "-model", c.model)
+		code, out, errs := quantfit(t, "estimate", "-model", "auto", orig, quant)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", c.model, code, errs)
+		}
+		var r struct {
+			B        float64 `json:"b"`
+			Loss     float64 `json:"loss"`
+			Model    string  `json:"model"`
+			RunnerUp struct {
+				Model string  `json:"model"`
+				Loss  float64 `json:"loss"`
+			} `json:"runner_up"`
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Model != c.model || math.Abs(r.B-c.b) > 0.05 || r.RunnerUp.Model == "" || r.RunnerUp.Model == c.model || !(r.RunnerUp.Loss > r.Loss) {
+			t.Errorf("%s b=%v: got %s b=%v loss %v, runner-up %s %v", c.model, c.b, r.Model, r.B, r.Loss, r.RunnerUp.Model, r.RunnerUp.Loss)
+		}
+	}
+	if code, _, errs := quantfit(t, "estimate", "-model", "auto", "-stack", "gain,quantize", "a.png", "b.png"); code != 2 || !strings.Contains(errs, "-model auto") {
+		t.Errorf("-model auto with -stack: exit %d: %s", code, errs)
+	}
+}

@@ -261,7 +261,7 @@ func FromDirs(dirOrig, dirQuant string) ([]Job, error) {
 		jobs = append(jobs, Job{ID: e.Name(), Original: filepath.Join(dirOrig, e.Name()), Quantized: filepath.Join(dirQuant, e.Name())})
 	}
 	if len(jobs) == 0 {
-		return nil, &ManifestError{dirOrig, errors.New("no PNG, JPEG or GIF files")}
+		return nil, &ManifestError{dirOrig, errors.New("no PNG, JPEG, GIF, TIFF or WebP files")}
 	}
 	sort.Slice(jobs, func(a, b int) bool { return jobs[a].ID < jobs[b].ID })
 	return jobs, nil

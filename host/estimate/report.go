@@ -21,6 +21,16 @@ type Report struct {
 	PerChannel bool    `json:"per_channel"`
 	Truth      *Number `json:"truth,omitempty"`
 	Narrowed   bool    `json:"narrowed,omitempty"`
+	// RunnerUp is, when the model was chosen (-model auto), the next best
+	// model and its loss (summed over channel groups, as the choice was
+	// made).
+	RunnerUp *RunnerUp `json:"runner_up,omitempty"`
+}
+
+// RunnerUp is the model that fitted second best, and its loss.
+type RunnerUp struct {
+	Model string  `json:"model"`
+	Loss  float64 `json:"loss"`
 }
 
 // Number marshals NaN and infinities as null: JSON has neither.

@@ -120,7 +120,7 @@ func TestBadInput(t *testing.T) {
 		max        int
 	}{
 		{filepath.Join(dir, "missing.png"), "no such file", 0},
-		{write("text.png", []byte("hello, not an image")), "not a PNG, JPEG or GIF", 0},
+		{write("text.png", []byte("hello, not an image")), "not a PNG, JPEG, GIF, TIFF or WebP", 0},
 		{write("trunc.png", good[:len(good)/2]), "trunc.png", 0},
 		{write("empty.png", nil), "empty.png", 0},
 		{write("big.png", good), "over the limit of 100", 100},

@@ -6,6 +6,7 @@
 package options
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -114,7 +115,7 @@ func (o *Options) Apply(values map[string]string) error {
 // Declare defines every option as a flag of fs.
 func (o *Options) Declare(fs *flag.FlagSet) {
 	o.fs, o.given = fs, map[string]bool{}
-	fs.StringVar(&o.model, "model", "midrise", "quantizer `model`: "+strings.Join(kernels.Models(), ", "))
+	fs.StringVar(&o.model, "model", "midrise", "quantizer `model`: "+strings.Join(kernels.Models(), ", ")+", or auto (the one of them that fits best)")
 	fs.StringVar(&o.surrogate, "surrogate", "atan", "surrogate `gradient`: "+strings.Join(kernels.Surrogates(), ", ")+", lsq")
 	fs.Float64Var(&o.gamma, "gamma", 0.9, "atan surrogate damping `γ` in [0,1)")
 	fs.Float64Var(&o.alpha, "alpha", 4, "softround surrogate sharpness `α`")
@@ -137,7 +138,7 @@ func (o *Options) Declare(fs *flag.FlagSet) {
 	fs.Float64Var(&o.init, "init", 0, "start `b` of gd and continuation (default: random in [bmin, bmax])")
 	fs.Float64Var(&o.bmin, "bmin", 5, "lower bound of `b`")
 	fs.Float64Var(&o.bmax, "bmax", 30, "upper bound of `b`")
-	fs.StringVar(&o.mode, "mode", "auto", "evaluation `mode`: auto (hist for 8-bit data), pixel, hist")
+	fs.StringVar(&o.mode, "mode", "auto", "evaluation `mode`: auto (hist for images), pixel, hist")
 	fs.BoolVar(&o.PerChannel, "per-channel", false, "estimate b for R, G and B separately")
 	fs.IntVar(&o.starts, "starts", 16, "`runs` of multistart; basins auto refines")
 	fs.IntVar(&o.scanPoints, "scan-points", 0, "grid `points` of scan (default 25001) and auto's coarse scan")
@@ -271,9 +272,12 @@ func (o *Options) Settings() (estimate.Settings, error) {
 	case o.backend != "auto" && o.backend != "cpu" && o.backend != "gpu":
 		return s, Usagef("backend", "-backend: unknown backend %q (want auto, cpu or gpu)", o.backend)
 	}
-	m, err := kernels.ParseModel(o.model)
-	if err != nil {
-		return s, Flagged(err)
+	m := kernels.Midrise // under auto, each model in turn (Estimate)
+	if o.model != autoModel {
+		var err error
+		if m, err = kernels.ParseModel(o.model); err != nil {
+			return s, Flagged(err)
+		}
 	}
 	k, err := kernels.ParseSurrogate(o.surrogate)
 	if err != nil {
@@ -415,6 +419,9 @@ func (o *Options) StackOf() (*kernels.Stack, []kernels.Param, error) {
 
 // Check reports the first bad option, before any image is read.
 func (o *Options) Check() error {
+	if o.Stack != "" && o.model == autoModel {
+		return Usagef("model", "-model auto chooses the model of the quantizer alone: not with -stack")
+	}
 	if o.Stack != "" {
 		_, _, err := o.StackOf()
 		return err
@@ -460,8 +467,59 @@ func (o *Options) Estimate(set *imageset.Set, be estimate.Backend, rec optim.Rec
 		out.Stack, out.StackResults, err = estimate.EstimateStackSet(set, o.PerChannel, st, ps, s, before)
 		return out, Flagged(err)
 	}
+	if o.model == autoModel {
+		return o.estimateModels(set, s, before)
+	}
 	out.Report, out.Results, err = estimate.EstimateSet(set, o.PerChannel, s, before)
 	return out, Flagged(err)
+}
+
+// autoModel is the -model value that fits every model and keeps the best.
+const autoModel = "auto"
+
+// ModelAuto reports whether the model is to be chosen (-model auto).
+func (o *Options) ModelAuto() bool { return o.model == autoModel }
+
+// estimateModels estimates b under each model whose range is valid and
+// keeps the least summed loss. Every model has the one parameter b, so the
+// least loss prefers none for its flexibility; a tie (within rounding)
+// goes to the earlier model of kernels.Models. The report names the
+// runner-up and its loss.
+func (o *Options) estimateModels(set *imageset.Set, s estimate.Settings, before func(group int)) (Outcome, error) {
+	type fit struct {
+		out   Outcome
+		model kernels.Model
+		loss  float64
+	}
+	var fits []fit
+	for _, name := range kernels.Models() {
+		m, _ := kernels.ParseModel(name)
+		if s.Range.Min <= m.MinB() {
+			continue
+		}
+		sm := s
+		sm.Model = m
+		rep, rs, err := estimate.EstimateSet(set, o.PerChannel, sm, before)
+		if err != nil {
+			return Outcome{}, Flagged(err)
+		}
+		f := fit{Outcome{Report: rep, Results: rs}, m, 0}
+		for _, r := range rs {
+			f.loss += r.Loss
+		}
+		fits = append(fits, f)
+	}
+	slices.SortStableFunc(fits, func(a, b fit) int {
+		if math.Abs(a.loss-b.loss) <= 1e-12*math.Max(a.loss, b.loss) {
+			return 0
+		}
+		return cmp.Compare(a.loss, b.loss)
+	})
+	best := fits[0].out
+	if len(fits) > 1 {
+		best.Report.RunnerUp = &estimate.RunnerUp{Model: fits[1].model.String(), Loss: fits[1].loss}
+	}
+	return best, nil
 }
 
 // UsageError is bad usage or bad input: exit status 2, HTTP 400. Flag
