@@ -701,3 +701,42 @@ func TestModelAuto(t *testing.T) {
 		t.Errorf("-model auto with -stack: exit %d: %s", code, errs)
 	}
 }
+
+// TestPillowPosterize: Pillow's ImageOps.posterize(4) keeps the top 4 bits
+// of every 8-bit value; -model auto finds truncate at b = 255/16 and says
+// which Pillow call that is.
+func TestPillowPosterize(t *testing.T) {
+	dir := t.TempDir()
+	orig := writePhoto(t, dir, "brick.png")
+	f, _ := os.Open(orig)
+	src, err := png.Decode(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := src.Bounds()
+	out := image.NewNRGBA(b)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := color.NRGBAModel.Convert(src.At(x, y)).(color.NRGBA)
+			out.SetNRGBA(x, y, color.NRGBA{c.R & 0xf0, c.G & 0xf0, c.B & 0xf0, 255})
+		}
+	}
+	quant := filepath.Join(dir, "pillow.png")
+	w, _ := os.Create(quant)
+	png.Encode(w, out)
+	w.Close()
+	code, stdout, errs := quantfit(t, "estimate", "-model", "auto", orig, quant)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r struct {
+		B          float64 `json:"b"`
+		Model      string  `json:"model"`
+		PillowBits int     `json:"pillow_bits"`
+	}
+	json.Unmarshal([]byte(stdout), &r)
+	if r.Model != "truncate" || math.Abs(r.B-255.0/16) > 0.05 || r.PillowBits != 4 {
+		t.Errorf("got %s b=%v pillow_bits %d, want truncate b=15.94 pillow_bits 4", r.Model, r.B, r.PillowBits)
+	}
+}

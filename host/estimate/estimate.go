@@ -53,6 +53,26 @@ type Result struct {
 	// fit its budget (very large non-8-bit data): the minimum is then
 	// exact within the narrowed bracket only.
 	Narrowed bool `json:"narrowed,omitempty"`
+
+	// PillowBits is, under the truncate model, the bits of Pillow's
+	// ImageOps.posterize(bits) when its b = 255/2^(8−bits) lies in the
+	// interval: that filter is exactly truncate at that b. 0 otherwise.
+	PillowBits int `json:"pillow_bits,omitempty"`
+}
+
+// pillowBits is the bits of ImageOps.posterize that truncate at a b in
+// iv is, or 0.
+func pillowBits(m kernels.Model, iv [2]float64) int {
+	if m != kernels.Truncate {
+		return 0
+	}
+	for bits := 1; bits < 8; bits++ {
+		b := 255 / float64(int(1)<<(8-bits))
+		if tol := 1e-9 * b; b >= iv[0]-tol && b <= iv[1]+tol {
+			return bits
+		}
+	}
+	return 0
 }
 
 // Estimate fits b to d.
@@ -96,6 +116,7 @@ func Estimate(d *Data, s Settings) (*Result, error) {
 	r.RivalB, r.RivalLoss = o.rival(b)
 	r.Margin = r.RivalLoss - r.Loss
 	r.Interval = o.interval(b, r.Loss)
+	r.PillowBits = pillowBits(s.Model, r.Interval)
 	r.Steps, r.Evaluations = o.steps, o.evals
 	if err := o.err(); err != nil {
 		// Never a wrong answer: a GPU that failed midway gave NaNs.

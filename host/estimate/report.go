@@ -25,6 +25,9 @@ type Report struct {
 	// model and its loss (summed over channel groups, as the choice was
 	// made).
 	RunnerUp *RunnerUp `json:"runner_up,omitempty"`
+	// PillowBits is Result.PillowBits (a list with PerChannel), when any
+	// channel group has it.
+	PillowBits any `json:"pillow_bits,omitempty"`
 }
 
 // RunnerUp is the model that fitted second best, and its loss.
@@ -68,6 +71,9 @@ func NewReport(rs []*Result, pairs, channels int, perChannel bool) Report {
 	}
 	out.Steps, out.Evaluations, out.Seconds = 0, 0, 0
 	for _, r := range rs {
+		if r.PillowBits != 0 {
+			out.PillowBits = pick(func(r *Result) any { return r.PillowBits })
+		}
 		out.Steps += r.Steps
 		out.Evaluations += r.Evaluations
 		out.Seconds += r.Seconds
