@@ -24,7 +24,7 @@ import (
 func init() {
 	commands = append(commands, &command{
 		name:      "estimate",
-		usageLine: "estimate [flags] ORIG QUANT [ORIG QUANT ...] | estimate [flags] -pairs DIR_ORIG DIR_QUANT",
+		usageLine: "estimate [flags] ORIG QUANT [ORIG QUANT ...] | estimate [flags] -pairs DIR_ORIG DIR_QUANT | estimate [flags] -blind QUANT [QUANT ...]",
 		short:     "estimate the quantizer's b from original and filtered images",
 		long: `
 Estimate fits the parameter b of the quantizer to one or more pairs of an
@@ -32,6 +32,11 @@ original image and its filtered version (PNG, JPEG, GIF, TIFF or WebP, 8
 or 16 bits, gray or colour), all pairs jointly, and prints one JSON object
 with the answer and how it was found. With -pairs, the files of DIR_ORIG are matched
 with the files of the same name in DIR_QUANT.
+
+With -blind, the arguments are filtered images alone: b is the one whose
+stored levels hold every value of the images and leave the fewest of their
+levels empty (so not a multiple of b). It assumes clean values: compressed
+or dithered images are warned about, not modelled.
 
 Exit status: 0 on success, 1 when the estimation fails, 2 on bad usage or
 input.`,
@@ -43,6 +48,7 @@ input.`,
 type estimateFlags struct {
 	options.Options
 	pairs  bool
+	blind  bool
 	trace  string
 	plot   string
 	truth  float64
@@ -52,6 +58,7 @@ type estimateFlags struct {
 func (f *estimateFlags) declare(fs *flag.FlagSet) {
 	f.Options.Declare(fs)
 	fs.BoolVar(&f.pairs, "pairs", false, "arguments are two directories of images matched by file name")
+	fs.BoolVar(&f.blind, "blind", false, "arguments are filtered images alone: estimate b from their values' levels")
 	fs.StringVar(&f.trace, "trace", "", "write every gradient step to `file.csv` (step, b, loss, grad, lr; with -stack every parameter and its gradient)")
 	fs.StringVar(&f.plot, "plot", "", "write b per step and the loss landscape to `file.png`")
 	fs.Float64Var(&f.truth, "truth", math.NaN(), "the true `b`, if known: drawn on the plot and reported")
@@ -146,6 +153,9 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 	}
 	if err := f.Check(); err != nil {
 		return err
+	}
+	if f.blind {
+		return c.runBlind(f, fs.Args())
 	}
 	s, _ := f.Settings()
 	if err := checkOutputs(f.trace, ".csv", "-trace"); err != nil {

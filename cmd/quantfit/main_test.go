@@ -740,3 +740,47 @@ func TestPillowPosterize(t *testing.T) {
 		t.Errorf("got %s b=%v pillow_bits %d, want truncate b=15.94 pillow_bits 4", r.Model, r.B, r.PillowBits)
 	}
 }
+
+// TestBlind: b from the filtered image alone, with the model named or
+// chosen; a twin lattice is warned about; bad use is refused.
+func TestBlind(t *testing.T) {
+	dir := t.TempDir()
+	_, mid := synthPair(t, dir, "brick.png", "mid.png", "-b", "13.7")
+	_, post := synthPair(t, dir, "brick.png", "post.png", "-b", "7", "-model", "posterize")
+	for _, c := range []struct {
+		args  []string
+		model string
+		b     float64
+		warn  string
+	}{
+		{[]string{"estimate", "-blind", mid}, "midrise", 13.7, ""},
+		{[]string{"estimate", "-blind", "-model", "auto", mid}, "midrise", 13.7, ""},
+		{[]string{"estimate", post, "-blind", "-model", "auto"}, "posterize", 7, "cannot be told apart"},
+	} {
+		code, out, errs := quantfit(t, c.args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.args, code, errs)
+		}
+		var r struct {
+			Results []struct {
+				B     float64 `json:"b"`
+				Model string  `json:"model"`
+			} `json:"results"`
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Results) != 1 {
+			t.Fatalf("%v: %v: %s", c.args, err, out)
+		}
+		if r.Results[0].Model != c.model || math.Abs(r.Results[0].B-c.b) > 0.05 {
+			t.Errorf("%v: %s b=%v, want %s b=%v", c.args, r.Results[0].Model, r.Results[0].B, c.model, c.b)
+		}
+		if c.warn != "" && !strings.Contains(errs, c.warn) {
+			t.Errorf("%v: stderr %q, want a warning with %q", c.args, errs, c.warn)
+		}
+	}
+	if code, _, errs := quantfit(t, "estimate", "-blind"); code != 2 || !strings.Contains(errs, "-blind") {
+		t.Errorf("-blind with no image: exit %d: %s", code, errs)
+	}
+	if code, _, errs := quantfit(t, "estimate", "-blind", "-pairs", dir, dir); code != 2 || !strings.Contains(errs, "-pairs") {
+		t.Errorf("-blind -pairs: exit %d: %s", code, errs)
+	}
+}
