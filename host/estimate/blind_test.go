@@ -60,3 +60,60 @@ func TestBlindOnPhotos(t *testing.T) {
 		}
 	}
 }
+
+// TestBlindDitheredPosterize: error diffusion (Floyd–Steinberg, as
+// ImageMagick's -posterize dithers) picks among the same N levels, so the
+// blind count of levels stays exact, in every one of 20 random trials.
+func TestBlindDitheredPosterize(t *testing.T) {
+	r := rand.New(rand.NewPCG(42, 43))
+	ims := loadPhotos(t)
+	for i := range 20 {
+		n := 5 + r.IntN(26)
+		im := ims[i%len(ims)]
+		counts := make([]uint64, 256)
+		for _, p := range im.Pix8 {
+			for _, v := range floydSteinberg(p, im.W, im.H, n) {
+				counts[v]++
+			}
+		}
+		res, err := EstimateBlind(counts, kernels.Posterize, Range{Min: 5, Max: 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Round(res.B) != float64(n) || res.Misfit != 0 {
+			t.Errorf("photo %d, %d levels dithered: b = %v (misfit %v)", i%len(ims), n, res.B, res.Misfit)
+		}
+	}
+}
+
+// floydSteinberg posterizes one 8-bit plane to n levels with error
+// diffusion, stored as 8-bit.
+func floydSteinberg(p []uint8, w, h, n int) []uint8 {
+	v := make([]float64, len(p))
+	for i, x := range p {
+		v[i] = float64(x) / 255
+	}
+	out := make([]uint8, len(p))
+	top := float64(n - 1)
+	for y := range h {
+		for x := range w {
+			i := y*w + x
+			q := math.Min(1, math.Max(0, math.Round(v[i]*top)/top))
+			out[i] = uint8(math.Round(q * 255))
+			e := v[i] - q
+			if x+1 < w {
+				v[i+1] += e * 7 / 16
+			}
+			if y+1 < h {
+				if x > 0 {
+					v[i+w-1] += e * 3 / 16
+				}
+				v[i+w] += e * 5 / 16
+				if x+1 < w {
+					v[i+w+1] += e * 1 / 16
+				}
+			}
+		}
+	}
+	return out
+}
