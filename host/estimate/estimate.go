@@ -370,7 +370,7 @@ func (o *objective) polishAround(center, lo, hi float64) polished {
 	var p polished
 	for range 8 {
 		lo, hi = math.Max(o.s.Range.Min, lo), math.Min(o.s.Range.Max, hi)
-		p = polish(o.grouped, cfg, lo, hi, center)
+		p = polish(o.grouped, o.runs, cfg, lo, hi, center)
 		w := hi - lo
 		grow := false
 		if p.lo-lo < 1e-6*w && lo > o.s.Range.Min {

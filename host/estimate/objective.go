@@ -23,6 +23,8 @@ type objective struct {
 	// backend names where the steps ran: "cpu" or "gpu"
 	backend string
 	grouped *kernels.Weighted
+	// runs are grouped's level runs for the polish (nil for few groups)
+	runs *kernels.LevelRuns
 
 	// mini-batches
 	batch     *kernels.Evaluator
@@ -46,7 +48,7 @@ func newObjective(d *Data, s Settings) (*objective, error) {
 	if err != nil {
 		return nil, err
 	}
-	o.grouped = g
+	o.grouped, o.runs = g, kernels.NewLevelRuns(g)
 	cfg := s.config(o.levels)
 	exactCfg := cfg
 	exactCfg.Surrogate, exactCfg.SoftForward = kernels.Surrogate{Kind: kernels.STE}, false

@@ -39,7 +39,10 @@ type polished struct {
 // quadratic under MSE with a closed-form minimizer, convex piecewise-linear
 // or -quadratic under L1 and Huber, minimized by bisection on its monotone
 // derivative; the minimum is the least per-interval minimum.
-func polish(w *kernels.Weighted, cfg kernels.Config, blo, bhi, center float64) polished {
+//
+// runs are w's level runs (kernels.NewLevelRuns), nil where w has none: the
+// caller builds them once for all its polishes.
+func polish(w *kernels.Weighted, runs *kernels.LevelRuns, cfg kernels.Config, blo, bhi, center float64) polished {
 	shift := cfg.Model.Shift()
 	c, d := cfg.Model.Offsets()
 	L := cfg.OutputLevels
@@ -65,7 +68,7 @@ func polish(w *kernels.Weighted, cfg kernels.Config, blo, bhi, center float64) p
 	if L > 0 {
 		return polishStored(w, cfg, bps, shift, narrowed)
 	}
-	return polishConvex(w, cfg, bps, shift, narrowed, center)
+	return polishConvex(w, runs, cfg, bps, shift, narrowed, center)
 }
 
 // breakpoints returns the sorted s where a group's level or clamp changes,
@@ -194,13 +197,11 @@ func storedLoss(w *kernels.Weighted, cfg kernels.Config, s float64) float64 {
 	return sum
 }
 
-func polishConvex(w *kernels.Weighted, cfg kernels.Config, bps []float64, shift float64, narrowed bool, center float64) polished {
+func polishConvex(w *kernels.Weighted, runs *kernels.LevelRuns, cfg kernels.Config, bps []float64, shift float64, narrowed bool, center float64) polished {
 	c, d := cfg.Model.Offsets()
 	l := cfg.Loss
-	if l.Kind == kernels.MSE {
-		if runs := kernels.NewLevelRuns(w); runs != nil {
-			return polishRuns(runs, c, d, bps, shift, narrowed, center)
-		}
+	if l.Kind == kernels.MSE && runs != nil {
+		return polishRuns(runs, c, d, bps, shift, narrowed, center)
 	}
 	return polishGroups(w, c, d, l, bps, shift, narrowed, center)
 }

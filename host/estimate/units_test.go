@@ -43,7 +43,7 @@ func TestPolishIsExact(t *testing.T) {
 	for _, b := range []float64{5.77, 12.34, 27.9} {
 		w := midriseData(b)
 		cfg := kernels.Config{Surrogate: kernels.Surrogate{Kind: kernels.STE}}.WithDefaults()
-		p := polish(w, cfg, b-0.7, b+0.9, b)
+		p := polish(w, kernels.NewLevelRuns(w), cfg, b-0.7, b+0.9, b)
 		if !(p.lo-1e-9 <= b && b <= p.hi+1e-9) || math.Abs(p.b-b) > 1e-9 || p.b < p.lo || p.b > p.hi {
 			t.Errorf("b %v: polish %+v does not hold it", b, p)
 		}
