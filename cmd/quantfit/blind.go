@@ -1,15 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 
 	"github.com/quantfit/quantfit/host/estimate"
 	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/host/options"
-	"github.com/quantfit/quantfit/kernels"
 )
 
 // blindReport is what estimate -blind prints: the result of the pooled
@@ -60,10 +61,6 @@ func (c *cli) runBlind(f *estimateFlags, names []string) error {
 	if f.PerChannel {
 		groups = [][]int{{0}, {1}, {2}}
 	}
-	models := []kernels.Model{s.Model}
-	if f.ModelAuto() {
-		models = []kernels.Model{kernels.Midrise, kernels.Posterize, kernels.Truncate}
-	}
 	rep := &blindReport{Mode: "blind", Images: len(ims), PerChannel: f.PerChannel}
 	for gi, g := range groups {
 		counts := make([]uint64, 1<<depth)
@@ -85,10 +82,7 @@ func (c *cli) runBlind(f *estimateFlags, names []string) error {
 			}
 		}
 		var fits []*estimate.BlindResult
-		for _, m := range models {
-			if s.Range.Min <= m.MinB() {
-				continue
-			}
+		for _, m := range f.Models() {
 			r, err := estimate.EstimateBlind(counts, m, s.Range)
 			if err != nil {
 				return options.UsageError{Err: err}
@@ -96,28 +90,21 @@ func (c *cli) runBlind(f *estimateFlags, names []string) error {
 			fits = append(fits, r)
 		}
 		// the cleanest fit, then the fewest empty levels; ties to the first model
-		best := 0
-		for i, r := range fits {
-			if r.Misfit < fits[best].Misfit || (r.Misfit == fits[best].Misfit && r.Empty < fits[best].Empty) {
-				best = i
-			}
+		rank := func(a, b *estimate.BlindResult) int {
+			return cmp.Or(cmp.Compare(a.Misfit, b.Misfit), cmp.Compare(a.Empty, b.Empty))
 		}
-		rep.Results = append(rep.Results, fits[best])
+		slices.SortStableFunc(fits, rank)
+		best := fits[0]
+		rep.Results = append(rep.Results, best)
 		if len(fits) > 1 && gi == 0 {
-			next := -1
-			for i := range fits {
-				if i != best && (next < 0 || fits[i].Misfit < fits[next].Misfit ||
-					(fits[i].Misfit == fits[next].Misfit && fits[i].Empty < fits[next].Empty)) {
-					next = i
-				}
-			}
-			rep.RunnerUp = &blindRunnerUp{fits[next].Model, fits[next].B, fits[next].Empty, fits[next].Misfit}
-			if fits[next].Misfit == fits[best].Misfit && fits[next].Empty == fits[best].Empty {
+			next := fits[1]
+			rep.RunnerUp = &blindRunnerUp{next.Model, next.B, next.Empty, next.Misfit}
+			if rank(best, next) == 0 {
 				fmt.Fprintf(c.stderr, "quantfit: warning: %s b = %.4g and %s b = %.4g make the same values; from the filtered images alone they cannot be told apart (a pair can)\n",
-					fits[best].Model, fits[best].B, fits[next].Model, fits[next].B)
+					best.Model, best.B, next.Model, next.B)
 			}
 		}
-		warnBlind(c.stderr, fits[best], gi, f.PerChannel, s.Range)
+		warnBlind(c.stderr, best, gi, f.PerChannel, s.Range)
 	}
 	enc := json.NewEncoder(c.stdout)
 	enc.SetIndent("", "  ")

@@ -480,6 +480,23 @@ const autoModel = "auto"
 // ModelAuto reports whether the model is to be chosen (-model auto).
 func (o *Options) ModelAuto() bool { return o.model == autoModel }
 
+// Models returns the models to fit, in kernels.Models order: the one
+// -model names, or under -model auto every model whose b can reach -bmin.
+// The options must have passed Settings.
+func (o *Options) Models() []kernels.Model {
+	if !o.ModelAuto() {
+		m, _ := kernels.ParseModel(o.model)
+		return []kernels.Model{m}
+	}
+	var ms []kernels.Model
+	for _, name := range kernels.Models() {
+		if m, _ := kernels.ParseModel(name); o.bmin > m.MinB() {
+			ms = append(ms, m)
+		}
+	}
+	return ms
+}
+
 // estimateModels estimates b under each model whose range is valid and
 // keeps the least summed loss. Every model has the one parameter b, so the
 // least loss prefers none for its flexibility; a tie (within rounding)
@@ -492,11 +509,7 @@ func (o *Options) estimateModels(set *imageset.Set, s estimate.Settings, before 
 		loss  float64
 	}
 	var fits []fit
-	for _, name := range kernels.Models() {
-		m, _ := kernels.ParseModel(name)
-		if s.Range.Min <= m.MinB() {
-			continue
-		}
+	for _, m := range o.Models() {
 		sm := s
 		sm.Model = m
 		rep, rs, err := estimate.EstimateSet(set, o.PerChannel, sm, before)
