@@ -102,6 +102,21 @@ func writePhoto(t *testing.T, dir, name string) string {
 	return p
 }
 
+// writePNG writes img to path.
+func writePNG(t *testing.T, path string, img image.Image) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 type estimateJSON struct {
 	B         json.RawMessage `json:"b"`
 	Loss      json.RawMessage `json:"loss"`
@@ -524,9 +539,7 @@ func TestPoorFitWarns(t *testing.T) {
 	for y := 0; y < h; y++ {
 		copy(flipped.Pix[y*flipped.Stride:(y+1)*flipped.Stride], g.Pix[(h-1-y)*g.Stride:(h-y)*g.Stride])
 	}
-	wf, _ := os.Create(quant)
-	png.Encode(wf, flipped)
-	wf.Close()
+	writePNG(t, quant, flipped)
 	code, _, errs = quantfit(t, "estimate", "-backend", "cpu", orig, quant)
 	if code != 0 || !strings.Contains(errs, "unreliable") {
 		t.Errorf("a false pair: exit %d, %q; want a warning", code, errs)
@@ -564,16 +577,8 @@ func TestStackPerChannel(t *testing.T) {
 		}
 	}
 	op, qp := filepath.Join(dir, "o.png"), filepath.Join(dir, "q.png")
-	for p, img := range map[string]image.Image{op: o, qp: q} {
-		f, err := os.Create(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := png.Encode(f, img); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-	}
+	writePNG(t, op, o)
+	writePNG(t, qp, q)
 	code, out, errs := quantfit(t, "estimate", "-stack", "gamma,quantize", "-per-channel", op, qp)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
@@ -723,9 +728,7 @@ func TestPillowPosterize(t *testing.T) {
 		}
 	}
 	quant := filepath.Join(dir, "pillow.png")
-	w, _ := os.Create(quant)
-	png.Encode(w, out)
-	w.Close()
+	writePNG(t, quant, out)
 	code, stdout, errs := quantfit(t, "estimate", "-model", "auto", orig, quant)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)

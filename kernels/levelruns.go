@@ -38,7 +38,7 @@ func NewLevelRuns(w *Weighted) *LevelRuns {
 	r := &LevelRuns{x: w.X, n: make([]float64, m+1), s: make([]dd, m+1), q: make([]dd, m+1)}
 	for i, t := range w.T {
 		r.n[i+1] = r.n[i] + w.W[i]
-		r.s[i+1] = r.s[i].add(exactMul(t, 1).mul(w.W[i]))
+		r.s[i+1] = r.s[i].add(dd{t, 0}.mul(w.W[i]))
 		r.q[i+1] = r.q[i].add(exactMul(t, t).mul(w.W[i]))
 	}
 	return r
