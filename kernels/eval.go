@@ -300,6 +300,10 @@ func (e *Evaluator) chunk(i int, xs, ts, ws []float64) {
 		lossesLoop(e, e.kparts[i*len(e.cands):(i+1)*len(e.cands)], xs, ts, ws)
 		return
 	}
+	if l, g, ok := e.fast64(xs, ts, ws); ok {
+		e.parts[i].loss, e.parts[i].grad = l, g
+		return
+	}
 	e.parts[i].loss, e.parts[i].grad = lossGradLoop(e, xs, ts, ws)
 }
 

@@ -58,6 +58,18 @@ func steSumsAVX2(xs, ts []float32, k *vconst) (sq, rg float64)
 //go:noescape
 func tableSumsAVX2(xs, ts []float32, k *vconst, coef *[8]float64) (sq, rg float64)
 
+// tableSumsWAVX2 is tableSumsAVX2 over weighted groups in float64: the
+// same loop with
+//
+//	z := xs[i]*s + c
+//	...
+//	r := y - ts[i]
+//	sq += ws[i] * r * r
+//	rg += ws[i] * r * g
+//
+//go:noescape
+func tableSumsWAVX2(xs, ts, ws []float64, k *vconst, coef *[8]float64) (sq, rg float64)
+
 // fast32 runs the assembly loop for the configuration if there is one; the
 // tail the assembly leaves goes through the Go loop.
 func (e *Evaluator) fast32(xs, ts []float32) (loss, grad float64, ok bool) {
@@ -65,12 +77,7 @@ func (e *Evaluator) fast32(xs, ts []float32) (loss, grad float64, ok bool) {
 	if !useAVX2 || c.Loss.Kind != MSE || c.SoftForward || len(xs) < 8 {
 		return 0, 0, false
 	}
-	sc := e.sc
-	k := vconst{s: broadcast(sc.s), c: broadcast(sc.c), d: broadcast(sc.d), inv: broadcast(sc.inv),
-		cd: broadcast(sc.c + sc.d), one: broadcast(1)}
-	if sc.lv != 0 {
-		k.lv, k.half, k.linv, k.round = broadcast(sc.lv), broadcast(0.5), broadcast(sc.linv), 1
-	}
+	k := e.vconst()
 	var sq, rg float64
 	var n int
 	switch kind := c.Surrogate.Kind; {
@@ -81,12 +88,41 @@ func (e *Evaluator) fast32(xs, ts []float32) (loss, grad float64, ok bool) {
 		sq, rg = steSumsAVX2(xs, ts, &k)
 		n = len(xs) &^ 7
 	case kind.Smooth() && e.tab != nil:
-		k.fn = broadcast(e.tab.fn)
 		sq, rg = tableSumsAVX2(xs, ts, &k, &e.tab.coef[0])
 		n = len(xs) &^ 3
 	default:
 		return 0, 0, false
 	}
 	loss, grad = lossGradLoop(e, xs[n:], ts[n:], nil)
-	return loss + sq, grad + 2*rg*sc.inv2, true
+	return loss + sq, grad + 2*rg*e.sc.inv2, true
+}
+
+// fast64 runs the assembly loop for weighted groups under MSE with a
+// tabled surrogate (the default of every estimate on grouped data); the
+// tail goes through the Go loop.
+func (e *Evaluator) fast64(xs, ts, ws []float64) (loss, grad float64, ok bool) {
+	c := &e.cfg
+	if !useAVX2 || c.Loss.Kind != MSE || c.SoftForward || len(xs) < 8 || ws == nil ||
+		!c.Surrogate.Kind.Smooth() || e.tab == nil {
+		return 0, 0, false
+	}
+	k := e.vconst()
+	n := len(xs) &^ 3
+	sq, rg := tableSumsWAVX2(xs[:n], ts[:n], ws[:n], &k, &e.tab.coef[0])
+	loss, grad = lossGradLoop(e, xs[n:], ts[n:], ws[n:])
+	return loss + sq, grad + 2*rg*e.sc.inv2, true
+}
+
+// vconst broadcasts the step's constants for the assembly.
+func (e *Evaluator) vconst() vconst {
+	sc := e.sc
+	k := vconst{s: broadcast(sc.s), c: broadcast(sc.c), d: broadcast(sc.d), inv: broadcast(sc.inv),
+		cd: broadcast(sc.c + sc.d), one: broadcast(1)}
+	if sc.lv != 0 {
+		k.lv, k.half, k.linv, k.round = broadcast(sc.lv), broadcast(0.5), broadcast(sc.linv), 1
+	}
+	if e.tab != nil {
+		k.fn = broadcast(e.tab.fn)
+	}
+	return k
 }

@@ -114,6 +114,46 @@ steDone:
 	VPCMPEQD Y7, Y7, Y7 \
 	VGATHERDPD Y7, OFF(R8)(X3*8), DST
 
+// TABLE turns the inputs x in Y0 into y = (floor(z)+d)·inv in Y1, capped
+// at 1 (before the output rounding), and g = Q'·(z−c) − Q − c − d in Y5,
+// zeroed where y was capped; on the way z = x·s + c, the segment index (in
+// X3) and local coordinate u (Y2) of frac(z), and Q (Y4) and Q' (Y5) from
+// the table's cubics. The body both table loops share.
+#define TABLE \
+	VMULPD K_S(DX), Y0, Y0 \
+	VADDPD K_C(DX), Y0, Y0 \
+	VROUNDPD $9, Y0, Y1 \
+	VSUBPD Y1, Y0, Y2 \
+	VMULPD K_FN(DX), Y2, Y2 \
+	VROUNDPD $9, Y2, Y3 \
+	VSUBPD Y3, Y2, Y2 \
+	VCVTTPD2DQY Y3, X3 \
+	VPSLLD $3, X3, X3 \
+	GATHER(24, Y4) \
+	GATHER(16, Y6) \
+	VFMADD213PD Y6, Y2, Y4 \
+	GATHER(8, Y6) \
+	VFMADD213PD Y6, Y2, Y4 \
+	GATHER(0, Y6) \
+	VFMADD213PD Y6, Y2, Y4 \
+	GATHER(56, Y5) \
+	GATHER(48, Y6) \
+	VFMADD213PD Y6, Y2, Y5 \
+	GATHER(40, Y6) \
+	VFMADD213PD Y6, Y2, Y5 \
+	GATHER(32, Y6) \
+	VFMADD213PD Y6, Y2, Y5 \
+	VADDPD K_D(DX), Y1, Y1 \
+	VMULPD K_INV(DX), Y1, Y1 \
+	VSUBPD K_C(DX), Y0, Y0 \
+	VMULPD Y0, Y5, Y5 \
+	VSUBPD Y4, Y5, Y5 \
+	VSUBPD K_CD(DX), Y5, Y5 \
+	VMOVUPD K_ONE(DX), Y6 \
+	VCMPPD $0x1e, Y6, Y1, Y7 \
+	VANDNPD Y5, Y7, Y5 \
+	VMINPD Y6, Y1, Y1
+
 // func tableSumsAVX2(xs, ts []float32, k *vconst, coef *[8]float64) (sq, rg float64)
 TEXT ·tableSumsAVX2(SB), NOSPLIT, $0-80
 	MOVQ xs_base+0(FP), SI
@@ -132,41 +172,7 @@ tabLoop:
 	PREFETCHT0 1024(SI)(AX*4)
 	PREFETCHT0 1024(DI)(AX*4)
 	VCVTPS2PD (SI)(AX*4), Y0
-	VMULPD K_S(DX), Y0, Y0
-	VADDPD K_C(DX), Y0, Y0   // z
-	VROUNDPD $9, Y0, Y1      // fl
-	VSUBPD Y1, Y0, Y2
-	VMULPD K_FN(DX), Y2, Y2  // p = (z - fl)*n
-	VROUNDPD $9, Y2, Y3
-	VSUBPD Y3, Y2, Y2        // u
-	VCVTTPD2DQY Y3, X3
-	VPSLLD $3, X3, X3        // segment index in float64s
-
-	GATHER(24, Y4)
-	GATHER(16, Y6)
-	VFMADD213PD Y6, Y2, Y4
-	GATHER(8, Y6)
-	VFMADD213PD Y6, Y2, Y4
-	GATHER(0, Y6)
-	VFMADD213PD Y6, Y2, Y4   // Q
-	GATHER(56, Y5)
-	GATHER(48, Y6)
-	VFMADD213PD Y6, Y2, Y5
-	GATHER(40, Y6)
-	VFMADD213PD Y6, Y2, Y5
-	GATHER(32, Y6)
-	VFMADD213PD Y6, Y2, Y5   // Q'
-
-	VADDPD K_D(DX), Y1, Y1
-	VMULPD K_INV(DX), Y1, Y1 // y
-	VSUBPD K_C(DX), Y0, Y0   // z - c
-	VMULPD Y0, Y5, Y5
-	VSUBPD Y4, Y5, Y5
-	VSUBPD K_CD(DX), Y5, Y5  // g
-	VMOVUPD K_ONE(DX), Y6
-	VCMPPD $0x1e, Y6, Y1, Y7
-	VANDNPD Y5, Y7, Y5
-	VMINPD Y6, Y1, Y1
+	TABLE
 	STORE(Y1, tabStore)
 	VCVTPS2PD (DI)(AX*4), Y6
 	VSUBPD Y6, Y1, Y1        // r
@@ -187,4 +193,49 @@ tabDone:
 	VZEROUPPER
 	MOVSD X8, sq+64(FP)
 	MOVSD X9, rg+72(FP)
+	RET
+
+// func tableSumsWAVX2(xs, ts, ws []float64, k *vconst, coef *[8]float64) (sq, rg float64)
+// tableSumsAVX2 over weighted float64 groups: each lane's residual is
+// scaled by its weight before both sums.
+TEXT ·tableSumsWAVX2(SB), NOSPLIT, $0-104
+	MOVQ xs_base+0(FP), SI
+	MOVQ xs_len+8(FP), CX
+	MOVQ ts_base+24(FP), DI
+	MOVQ ws_base+48(FP), R10
+	MOVQ k+72(FP), DX
+	MOVQ coef+80(FP), R8
+	MOVQ K_ROUND(DX), R9
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	XORQ AX, AX
+	ANDQ $-4, CX
+	JZ tabwDone
+
+tabwLoop:
+	PREFETCHT0 1024(SI)(AX*8)
+	PREFETCHT0 1024(DI)(AX*8)
+	PREFETCHT0 1024(R10)(AX*8)
+	VMOVUPD (SI)(AX*8), Y0
+	TABLE
+	STORE(Y1, tabwStore)
+	VSUBPD (DI)(AX*8), Y1, Y1 // r
+	VMULPD (R10)(AX*8), Y1, Y6 // w·r
+	VFMADD231PD Y1, Y6, Y8
+	VFMADD231PD Y5, Y6, Y9
+
+	ADDQ $4, AX
+	CMPQ AX, CX
+	JLT tabwLoop
+
+tabwDone:
+	VEXTRACTF128 $1, Y8, X2
+	VADDPD X2, X8, X8
+	VHADDPD X8, X8, X8
+	VEXTRACTF128 $1, Y9, X3
+	VADDPD X3, X9, X9
+	VHADDPD X9, X9, X9
+	VZEROUPPER
+	MOVSD X8, sq+88(FP)
+	MOVSD X9, rg+96(FP)
 	RET

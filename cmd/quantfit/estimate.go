@@ -204,7 +204,14 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 	}
 	var losses []float64
 	names := []string{"b"}
+	poorLoss := s.Loss
 	for _, r := range out.Results {
+		if r.Blocks {
+			// the codec's errors are in the pixels: judge the fit by the
+			// block means it keeps
+			losses, poorLoss = append(losses, r.BlockLoss), kernels.Loss{Kind: kernels.MSE}
+			continue
+		}
 		losses = append(losses, r.Loss)
 	}
 	for i, r := range out.StackResults {
@@ -216,13 +223,14 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 			}
 		}
 	}
-	warnPoorFit(c.stderr, losses, set.TargetStep(), s.Loss)
+	warnPoorFit(c.stderr, losses, set.TargetStep(), poorLoss)
 	for i, r := range out.Results {
 		where := ""
 		if len(out.Results) > 1 {
 			where = fmt.Sprintf(" (channel %d)", i)
 		}
 		warnAtEdge(c.stderr, where, r.B, s.Range)
+		warnAmbiguous(c.stderr, where, r)
 	}
 	if rec.window != nil {
 		rec.window.Mark(out.Results[0].B)
@@ -332,6 +340,17 @@ func warnAtEdge(w io.Writer, where string, b float64, r estimate.Range) {
 	case b <= r.Min+tol:
 		fmt.Fprintf(w, "quantfit: warning%s: b = %.4g sits at the lower end of the range [%g, %g]; the answer may lie below it: widen it with -bmin\n", where, b, r.Min, r.Max)
 	}
+}
+
+// warnAmbiguous says so on stderr when the block means of lossy targets
+// rank another answer close to the one given: the codec's damage leaves
+// both possible.
+func warnAmbiguous(w io.Writer, where string, r *estimate.Result) {
+	if !r.Blocks || r.BlockRivalB == 0 || r.BlockRivalLoss > estimate.BlockClear*r.BlockLoss {
+		return
+	}
+	fmt.Fprintf(w, "quantfit: warning%s: the targets are lossy and their block means fit b = %.4g (%.3g) and b = %.4g (%.3g) almost as well; the answer may be either\n",
+		where, r.B, r.BlockLoss, r.BlockRivalB, r.BlockRivalLoss)
 }
 
 // warnPoorFit says so on stderr when even the best b leaves residuals far

@@ -54,6 +54,14 @@ type Result struct {
 	// exact within the narrowed bracket only.
 	Narrowed bool `json:"narrowed,omitempty"`
 
+	// Blocks is set when the answer was chosen among the basins by block
+	// means (lossy targets): BlockLoss is its mean squared block-mean
+	// difference, BlockRivalB and BlockRivalLoss the best other basin's.
+	Blocks         bool    `json:"blocks,omitempty"`
+	BlockLoss      float64 `json:"block_loss,omitempty"`
+	BlockRivalB    float64 `json:"block_rival_b,omitempty"`
+	BlockRivalLoss float64 `json:"block_rival_loss,omitempty"`
+
 	// PillowBits is, under the truncate model, the bits of Pillow's
 	// ImageOps.posterize(bits) when its b = 255/2^(8−bits) lies in the
 	// interval: that filter is exactly truncate at that b. 0 otherwise.
@@ -111,6 +119,11 @@ func Estimate(d *Data, s Settings) (*Result, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if bl := o.blockLoss(); bl != nil {
+		var rival candidate
+		b, r.BlockLoss, rival = o.rankByBlocks(bl, b)
+		r.Blocks, r.BlockRivalB, r.BlockRivalLoss = true, rival.b, rival.loss
 	}
 	r.B, r.Loss = b, o.loss(b)
 	r.RivalB, r.RivalLoss = o.rival(b)
@@ -329,7 +342,8 @@ func basins(ls []float64) []int {
 type candidate struct{ b, loss float64 }
 
 // auto: a coarse exact scan; from the best Starts basins, a short gradient
-// refinement with the chosen surrogate and optimizer; then the exact
+// refinement with the chosen surrogate and optimizer (on o.guide's merged
+// groups when the data have many: it only widens the bracket); then the exact
 // polish of a bracket around each, which finds the global minimum of the
 // exact loss inside it; the least wins.
 func (o *objective) auto(st Auto) (float64, bool, error) {
@@ -342,7 +356,11 @@ func (o *objective) auto(st Auto) (float64, bool, error) {
 	for _, i := range bas[:min(st.Basins, len(bas))] {
 		b0 := bs[i]
 		lo, hi := math.Max(o.s.Range.Min, b0-h), math.Min(o.s.Range.Max, b0+h)
-		res, err := o.run(b0, lo, hi, min(o.s.Optim.Steps, 50))
+		guide := o.step
+		if o.guide != nil {
+			guide = o.guide
+		}
+		res, err := o.runOn(guide, b0, lo, hi, min(o.s.Optim.Steps, 50))
 		if err != nil {
 			return 0, false, err
 		}

@@ -17,6 +17,11 @@ type objective struct {
 	mode  Mode
 	step  Evaluator
 	exact Evaluator
+	// guide is step over the groups merged on a grid of x (nil: step
+	// itself), for auto's refinements, which only choose where the
+	// exact polish looks: with 16-bit data it makes them cost what they
+	// cost with 8-bit data.
+	guide Evaluator
 	// levels is the storage rounding modelled (0: none), Settings.Levels
 	// resolved for these data.
 	levels float64
@@ -61,6 +66,9 @@ func newObjective(d *Data, s Settings) (*objective, error) {
 	}
 	if o.mode == HistMode {
 		o.step, o.backend, err = be.Weighted(g, cfg)
+		if c := g.Coarse(guideBins); err == nil && 4*c.Len() <= g.Len() && s.Optim.BatchSize == 0 {
+			o.guide, _, err = be.Weighted(c, cfg)
+		}
 	} else {
 		var smp kernels.Samples
 		if smp, err = d.Samples(); err == nil {
@@ -95,13 +103,14 @@ func newObjective(d *Data, s Settings) (*objective, error) {
 
 // close frees the evaluators' resources.
 func (o *objective) close() {
-	closeEvaluator(o.step)
-	closeEvaluator(o.exact)
+	for _, e := range []Evaluator{o.step, o.exact, o.guide} {
+		closeEvaluator(e)
+	}
 }
 
 // err is the first failure of an evaluator.
 func (o *objective) err() error {
-	for _, e := range []Evaluator{o.step, o.exact} {
+	for _, e := range []Evaluator{o.step, o.exact, o.guide} {
 		if e != nil {
 			if err := e.Err(); err != nil {
 				return err
@@ -115,6 +124,11 @@ func (o *objective) err() error {
 func (o *objective) setConfig(c kernels.Config) error {
 	if err := o.step.SetConfig(c); err != nil {
 		return err
+	}
+	if o.guide != nil {
+		if err := o.guide.SetConfig(c); err != nil {
+			return err
+		}
 	}
 	if o.batch != nil {
 		return o.batch.SetConfig(c)
@@ -134,11 +148,12 @@ func (o *objective) losses(bs, out []float64) {
 	o.exact.Losses(bs, out)
 }
 
-func (o *objective) problem() optim.Problem {
+// problem is the descent on ev: o.step, or o.guide for a refinement.
+func (o *objective) problem(ev Evaluator) optim.Problem {
 	p := optim.Problem{
 		LossGrad: func(g, x []float64) float64 {
 			o.evals++
-			return o.step.LossGrad(x, g)
+			return ev.LossGrad(x, g)
 		},
 	}
 	if o.batch != nil {
@@ -167,8 +182,18 @@ func (o *objective) batchLossGrad(g, x []float64, epoch, batch int) float64 {
 	return o.batch.LossGrad(x, g)
 }
 
+// guideBins is the grid of x on which guide merges the groups: 4096 bins
+// put a merged group's x within 30/4096 of a level of its members' at
+// b = 30. 8-bit data (one value a bin) have no guide.
+const guideBins = 4096
+
 // run is one gradient run from b0 within [lo, hi].
 func (o *objective) run(b0, lo, hi float64, steps int) (*optim.Result, error) {
+	return o.runOn(o.step, b0, lo, hi, steps)
+}
+
+// runOn is run on the evaluator ev.
+func (o *objective) runOn(ev Evaluator, b0, lo, hi float64, steps int) (*optim.Result, error) {
 	m, err := optim.ParseMethod(o.s.Optim.Method)
 	if err != nil {
 		return nil, err
@@ -191,7 +216,7 @@ func (o *objective) run(b0, lo, hi float64, steps int) (*optim.Result, error) {
 			return o.s.Recorder.Record(st)
 		})
 	}
-	res, err := optim.Minimize(o.problem(), []float64{b0}, set, m)
+	res, err := optim.Minimize(o.problem(ev), []float64{b0}, set, m)
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,11 @@ func loadPhotos(t testing.TB) []*imageset.Image {
 
 // pairData quantizes a photo with the model at b, as an 8-bit file stores it.
 func pairData(t testing.TB, im *imageset.Image, m kernels.Model, b float64) *Data {
-	q := im.Filter(func(x float64) float64 { return m.Apply(x, b) })
+	return pairOf(t, im, im.Filter(func(x float64) float64 { return m.Apply(x, b) }))
+}
+
+// pairOf is the data of the pair (im, q), every channel jointly.
+func pairOf(t testing.TB, im, q *imageset.Image) *Data {
 	p, err := imageset.NewPair(im, q)
 	if err != nil {
 		t.Fatal(err)
@@ -173,16 +177,8 @@ func accuracyTrial(t *testing.T) {
 // 16-bit range) estimates in histogram mode from its one-pass groups, far
 // fewer than its samples, and lands within 0.001 of the truth.
 func TestSixteenBitGrouped(t *testing.T) {
-	src := loadPhotos(t)[0]
 	r := rand.New(rand.NewPCG(16, 16))
-	im := &imageset.Image{W: src.W, H: src.H, Channels: src.Channels}
-	for _, p := range src.Pix8 {
-		q := make([]uint16, len(p))
-		for i, v := range p {
-			q[i] = 257*uint16(v) + uint16(r.IntN(257))
-		}
-		im.Pix16 = append(im.Pix16, q)
-	}
+	im := spread16(loadPhotos(t)[0], r)
 	const b = 9.64
 	d := pairData(t, im, kernels.Midrise, b)
 	res, err := Estimate(d, Settings{})
@@ -198,5 +194,40 @@ func TestSixteenBitGrouped(t *testing.T) {
 	}
 	if w.Len() >= d.Len()/4 {
 		t.Errorf("%d groups of %d samples", w.Len(), d.Len())
+	}
+}
+
+// spread16 is src with each 8-bit level k spread at random over the 16-bit
+// levels 257k to 257k+256: many distinct values, as in a 16-bit photo.
+func spread16(src *imageset.Image, r *rand.Rand) *imageset.Image {
+	im := &imageset.Image{W: src.W, H: src.H, Channels: src.Channels}
+	for _, p := range src.Pix8 {
+		q := make([]uint16, len(p))
+		for i, v := range p {
+			q[i] = 257*uint16(v) + uint16(r.IntN(257))
+		}
+		im.Pix16 = append(im.Pix16, q)
+	}
+	return im
+}
+
+// TestSixteenBitModels: on 16-bit photographs with tens of thousands of
+// groups, whose refinements run on the merged guide groups, every model
+// lands within 0.001 of a random b (or the truth is in the reported
+// interval of equal loss).
+func TestSixteenBitModels(t *testing.T) {
+	photos := loadPhotos(t)
+	r := rand.New(rand.NewPCG(7, 7))
+	for trial := range 9 {
+		im := spread16(photos[trial%len(photos)], r)
+		m := []kernels.Model{kernels.Midrise, kernels.Posterize, kernels.Truncate}[trial%3]
+		b := 5 + 25*r.Float64()
+		res, err := Estimate(pairData(t, im, m, b), Settings{Model: m, Seed: uint64(trial)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(res.B-b) > 1e-3 && (b < res.Interval[0] || b > res.Interval[1]) {
+			t.Errorf("%v b=%v: got %v, interval %v", m, b, res.B, res.Interval)
+		}
 	}
 }

@@ -28,6 +28,12 @@ type Report struct {
 	// PillowBits is Result.PillowBits (a list with PerChannel), when any
 	// channel group has it.
 	PillowBits any `json:"pillow_bits,omitempty"`
+	// Blocks, BlockLoss, BlockRivalB and BlockRivalLoss are Result's (lists
+	// with PerChannel), when the basins were ranked by block means.
+	Blocks         bool `json:"blocks,omitempty"`
+	BlockLoss      any  `json:"block_loss,omitempty"`
+	BlockRivalB    any  `json:"block_rival_b,omitempty"`
+	BlockRivalLoss any  `json:"block_rival_loss,omitempty"`
 }
 
 // RunnerUp is the model that fitted second best, and its loss.
@@ -78,6 +84,12 @@ func NewReport(rs []*Result, pairs, channels int, perChannel bool) Report {
 		out.Evaluations += r.Evaluations
 		out.Seconds += r.Seconds
 		out.Narrowed = out.Narrowed || r.Narrowed
+		out.Blocks = out.Blocks || r.Blocks
+	}
+	if out.Blocks {
+		out.BlockLoss = pick(func(r *Result) any { return Number(r.BlockLoss) })
+		out.BlockRivalB = pick(func(r *Result) any { return Number(r.BlockRivalB) })
+		out.BlockRivalLoss = pick(func(r *Result) any { return Number(r.BlockRivalLoss) })
 	}
 	return out
 }

@@ -33,6 +33,10 @@ type Settings struct {
 	Strategy Strategy
 	// Mode picks how gradient steps read the data. Default AutoMode.
 	Mode Mode
+	// Blocks decides whether the basins of the exact loss are ranked by
+	// block means, which lossy codecs keep (see blocks.go). Default
+	// BlocksAuto: when a filtered image was decoded from a lossy codec.
+	Blocks Blocks
 	// Backend runs the evaluations. Default CPU.
 	Backend Backend
 	// Seed makes every random choice reproducible.
@@ -276,6 +280,8 @@ func (s Settings) Validate() error {
 		return fieldErr("Optim.Tolerance", o.Tolerance, "must be non-negative")
 	case s.Mode < 0 || s.Mode > HistMode:
 		return fieldErr("Mode", s.Mode, "unknown mode")
+	case s.Blocks < 0 || s.Blocks > BlocksOff:
+		return fieldErr("Blocks", s.Blocks, "unknown choice")
 	}
 	return s.Strategy.check(s)
 }

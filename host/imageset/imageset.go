@@ -33,6 +33,10 @@ type Image struct {
 	Channels int // 1 (gray) or 3 (RGB)
 	Pix8     [][]uint8
 	Pix16    [][]uint16
+	// Lossy is set for an image decoded from a lossy codec (JPEG, lossy
+	// WebP): its values carry the codec's errors, largest at edges and in
+	// colour (chroma subsampling), smallest in block means.
+	Lossy bool
 }
 
 // Depth is 8 or 16 bits.
@@ -98,7 +102,14 @@ func Decode(r io.ReadSeeker, name string, maxPixels int) (*Image, error) {
 	if err != nil {
 		return nil, &InputError{name, fmt.Errorf("%w %s: %v", ErrCorrupt, format, err)}
 	}
-	return fromImage(img, name), nil
+	im := fromImage(img, name)
+	switch img.(type) {
+	case *image.YCbCr, *image.NYCbCrA:
+		// JPEG and lossy WebP decode to these; lossless WebP does not
+		im.Lossy = true
+	}
+	im.Lossy = im.Lossy || format == "jpeg"
+	return im, nil
 }
 
 func fromImage(img image.Image, name string) *Image {

@@ -194,3 +194,29 @@ func TestFilterRoundTrip(t *testing.T) {
 		t.Errorf("midrise b=7.5 gave %d levels", len(levels))
 	}
 }
+
+// TestLossyMarked: JPEG inputs, grey and colour, are marked lossy (their
+// errors decide how an estimate reads them); PNG and TIFF are not.
+func TestLossyMarked(t *testing.T) {
+	r := image.Rect(0, 0, 16, 16)
+	rgba := image.NewNRGBA(r)
+	gray := image.NewGray(r)
+	for _, c := range []struct {
+		name  string
+		data  []byte
+		lossy bool
+	}{
+		{"c.jpg", encode(t, rgba, true), true},
+		{"g.jpg", encode(t, gray, true), true},
+		{"c.png", encode(t, rgba, false), false},
+		{"g.tif", encodeTIFF(t, gray), false},
+	} {
+		im, err := imageset.Decode(bytes.NewReader(c.data), c.name, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if im.Lossy != c.lossy {
+			t.Errorf("%s: lossy %v, want %v", c.name, im.Lossy, c.lossy)
+		}
+	}
+}

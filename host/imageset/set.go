@@ -104,6 +104,17 @@ func (s *Set) Channels() int {
 	return 1
 }
 
+// Lossy reports whether any filtered image of the set was decoded from a
+// lossy codec.
+func (s *Set) Lossy() bool {
+	for _, p := range s.Pairs {
+		if p.Quant.Lossy {
+			return true
+		}
+	}
+	return false
+}
+
 // Is8Bit reports whether every image has 8-bit samples: histogram mode.
 func (s *Set) Is8Bit() bool {
 	for _, p := range s.Pairs {

@@ -27,13 +27,13 @@ import (
 // Default, or Declare on a FlagSet. Copy with Clone, never by assignment:
 // a copy would share the parameter ranges and the set of given flags.
 type Options struct {
-	model, surrogate, loss, optimizer, schedule, strategy, mode string
-	gamma, alpha, sigma, delta                                  float64
-	samples                                                     int
-	softForward                                                 bool
-	lr, decay, decaySteps, noise, tol, init, bmin, bmax, levels float64
-	steps, batch, patience, starts, scanPoints, stages          int
-	seed                                                        uint64
+	model, surrogate, loss, optimizer, schedule, strategy, mode, blocks string
+	gamma, alpha, sigma, delta                                          float64
+	samples                                                             int
+	softForward                                                         bool
+	lr, decay, decaySteps, noise, tol, init, bmin, bmax, levels         float64
+	steps, batch, patience, starts, scanPoints, stages                  int
+	seed                                                                uint64
 	// MaxPixels is the largest image accepted.
 	MaxPixels  int
 	PerChannel bool
@@ -139,6 +139,7 @@ func (o *Options) Declare(fs *flag.FlagSet) {
 	fs.Float64Var(&o.bmin, "bmin", 5, "lower bound of `b`")
 	fs.Float64Var(&o.bmax, "bmax", 30, "upper bound of `b`")
 	fs.StringVar(&o.mode, "mode", "auto", "evaluation `mode`: auto (hist for images), pixel, hist")
+	fs.StringVar(&o.blocks, "blocks", "auto", "rank the loss's basins by `block` means, which lossy codecs keep: auto (when a filtered image is JPEG or lossy WebP), on, off")
 	fs.BoolVar(&o.PerChannel, "per-channel", false, "estimate b for R, G and B separately")
 	fs.IntVar(&o.starts, "starts", 16, "`runs` of multistart; basins auto refines")
 	fs.IntVar(&o.scanPoints, "scan-points", 0, "grid `points` of scan (default 25001) and auto's coarse scan")
@@ -175,7 +176,7 @@ var fieldFlags = map[string]string{
 	"Optim.Noise": "noise", "Optim.Patience": "patience", "Optim.Tolerance": "tol", "Strategy": "strategy",
 	"Strategy.Init": "init", "Strategy.Basins": "starts", "Strategy.Starts": "starts",
 	"Strategy.ScanPoints": "scan-points", "Strategy.Points": "scan-points", "Strategy.Stages": "stages",
-	"Mode": "mode", "Stack": "stack", "Params": "param",
+	"Mode": "mode", "Stack": "stack", "Params": "param", "Blocks": "blocks",
 }
 
 // Flagged turns a settings error of package kernels or estimate into a
@@ -295,6 +296,10 @@ func (o *Options) Settings() (estimate.Settings, error) {
 	if err != nil {
 		return s, Flagged(err)
 	}
+	blocks, err := estimate.ParseBlocks(o.blocks)
+	if err != nil {
+		return s, Flagged(err)
+	}
 	switch st := strategy.(type) {
 	case estimate.Auto:
 		strategy = estimate.Auto{Basins: o.starts, ScanPoints: o.scanPoints}
@@ -336,6 +341,7 @@ func (o *Options) Settings() (estimate.Settings, error) {
 			BatchSize: o.batch, Noise: o.noise, Patience: o.patience, Tolerance: o.tol},
 		Strategy: strategy,
 		Mode:     mode,
+		Blocks:   blocks,
 		Seed:     o.seed,
 	}
 	if err := s.Validate(); err != nil {
