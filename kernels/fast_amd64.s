@@ -26,6 +26,13 @@
 	VMULPD K_LINV(DX), Y, Y \
 SKIP:
 
+// HSUM leaves the sum of the four lanes of Y in the low lane of X (Y's
+// lower half), using T.
+#define HSUM(Y, X, T) \
+	VEXTRACTF128 $1, Y, T \
+	VADDPD T, X, X \
+	VHADDPD X, X, X
+
 // func steSumsAVX2(xs, ts []float32, k *vconst) (sq, rg float64)
 // Eight samples per iteration as two lanes of four, on separate accumulators.
 // The prefetches a kilobyte ahead matter once the data leave the caches:
@@ -98,12 +105,8 @@ steLoop:
 steDone:
 	VADDPD Y2, Y0, Y0
 	VADDPD Y3, Y1, Y1
-	VEXTRACTF128 $1, Y0, X2
-	VADDPD X2, X0, X0
-	VHADDPD X0, X0, X0
-	VEXTRACTF128 $1, Y1, X3
-	VADDPD X3, X1, X1
-	VHADDPD X1, X1, X1
+	HSUM(Y0, X0, X2)
+	HSUM(Y1, X1, X3)
 	VZEROUPPER
 	MOVSD X0, sq+56(FP)
 	MOVSD X1, rg+64(FP)
@@ -184,12 +187,8 @@ tabLoop:
 	JLT tabLoop
 
 tabDone:
-	VEXTRACTF128 $1, Y8, X2
-	VADDPD X2, X8, X8
-	VHADDPD X8, X8, X8
-	VEXTRACTF128 $1, Y9, X3
-	VADDPD X3, X9, X9
-	VHADDPD X9, X9, X9
+	HSUM(Y8, X8, X2)
+	HSUM(Y9, X9, X3)
 	VZEROUPPER
 	MOVSD X8, sq+64(FP)
 	MOVSD X9, rg+72(FP)
@@ -229,12 +228,8 @@ tabwLoop:
 	JLT tabwLoop
 
 tabwDone:
-	VEXTRACTF128 $1, Y8, X2
-	VADDPD X2, X8, X8
-	VHADDPD X8, X8, X8
-	VEXTRACTF128 $1, Y9, X3
-	VADDPD X3, X9, X9
-	VHADDPD X9, X9, X9
+	HSUM(Y8, X8, X2)
+	HSUM(Y9, X9, X3)
 	VZEROUPPER
 	MOVSD X8, sq+88(FP)
 	MOVSD X9, rg+96(FP)

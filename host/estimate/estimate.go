@@ -293,12 +293,20 @@ const scanBlock = 4096
 
 // scanGrid returns the exact losses over k evenly spaced b.
 func (o *objective) scanGrid(k int) ([]float64, []float64) {
+	// the exact losses do not change: auto's scan serves the block ranking
+	if s, ok := o.scans[k]; ok {
+		return s[0], s[1]
+	}
 	bs := o.grid(k)
 	ls := make([]float64, k)
 	for lo := 0; lo < k; lo += scanBlock {
 		hi := min(lo+scanBlock, k)
 		o.losses(bs[lo:hi], ls[lo:hi])
 	}
+	if o.scans == nil {
+		o.scans = map[int][2][]float64{}
+	}
+	o.scans[k] = [2][]float64{bs, ls}
 	return bs, ls
 }
 

@@ -38,6 +38,9 @@ type objective struct {
 	permEpoch int
 	batchRng  *rand.Rand
 
+	// scans holds the exact-loss scans made, by grid size
+	scans map[int][2][]float64
+
 	evals int
 	steps int
 	// recorder numbering across runs
