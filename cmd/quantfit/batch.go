@@ -37,8 +37,9 @@ one.
 
 MANIFEST is CSV with a header row naming id, original, quantized and any
 option columns (model, strategy, bmin, bmax, ... as the flags below), or
-JSON Lines of objects with those keys. Relative paths are taken from the
-manifest's directory. With -pairs, each image of DIR_ORIG is a job, id the
+JSON Lines of objects with those keys; a job with no original (an empty
+field, or none) is estimated blind from its filtered image. Relative paths
+are taken from the manifest's directory. With -pairs, each image of DIR_ORIG is a job, id the
 file name, paired with the file of that name in DIR_QUANT.
 
 -shard i/n runs the jobs of shard i of n only (by a hash of the id), so

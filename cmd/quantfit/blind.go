@@ -1,36 +1,16 @@
 package main
 
 import (
-	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
-	"slices"
 
 	"github.com/quantfit/quantfit/host/estimate"
 	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/host/options"
 )
-
-// blindReport is what estimate -blind prints: the result of the pooled
-// channels, or one a channel with -per-channel.
-type blindReport struct {
-	Mode       string                  `json:"mode"`
-	Images     int                     `json:"images"`
-	PerChannel bool                    `json:"per_channel"`
-	Results    []*estimate.BlindResult `json:"results"`
-	// RunnerUp is, under -model auto, the next best model of the first
-	// result.
-	RunnerUp *blindRunnerUp `json:"runner_up,omitempty"`
-}
-
-type blindRunnerUp struct {
-	Model  string  `json:"model"`
-	B      float64 `json:"b"`
-	Empty  int     `json:"empty"`
-	Misfit float64 `json:"misfit"`
-}
 
 // runBlind estimates b from filtered images alone.
 func (c *cli) runBlind(f *estimateFlags, names []string) error {
@@ -44,67 +24,29 @@ func (c *cli) runBlind(f *estimateFlags, names []string) error {
 	if err != nil {
 		return err
 	}
-	var ims []*imageset.Image
-	depth := 0
+	set := &imageset.Set{}
 	for _, n := range names {
 		im, err := imageset.Load(n, f.MaxPixels)
 		if err != nil {
 			return options.UsageError{Err: err}
 		}
-		if depth != 0 && im.Depth() != depth {
-			return options.Usagef("blind", "%s is %d-bit, the others %d-bit: blind mode counts the values of one depth", n, im.Depth(), depth)
-		}
-		depth = im.Depth()
-		ims = append(ims, im)
+		set.Filtered = append(set.Filtered, im)
 	}
-	groups := [][]int{{0, 1, 2}}
-	if f.PerChannel {
-		groups = [][]int{{0}, {1}, {2}}
+	out, err := f.Estimate(set, nil, nil, nil)
+	var ie *imageset.InputError
+	if errors.As(err, &ie) {
+		return options.UsageError{Err: err}
 	}
-	rep := &blindReport{Mode: "blind", Images: len(ims), PerChannel: f.PerChannel}
-	for gi, g := range groups {
-		counts := make([]uint64, 1<<depth)
-		for _, im := range ims {
-			for _, ch := range g {
-				if len(g) > 1 && ch >= im.Channels {
-					continue // pooled, a gray image counts once
-				}
-				ch = min(ch, im.Channels-1)
-				if im.Pix16 != nil {
-					for _, v := range im.Pix16[ch] {
-						counts[v]++
-					}
-				} else {
-					for _, v := range im.Pix8[ch] {
-						counts[v]++
-					}
-				}
-			}
-		}
-		var fits []*estimate.BlindResult
-		for _, m := range f.Models() {
-			r, err := estimate.EstimateBlind(counts, m, s.Range)
-			if err != nil {
-				return options.UsageError{Err: err}
-			}
-			fits = append(fits, r)
-		}
-		// the cleanest fit, then the fewest empty levels; ties to the first model
-		rank := func(a, b *estimate.BlindResult) int {
-			return cmp.Or(cmp.Compare(a.Misfit, b.Misfit), cmp.Compare(a.Empty, b.Empty))
-		}
-		slices.SortStableFunc(fits, rank)
-		best := fits[0]
-		rep.Results = append(rep.Results, best)
-		if len(fits) > 1 && gi == 0 {
-			next := fits[1]
-			rep.RunnerUp = &blindRunnerUp{next.Model, next.B, next.Empty, next.Misfit}
-			if rank(best, next) == 0 {
-				fmt.Fprintf(c.stderr, "quantfit: warning: %s b = %.4g and %s b = %.4g make the same values; from the filtered images alone they cannot be told apart (a pair can)\n",
-					best.Model, best.B, next.Model, next.B)
-			}
-		}
-		warnBlind(c.stderr, best, gi, f.PerChannel, s.Range)
+	if err != nil {
+		return err
+	}
+	rep := out.Blind
+	if ru := rep.RunnerUp; ru != nil && ru.Tie {
+		fmt.Fprintf(c.stderr, "quantfit: warning: %s b = %.4g and %s b = %.4g make the same values; from the filtered images alone they cannot be told apart (a pair can)\n",
+			rep.Results[0].Model, rep.Results[0].B, ru.Model, ru.B)
+	}
+	for i, r := range rep.Results {
+		warnBlind(c.stderr, r, i, f.PerChannel, s.Range)
 	}
 	enc := json.NewEncoder(c.stdout)
 	enc.SetIndent("", "  ")
@@ -114,18 +56,21 @@ func (c *cli) runBlind(f *estimateFlags, names []string) error {
 	return nil
 }
 
-// warnBlind says what blind mode cannot vouch for: values off the
-// answer's lattice (noise it does not model), a rival lattice nearly as
-// full, an answer at an end of the range.
+// warnBlind says what blind mode cannot vouch for: noisy values (which
+// it reads by how tightly they gather, often wrongly), a rival lattice
+// nearly as good, an answer at an end of the range.
 func warnBlind(w io.Writer, r *estimate.BlindResult, group int, perChannel bool, rg estimate.Range) {
 	where := ""
 	if perChannel {
 		where = fmt.Sprintf(" (channel %d)", group)
 	}
-	if r.Misfit > 0.001 {
-		fmt.Fprintf(w, "quantfit: warning%s: %.1f%% of the pixels are on no level of the answer's lattice: the images are not a clean quantization (compressed or dithered?), which blind mode does not model; the answer is unreliable\n", where, 100*r.Misfit)
+	if r.Noisy {
+		fmt.Fprintf(w, "quantfit: warning%s: %.1f%% of the pixels are off the answer's levels and no lattice holds them all: the images are not a clean quantization (compressed after it?); b is the lattice they gather on most tightly (score %.3g, next b = %.4g at %.3g), right in about half of JPEG q85 photos measured: give the originals too for a reliable answer\n",
+			where, 100*r.Misfit, r.Score, float64(r.RivalB), float64(r.RivalScore))
+	} else if r.Misfit > 0 {
+		fmt.Fprintf(w, "quantfit: warning%s: %.2f%% of the pixels are on no level of the answer's lattice (edited or compressed?)\n", where, 100*r.Misfit)
 	}
-	if !math.IsNaN(float64(r.RivalB)) && r.RivalEmpty <= r.Empty+1 {
+	if !r.Noisy && !math.IsNaN(float64(r.RivalB)) && r.RivalEmpty <= r.Empty+1 {
 		fmt.Fprintf(w, "quantfit: warning%s: b = %.4g and b = %.4g fit these values almost equally (%d and %d empty levels)\n", where, r.B, float64(r.RivalB), r.Empty, r.RivalEmpty)
 	}
 	warnAtEdge(w, where, r.B, rg)

@@ -26,8 +26,9 @@ func init() {
 Serve answers estimations over HTTP:
 
 	POST /v1/estimate   multipart parts original and quantized (repeatable,
-	                    paired in order); options as form fields named like
-	                    the flags below, or a JSON object in a part "options".
+	                    paired in order; quantized alone: a blind estimate);
+	                    options as form fields named like the flags below,
+	                    or a JSON object in a part "options".
 	                    Answers the JSON report of quantfit estimate.
 	POST /v1/jobs       the same, answered at once with 202 and a job id
 	GET  /v1/jobs/{id}  the job's status and, when done, its report

@@ -164,7 +164,12 @@ type resultLine struct {
 	Params   map[string]struct {
 		Value float64 `json:"value"`
 	} `json:"params"`
-	Error string `json:"error"`
+	Error   string `json:"error"`
+	Mode    string `json:"mode"`
+	Results []struct {
+		B     float64 `json:"b"`
+		Model string  `json:"model"`
+	} `json:"results"`
 }
 
 func readLines(t *testing.T, path string) []resultLine {
@@ -365,5 +370,55 @@ func TestBatchStacks(t *testing.T) {
 	data, _ := os.ReadFile(out)
 	if strings.Contains(string(data), "seconds") {
 		t.Errorf("output holds wall times:\n%s", data)
+	}
+}
+
+// TestBatchBlind: a job without an original is estimated blind from its
+// filtered image, beside pairs in the same manifest (CSV with the
+// original left empty, JSON Lines with none); a blind job with a stack
+// fails alone.
+func TestBatchBlind(t *testing.T) {
+	dir := t.TempDir()
+	im, err := photos.Load("grass.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePNG(t, filepath.Join(dir, "o.png"), im.Image())
+	writePNG(t, filepath.Join(dir, "q.png"), im.Filter(func(x float64) float64 { return kernels.Midrise.Apply(x, 17.3) }).Image())
+	writePNG(t, filepath.Join(dir, "p.png"), im.Filter(func(x float64) float64 { return kernels.Posterize.Apply(x, 6) }).Image())
+	for _, m := range []struct{ name, text string }{
+		{"m.csv", "id,original,quantized,model,stack\npair,o.png,q.png,,\nblind,,q.png,,\nauto,,p.png,auto,\nstack,,q.png,,\"gain,quantize\"\n"},
+		{"m.jsonl", `{"id": "pair", "original": "o.png", "quantized": "q.png"}
+{"id": "blind", "quantized": "q.png"}
+{"id": "auto", "quantized": "p.png", "model": "auto"}
+{"id": "stack", "quantized": "q.png", "stack": "gain,quantize"}
+`},
+	} {
+		man := filepath.Join(dir, m.name)
+		os.WriteFile(man, []byte(m.text), 0o644)
+		jobs, err := ParseManifest(mustOpen(t, man), man, dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, m.name+".out")
+		if _, err := (&Runner{Base: options.Default()}).Run(context.Background(), jobs, out); err != nil {
+			t.Fatal(err)
+		}
+		l := readLines(t, out)
+		if len(l) != 4 {
+			t.Fatalf("%s: %d lines", m.name, len(l))
+		}
+		if l[0].Mode == "blind" || math.Abs(l[0].B-17.3) > 0.05 {
+			t.Errorf("%s: pair job %+v", m.name, l[0])
+		}
+		if l[1].Mode != "blind" || len(l[1].Results) != 1 || math.Abs(l[1].Results[0].B-17.3) > 0.05 {
+			t.Errorf("%s: blind job %+v", m.name, l[1])
+		}
+		if len(l[2].Results) != 1 || l[2].Results[0].Model != "posterize" || math.Round(l[2].Results[0].B) != 6 {
+			t.Errorf("%s: blind -model auto job %+v", m.name, l[2])
+		}
+		if !strings.Contains(l[3].Error, "stack") {
+			t.Errorf("%s: blind stack job %+v", m.name, l[3])
+		}
 	}
 }

@@ -20,7 +20,8 @@ import (
 	"github.com/quantfit/quantfit/host/options"
 )
 
-// Job is one pair to estimate.
+// Job is one pair to estimate, or, without an original, one filtered
+// image to estimate blind.
 type Job struct {
 	ID, Original, Quantized string
 	// Options are estimation options by flag name, over the batch's own.
@@ -34,7 +35,8 @@ const maxManifestLine = 1 << 20
 // ParseManifest reads a CSV manifest (a header row naming id, original,
 // quantized and any option columns) or a JSON Lines one (objects with id,
 // original, quantized, and options either as top-level keys or in an
-// "options" object). Relative paths are taken from dir. Every job's
+// "options" object). A job with no original (an empty field, or none) is
+// estimated blind from its filtered image. Relative paths are taken from dir. Every job's
 // options are checked now, on top of base (the batch's own flags; nil:
 // the defaults), so a bad manifest fails before any work. Errors are
 // *ManifestError.
@@ -77,7 +79,7 @@ func ParseManifest(r io.Reader, name, dir string, base *options.Options) ([]Job,
 			return nil, &ManifestError{name, fmt.Errorf("job %q: %w", j.ID, err)}
 		}
 		if dir != "" {
-			if !filepath.IsAbs(j.Original) {
+			if j.Original != "" && !filepath.IsAbs(j.Original) {
 				j.Original = filepath.Join(dir, j.Original)
 			}
 			if !filepath.IsAbs(j.Quantized) {
@@ -92,8 +94,6 @@ func checkJob(j Job, where string) error {
 	switch {
 	case strings.TrimSpace(j.ID) == "":
 		return &ManifestError{where, fmt.Errorf("empty id")}
-	case j.Original == "":
-		return &ManifestError{where, fmt.Errorf("job %q has no original", j.ID)}
 	case j.Quantized == "":
 		return &ManifestError{where, fmt.Errorf("job %q has no quantized", j.ID)}
 	case strings.ContainsAny(j.ID, "\n\r"):
@@ -118,9 +118,9 @@ func parseCSV(data []byte, name string) ([]Job, error) {
 		}
 		col[h] = i
 	}
-	for _, need := range []string{"id", "original", "quantized"} {
+	for _, need := range []string{"id", "quantized"} {
 		if _, ok := col[need]; !ok {
-			return nil, &ManifestError{name, fmt.Errorf("no %q column (the header must name id, original, quantized)", need)}
+			return nil, &ManifestError{name, fmt.Errorf("no %q column (the header must name id, original, quantized; original may be left out for blind jobs)", need)}
 		}
 	}
 	var jobs []Job
@@ -136,7 +136,10 @@ func parseCSV(data []byte, name string) ([]Job, error) {
 		if len(rec) != len(header) {
 			return nil, &ManifestError{fmt.Sprintf("%s:%d", name, line), fmt.Errorf("%d fields, the header has %d", len(rec), len(header))}
 		}
-		j := Job{ID: strings.TrimSpace(rec[col["id"]]), Original: rec[col["original"]], Quantized: rec[col["quantized"]]}
+		j := Job{ID: strings.TrimSpace(rec[col["id"]]), Quantized: rec[col["quantized"]]}
+		if i, ok := col["original"]; ok {
+			j.Original = rec[i]
+		}
 		for h, i := range col {
 			if h == "id" || h == "original" || h == "quantized" || strings.TrimSpace(rec[i]) == "" {
 				continue

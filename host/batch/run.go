@@ -36,11 +36,12 @@ type Progress struct {
 }
 
 // Line is one line of the output: the job's id and either its report (a
-// quantizer's or a stack's) or its error.
+// quantizer's, a stack's or a blind one) or its error.
 type Line struct {
 	ID     string
 	Report *estimate.Report
 	Stack  *estimate.StackReport
+	Blind  *estimate.BlindReport
 	Error  string
 }
 
@@ -62,6 +63,11 @@ func (l Line) MarshalJSON() ([]byte, error) {
 			*estimate.StackReport
 			Seconds noTime `json:"seconds,omitempty"`
 		}{ID: l.ID, StackReport: l.Stack})
+	case l.Blind != nil:
+		return json.Marshal(struct {
+			ID string `json:"id"`
+			*estimate.BlindReport
+		}{ID: l.ID, BlindReport: l.Blind})
 	}
 	return json.Marshal(struct {
 		ID    string `json:"id"`
@@ -226,12 +232,14 @@ func (r *Runner) decode(seq int, j Job, base *options.Options) decoded {
 		d.err = err // before the images are read
 		return d
 	}
-	p, err := imageset.LoadPair(j.Original, j.Quantized, opt.MaxPixels)
-	if err != nil {
-		d.err = err
+	d.opt = opt
+	if j.Original == "" {
+		q, err := imageset.Load(j.Quantized, opt.MaxPixels)
+		d.set, d.err = &imageset.Set{Filtered: []*imageset.Image{q}}, err
 		return d
 	}
-	d.set, d.opt = &imageset.Set{Pairs: []imageset.Pair{p}}, opt
+	p, err := imageset.LoadPair(j.Original, j.Quantized, opt.MaxPixels)
+	d.set, d.err = &imageset.Set{Pairs: []imageset.Pair{p}}, err
 	return d
 }
 
@@ -246,6 +254,6 @@ func estimateOne(d decoded, be estimate.Backend) Line {
 		l.Error = err.Error()
 		return l
 	}
-	l.Report, l.Stack = out.Report, out.Stack
+	l.Report, l.Stack, l.Blind = out.Report, out.Stack, out.Blind
 	return l
 }

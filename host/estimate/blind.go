@@ -1,12 +1,123 @@
 package estimate
 
 import (
+	"cmp"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 
+	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/kernels"
 )
+
+// BlindReport is blind mode's answer for a set of filtered images: one
+// result for their pooled channels, or one a channel.
+type BlindReport struct {
+	Mode       string         `json:"mode"`
+	Images     int            `json:"images"`
+	PerChannel bool           `json:"per_channel"`
+	Results    []*BlindResult `json:"results"`
+	// RunnerUp is, when several models were fitted, the next best of the
+	// first result.
+	RunnerUp *BlindRunnerUp `json:"runner_up,omitempty"`
+}
+
+// BlindRunnerUp is the next best model's fit. Tie means its lattice fits
+// the values as well as the answer's: from the filtered images alone the
+// two cannot be told apart (a pair can).
+type BlindRunnerUp struct {
+	Model  string  `json:"model"`
+	B      float64 `json:"b"`
+	Empty  int     `json:"empty"`
+	Misfit float64 `json:"misfit"`
+	Tie    bool    `json:"tie"`
+}
+
+// EstimateBlindSet estimates b from the filtered images of set alone
+// (set.Filtered): the values of every channel pooled (a gray image counts
+// once), or each channel alone, under each of models; the best fit is
+// kept, a tie going to the earlier model.
+func EstimateBlindSet(set *imageset.Set, perChannel bool, models []kernels.Model, r Range) (*BlindReport, error) {
+	ims := set.Filtered
+	if len(ims) == 0 {
+		return nil, errors.New("estimate: blind: no filtered images")
+	}
+	if len(models) == 0 {
+		return nil, errors.New("estimate: blind: no model to fit")
+	}
+	depth := ims[0].Depth()
+	for _, im := range ims[1:] {
+		if im.Depth() != depth {
+			return nil, &imageset.InputError{Name: im.Name, Err: fmt.Errorf("%d-bit, but %s is %d-bit: blind mode counts the values of one depth", im.Depth(), ims[0].Name, depth)}
+		}
+	}
+	groups := [][]int{{0, 1, 2}}
+	if perChannel {
+		groups = [][]int{{0}, {1}, {2}}
+	}
+	rep := &BlindReport{Mode: "blind", Images: len(ims), PerChannel: perChannel}
+	for gi, g := range groups {
+		counts := make([]uint64, 1<<depth)
+		for _, im := range ims {
+			for _, ch := range g {
+				if len(g) > 1 && ch >= im.Channels {
+					continue
+				}
+				ch = min(ch, im.Channels-1)
+				if im.Pix16 != nil {
+					for _, v := range im.Pix16[ch] {
+						counts[v]++
+					}
+				} else {
+					for _, v := range im.Pix8[ch] {
+						counts[v]++
+					}
+				}
+			}
+		}
+		var fits []*BlindResult
+		for _, m := range models {
+			f, err := EstimateBlind(counts, m, r)
+			var fe *kernels.FieldError
+			if err != nil && !errors.As(err, &fe) {
+				// the values themselves cannot be read: the images' fault
+				name := ims[0].Name
+				if len(ims) > 1 {
+					name = fmt.Sprintf("the %d filtered images", len(ims))
+				}
+				return nil, &imageset.InputError{Name: name, Err: err}
+			}
+			if err != nil {
+				return nil, err
+			}
+			fits = append(fits, f)
+		}
+		slices.SortStableFunc(fits, blindRank)
+		rep.Results = append(rep.Results, fits[0])
+		if len(fits) > 1 && gi == 0 {
+			next := fits[1]
+			rep.RunnerUp = &BlindRunnerUp{next.Model, next.B, next.Empty, next.Misfit, blindRank(fits[0], next) == 0}
+		}
+	}
+	return rep, nil
+}
+
+// blindRank orders fits of several models to the same values: clean fits
+// first, by misfit, then the fewest empty levels; noisy ones by comb
+// score.
+func blindRank(a, b *BlindResult) int {
+	switch {
+	case a.Noisy != b.Noisy:
+		if a.Noisy {
+			return 1
+		}
+		return -1
+	case a.Noisy:
+		return cmp.Compare(b.Score, a.Score)
+	}
+	return cmp.Or(cmp.Compare(a.Misfit, b.Misfit), cmp.Compare(a.Empty, b.Empty))
+}
 
 // BlindResult is b estimated from filtered images alone.
 type BlindResult struct {
@@ -28,7 +139,19 @@ type BlindResult struct {
 	// answer's lattice: 0 for a clean quantization; more means noise
 	// (compression, dithering) that blind mode does not model yet.
 	Misfit float64 `json:"misfit"`
+	// Noisy is set when no lattice holds the values (more than
+	// noisyMisfit of the pixels off every one): the answer is then the
+	// lattice the values gather on most tightly, by Score.
+	Noisy bool `json:"noisy"`
+	// Score and RivalScore are the comb score (nats a pixel; see
+	// noisyScore) of the answer's and the rival's lattice.
+	Score      float64 `json:"score"`
+	RivalScore Number  `json:"rival_score"`
 }
+
+// noisyMisfit is the share of pixels off every lattice beyond which the
+// values are taken as noisy (compressed, filtered after quantization).
+const noisyMisfit = 1e-3
 
 // blindStep is the grid of the blind scan in b; runs are refined to 1e-9.
 const blindStep = 1e-3
@@ -61,6 +184,7 @@ func EstimateBlind(counts []uint64, m kernels.Model, r Range) (*BlindResult, err
 		return nil, fieldErr("Range.Min", r.Min, "must exceed %v for %v", m.MinB(), m)
 	}
 	cfg := kernels.Config{Model: m, OutputLevels: float64(top)}
+	comb := newComb(counts)
 	lat := func(b float64) []int { return lattice(nil, cfg, b, top) }
 	// fit is the misfit count and the empty levels of lattice l
 	fit := func(l []int) (miss uint64, empty int) {
@@ -80,6 +204,7 @@ func EstimateBlind(counts []uint64, m kernels.Model, r Range) (*BlindResult, err
 		lo, hi float64
 		miss   uint64
 		empty  int
+		score  float64 // the comb score of noisyScore
 	}
 	var runs []run
 	var prev, cur []int
@@ -92,10 +217,21 @@ func EstimateBlind(counts []uint64, m kernels.Model, r Range) (*BlindResult, err
 			continue
 		}
 		miss, empty := fit(cur)
-		runs = append(runs, run{b, b, miss, empty})
+		runs = append(runs, run{b, b, miss, empty, comb.score(cur)})
 		prev, cur = cur, prev
 	}
+	// noisy: no lattice holds (nearly) every value, so the values are
+	// judged by how tightly they gather on a lattice, not whether they
+	// are on it.
+	clean := false
+	for _, r := range runs {
+		clean = clean || float64(r.miss) <= noisyMisfit*float64(total)
+	}
+	noisy := !clean
 	better := func(a, b run) bool {
+		if noisy {
+			return a.score > b.score || (a.score == b.score && a.lo < b.lo)
+		}
 		if a.miss != b.miss {
 			return a.miss < b.miss
 		}
@@ -132,12 +268,18 @@ func EstimateBlind(counts []uint64, m kernels.Model, r Range) (*BlindResult, err
 		hi = edge(w.hi, runs[best+1].lo)
 	}
 	res := &BlindResult{B: (lo + hi) / 2, Model: m.String(), Interval: [2]float64{lo, hi}, Occupied: len(vals),
-		Empty: w.empty, Misfit: float64(w.miss) / float64(total), RivalB: Number(math.NaN()), RivalEmpty: -1}
+		Empty: w.empty, Misfit: float64(w.miss) / float64(total), RivalB: Number(math.NaN()), RivalEmpty: -1,
+		Noisy: noisy, Score: w.score, RivalScore: Number(math.NaN())}
 	// The rival: the best run of another lattice that holds as many values
-	// and is no neighbour of the answer's.
+	// and is no neighbour of the answer's. Noisy scores change little from
+	// one lattice to the next, so there the neighbours reach 1% of b.
+	near := 2 * blindStep
+	if noisy {
+		near = max(near, 0.01*res.B)
+	}
 	rival := -1
 	for i, rr := range runs {
-		if i == best || rr.miss != w.miss || (rr.hi >= lo-2*blindStep && rr.lo <= hi+2*blindStep) {
+		if i == best || (!noisy && rr.miss != w.miss) || (rr.hi >= lo-near && rr.lo <= hi+near) {
 			continue
 		}
 		if rival < 0 || better(rr, runs[rival]) {
@@ -146,6 +288,7 @@ func EstimateBlind(counts []uint64, m kernels.Model, r Range) (*BlindResult, err
 	}
 	if rival >= 0 {
 		res.RivalB, res.RivalEmpty = Number((runs[rival].lo+runs[rival].hi)/2), runs[rival].empty
+		res.RivalScore = Number(runs[rival].score)
 	}
 	return res, nil
 }
@@ -166,4 +309,104 @@ func lattice(out []int, cfg kernels.Config, b float64, top int) []int {
 			return out
 		}
 	}
+}
+
+// comb scores lattices against a histogram of noisy values, on 8-bit
+// units whatever the depth (the noise of compression is a few 8-bit
+// steps).
+type comb struct {
+	h      [256]float64 // the histogram, in 8-bit bins
+	lo, hi int          // the bins the values span, less their thinnest tails
+	mass   float64      // the count in [lo, hi]
+	top    int          // the depth's largest value
+	cum    [257]float64 // cum[v] = Σ h[0:v]
+	levels []int        // scratch: a lattice in 8-bit bins
+}
+
+// combTail is the share of the values left out at each end of their span:
+// noise spreads beyond the extreme levels.
+const combTail = 5e-4
+
+func newComb(counts []uint64) *comb {
+	c := &comb{top: len(counts) - 1}
+	total := 0.0
+	for v, n := range counts {
+		c.h[c.bin(v)] += float64(n)
+		total += float64(n)
+	}
+	acc := 0.0
+	c.lo, c.hi = -1, 255
+	for v, n := range c.h {
+		acc += n
+		if c.lo < 0 && acc > combTail*total {
+			c.lo = v
+		}
+		if acc >= (1-combTail)*total {
+			c.hi = v
+			break
+		}
+	}
+	for v := c.lo; v <= c.hi; v++ {
+		c.mass += c.h[v]
+	}
+	for v, n := range c.h {
+		c.cum[v+1] = c.cum[v] + n
+	}
+	return c
+}
+
+func (c *comb) bin(v int) int { return int(math.Round(float64(v) * 255 / float64(c.top))) }
+
+// combBands is the number of distance bands of noisyScore: 0, 1, 2 and
+// more 8-bit steps from the nearest level.
+const combBands = 4
+
+// score is the comb score of a lattice (stored values in the depth's
+// units): the values' bins in [lo, hi] fall in bands by their distance
+// to the nearest level; with M_k the share of the pixels in band k and
+// n_k the share of the bins, the score is Σ M_k·log(M_k/n_k), the
+// log-likelihood per pixel of a density constant on each band against a
+// flat one. A lattice the values gather on puts most pixels in the
+// narrow near bands; a multiple of b covers twice the bins for the same
+// pixels, and a sub-multiple leaves the pixels of every other level far.
+// Every lattice has the same four free shares, so none is favoured for
+// its flexibility.
+func (c *comb) score(lat []int) float64 {
+	c.levels = c.levels[:0]
+	for _, v := range lat {
+		c.levels = append(c.levels, c.bin(v))
+	}
+	// the period: the mean spacing of the levels
+	span := c.levels[len(c.levels)-1] - c.levels[0]
+	half := max(1, span/(2*max(1, len(c.levels)-1)))
+	var m, e [combBands]float64
+	j := 0
+	for v := c.lo; v <= c.hi; v++ {
+		for j+1 < len(c.levels) && abs(c.levels[j+1]-v) <= abs(c.levels[j]-v) {
+			j++
+		}
+		d := min(abs(c.levels[j]-v), combBands-1)
+		m[d] += c.h[v]
+		a, b := max(0, v-half), min(255, v+half)
+		e[d] += (c.cum[b+1] - c.cum[a]) / float64(b-a+1)
+	}
+	et := 0.0
+	for _, x := range e {
+		et += x
+	}
+	s := 0.0
+	for k := range combBands {
+		if m[k] > 0 {
+			p := m[k] / c.mass
+			s += p * math.Log(p*et/e[k])
+		}
+	}
+	return s
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }

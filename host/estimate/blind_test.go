@@ -1,10 +1,13 @@
 package estimate
 
 import (
+	"bytes"
+	"image/jpeg"
 	"math"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/kernels"
 )
 
@@ -116,4 +119,68 @@ func floydSteinberg(p []uint8, w, h, n int) []uint8 {
 		}
 	}
 	return out
+}
+
+// jpegCounts is the histogram of a photo quantized by the model at b and
+// saved as a JPEG of the quality (Go's encoder, 4:2:0 chroma), all
+// channels.
+func jpegCounts(t testing.TB, src *imageset.Image, m kernels.Model, b float64, quality int) []uint64 {
+	q := src.Filter(func(x float64) float64 { return m.Apply(x, b) })
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, q.Image(), &jpeg.Options{Quality: quality}); err != nil {
+		t.Fatal(err)
+	}
+	qj, err := imageset.Decode(bytes.NewReader(buf.Bytes()), "q.jpg", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := make([]uint64, 256)
+	for _, p := range qj.Pix8 {
+		for _, v := range p {
+			counts[v]++
+		}
+	}
+	return counts
+}
+
+// TestBlindJPEG measures blind mode on quantized photos saved as JPEG,
+// whose values no lattice holds: the comb score finds b from how tightly
+// the values gather. It reports the figures the README quotes and holds
+// them as a floor: this is what blind mode can tell of compressed images,
+// not a promise (a pair with -blocks is the reliable way).
+func TestBlindJPEG(t *testing.T) {
+	ims := loadPhotos(t)
+	for _, c := range []struct{ quality, want int }{{95, 15}, {85, 10}} {
+		for _, m := range []kernels.Model{kernels.Midrise, kernels.Posterize} {
+			r := rand.New(rand.NewPCG(7, uint64(c.quality)))
+			ok, trials := 0, 20
+			for i := range trials {
+				b := 5 + 25*r.Float64()
+				if m == kernels.Posterize {
+					b = math.Round(b)
+				}
+				im := ims[i%len(ims)]
+				res, err := EstimateBlind(jpegCounts(t, im, m, b, c.quality), m, Range{Min: 5, Max: 30})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !res.Noisy {
+					t.Errorf("q%d %v %s b=%.3f: not taken as noisy (misfit %v)", c.quality, m, im.Name, b, res.Misfit)
+				}
+				good := math.Abs(res.B-b) <= 0.05
+				if m == kernels.Posterize {
+					good = math.Round(res.B) == b
+				}
+				if good {
+					ok++
+				} else {
+					t.Logf("q%d %v %s b=%.3f: got %.3f (score %.3f; rival %.3f, %.3f)", c.quality, m, im.Name, b, res.B, res.Score, float64(res.RivalB), float64(res.RivalScore))
+				}
+			}
+			t.Logf("blind %v on JPEG q%d: %d/%d trials", m, c.quality, ok, trials)
+			if ok < c.want {
+				t.Errorf("blind %v on JPEG q%d: %d/%d trials right, want at least %d", m, c.quality, ok, trials, c.want)
+			}
+		}
+	}
 }

@@ -88,9 +88,12 @@ func isImageName(n string) bool {
 	return false
 }
 
-// Set is the pairs estimated together.
+// Set is the images estimated together: pairs, or filtered images alone.
 type Set struct {
 	Pairs []Pair
+	// Filtered are filtered images without their originals: a set of
+	// them alone is estimated blind, from their values.
+	Filtered []*Image
 }
 
 // Channels is 3 if any image has colour, else 1; gray images then serve as

@@ -443,18 +443,24 @@ type Outcome struct {
 	Results      []*estimate.Result
 	Stack        *estimate.StackReport
 	StackResults []*estimate.StackResult
+	// Blind is the report of a set of filtered images alone.
+	Blind *estimate.BlindReport
 }
 
 // JSON returns the report to print, answer or write.
 func (r Outcome) JSON() any {
-	if r.Stack != nil {
+	switch {
+	case r.Stack != nil:
 		return r.Stack
+	case r.Blind != nil:
+		return r.Blind
 	}
 	return r.Report
 }
 
 // Estimate runs the options on set with be (nil: the CPU): the one path
 // from options to a report, shared by the command, batch and the service.
+// A set of filtered images alone is estimated blind.
 // rec, if set, sees every gradient step; before, if set, is told the
 // index of each channel group before its estimate. Bad options are
 // UsageErrors naming the flag.
@@ -465,6 +471,13 @@ func (o *Options) Estimate(set *imageset.Set, be estimate.Backend, rec optim.Rec
 		return out, err
 	}
 	s.Backend, s.Recorder = be, rec
+	if len(set.Pairs) == 0 && len(set.Filtered) > 0 {
+		if o.Stack != "" {
+			return out, Usagef("stack", "filtered images alone are estimated blind, by their values' levels: not with -stack, which needs originals")
+		}
+		out.Blind, err = estimate.EstimateBlindSet(set, o.PerChannel, o.Models(), s.Range)
+		return out, Flagged(err)
+	}
 	if o.Stack != "" {
 		st, ps, err := o.StackOf()
 		if err != nil {

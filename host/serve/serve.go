@@ -441,7 +441,8 @@ func newID() string {
 }
 
 // ParseRequest reads a multipart request: file parts "original" and
-// "quantized" (repeatable, paired in order), options as form fields named
+// "quantized" (repeatable, paired in order; quantized parts alone ask for
+// a blind estimate), options as form fields named
 // like the command-line flags or as a JSON object in a part named
 // "options". Every failure is an *apiError with a 4xx status.
 func ParseRequest(r *http.Request, base *options.Options, maxBody int64, maxPixels int) (*imageset.Set, *options.Options, error) {
@@ -520,8 +521,8 @@ func ParseRequest(r *http.Request, base *options.Options, maxBody int64, maxPixe
 			values[name] = string(data)
 		}
 	}
-	if len(origs) == 0 || len(origs) != len(quants) {
-		return nil, nil, errorf(http.StatusBadRequest, "want as many quantized parts as original parts, at least one; got %d and %d", len(origs), len(quants))
+	if len(quants) == 0 || (len(origs) > 0 && len(origs) != len(quants)) {
+		return nil, nil, errorf(http.StatusBadRequest, "want as many quantized parts as original parts, at least one quantized (none original for a blind estimate); got %d and %d", len(quants), len(origs))
 	}
 	opt := base.Clone()
 	if err := opt.Apply(values); err != nil {
@@ -531,6 +532,9 @@ func ParseRequest(r *http.Request, base *options.Options, maxBody int64, maxPixe
 		return nil, nil, asAPIError(err)
 	}
 	set := &imageset.Set{}
+	if len(origs) == 0 {
+		set.Filtered = quants
+	}
 	for i := range origs {
 		p, err := imageset.NewPair(origs[i], quants[i])
 		if err != nil {

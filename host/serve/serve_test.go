@@ -97,6 +97,26 @@ func TestEstimate(t *testing.T) {
 	}
 }
 
+// TestEstimateBlind: quantized parts alone are estimated blind, from
+// their values.
+func TestEstimateBlind(t *testing.T) {
+	_, ts := newServer(t, Config{})
+	_, quant := pairBytes(t, "video-001.png", 14.2)
+	code, v, _ := post(t, ts.URL+"/v1/estimate", part{"quantized", "q.png", quant}, part{"per-channel", "", []byte("true")})
+	if code != 200 {
+		t.Fatalf("status %d: %v", code, v)
+	}
+	rs, _ := v["results"].([]any)
+	if v["mode"] != "blind" || len(rs) != 3 {
+		t.Fatalf("report %v", v)
+	}
+	for _, r := range rs {
+		if b, _ := r.(map[string]any)["b"].(float64); math.Abs(b-14.2) > 0.05 {
+			t.Errorf("channel b = %v, truth 14.2", b)
+		}
+	}
+}
+
 // TestEstimateStack: a stack option fits every parameter of the stack.
 func TestEstimateStack(t *testing.T) {
 	_, ts := newServer(t, Config{})
@@ -215,6 +235,8 @@ func TestBadInput(t *testing.T) {
 		want  string
 	}{
 		{"no parts", nil, 400, "quantized parts"},
+		{"original alone", []part{o}, 400, "quantized parts"},
+		{"blind with a stack", []part{q, {"stack", "", []byte("gain,quantize")}}, 400, "stack"},
 		{"truncated png", []part{o, {"quantized", "q.png", quant[:len(quant)/2]}}, 400, "q.png"},
 		{"wrong field names", []part{{"orig", "o.png", orig}, {"quant", "q.png", quant}}, 400, "unknown file part"},
 		{"unknown option", []part{o, q, {"colour", "", []byte("red")}}, 400, "unknown option"},
