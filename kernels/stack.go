@@ -176,13 +176,21 @@ func ParseStack(spec string, cfg Config) (*Stack, error) {
 			st.Ops = append(st.Ops, Contrast{})
 		case "clamp":
 			st.Ops = append(st.Ops, Clamp{})
+		case "saturation":
+			st.Ops = append(st.Ops, Saturation{})
+		case "colormatrix":
+			st.Ops = append(st.Ops, ColorMatrix{})
+		case "blur":
+			st.Ops = append(st.Ops, Blur{})
+		case "sharpen":
+			st.Ops = append(st.Ops, Sharpen{})
 		case "quantize":
 			if q.Surrogate.Kind == Gaussian {
 				return nil, fieldError("Surrogate.Kind", "gaussian", "smooths a loss, not an operator: a stack cannot use it")
 			}
 			st.Ops = append(st.Ops, Quantize{Config: q})
 		default:
-			return nil, fieldError("Stack", spec, "unknown operator %q; want gain, bias, gamma, contrast, clamp, quantize", name)
+			return nil, fieldError("Stack", spec, "unknown operator %q; want gain, bias, gamma, contrast, clamp, saturation, colormatrix, blur, sharpen, quantize", name)
 		}
 	}
 	return st, st.Validate()
@@ -336,6 +344,9 @@ func NewStackEvaluator(st *Stack, w *Weighted) (*StackEvaluator, error) {
 	}
 	if w.MSEOnly && st.Loss.Kind != MSE {
 		return nil, fmt.Errorf("kernels: data grouped for mse cannot evaluate %v", st.Loss.Kind)
+	}
+	if st.Spatial() {
+		return nil, errors.New("kernels: a stack with image operators is evaluated on whole images (NewImageEvaluator), not on grouped samples")
 	}
 	e := &StackEvaluator{st: st, sizes: st.sizes(), w: w, total: w.Total()}
 	if e.total <= 0 {

@@ -128,7 +128,7 @@ func TestStackEvaluatorMatchesReference(t *testing.T) {
 			}
 		}
 	}
-	if _, err := ParseStack("gain,sharpen", Config{}); err == nil {
+	if _, err := ParseStack("gain,emboss", Config{}); err == nil {
 		t.Error("unknown operator accepted")
 	}
 	if _, err := ParseStack("quantize", Config{Surrogate: Surrogate{Kind: Gaussian}}); err == nil {

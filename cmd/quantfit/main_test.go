@@ -501,7 +501,7 @@ func TestStackCommands(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"estimate", "-stack", "gain,sharpen", orig, quant}, "-stack"},
+		{[]string{"estimate", "-stack", "gain,emboss", orig, quant}, "-stack"},
 		{[]string{"estimate", "-stack", "gain,quantize", "-param", "gain=2:1", orig, quant}, "-param"},
 		{[]string{"estimate", "-stack", "gain,quantize", "-param", "tint=0:1", orig, quant}, "-param"},
 		{[]string{"estimate", "-stack", "gain,quantize", "-param", "b=5:1e9", orig, quant}, "65536"},
@@ -785,5 +785,47 @@ func TestBlind(t *testing.T) {
 	}
 	if code, _, errs := quantfit(t, "estimate", "-blind", "-pairs", dir, dir); code != 2 || !strings.Contains(errs, "-pairs") {
 		t.Errorf("-blind -pairs: exit %d: %s", code, errs)
+	}
+}
+
+// TestSpatialStackCLI: synth and estimate take image operators: a blur
+// before the quantizer, made by synth on a crop of a colour photo, comes
+// back with σ and b, and the joint descent (-strategy gd) runs beside.
+func TestSpatialStackCLI(t *testing.T) {
+	dir := t.TempDir()
+	im, err := photos.Load("ihc.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := im.Image().(interface {
+		SubImage(image.Rectangle) image.Image
+	}).SubImage(image.Rect(100, 100, 260, 260))
+	orig, quant := filepath.Join(dir, "o.png"), filepath.Join(dir, "q.png")
+	writePNG(t, orig, src)
+	if code, _, errs := quantfit(t, "synth", "-stack", "blur,saturation,quantize", "-p", "sigma=1.7", "-p", "saturation=0.6", "-b", "9.3", orig, quant); code != 0 {
+		t.Fatalf("synth: exit %d: %s", code, errs)
+	}
+	var r struct {
+		Params map[string]struct {
+			Value float64 `json:"value"`
+		} `json:"params"`
+		Strategy string `json:"strategy"`
+	}
+	code, out, errs := quantfit(t, "estimate", "-stack", "blur,saturation,quantize", orig, quant)
+	if code != 0 {
+		t.Fatalf("estimate: exit %d: %s", code, errs)
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if s, sat, b := r.Params["sigma"].Value, r.Params["saturation"].Value, r.Params["b"].Value; math.Abs(s-1.7) > 0.05*1.7 || math.Abs(sat-0.6) > 0.02 || math.Abs(b-9.3) > 0.05 {
+		t.Errorf("sigma %v saturation %v b %v; truth 1.7, 0.6, 9.3", s, sat, b)
+	}
+	code, out, errs = quantfit(t, "estimate", "-stack", "blur,saturation,quantize", "-strategy", "gd", "-steps", "30", orig, quant)
+	if code != 0 || !strings.Contains(out, `"strategy": "stack-gd"`) {
+		t.Errorf("-strategy gd: exit %d: %s %s", code, out, errs)
+	}
+	if code, _, errs := quantfit(t, "estimate", "-stack", "blur,quantize", "-per-channel", orig, quant); code != 2 || !strings.Contains(errs, "channels together") {
+		t.Errorf("-per-channel with a blur: exit %d: %s", code, errs)
 	}
 }

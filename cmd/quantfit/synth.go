@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/quantfit/quantfit/host/estimate"
 	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/host/options"
 	"github.com/quantfit/quantfit/internal/atomicfile"
@@ -76,15 +77,16 @@ func runSynth(c *cli, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return options.UsageError{Err: err}
 	}
-	filter := func(x float64) float64 { return m.Apply(x, f.b) }
+	q := im.Filter(func(x float64) float64 { return m.Apply(x, f.b) })
 	if f.stack != "" {
 		st, p, err := synthStack(f.stack, m, f.b, f.values)
 		if err != nil {
 			return err
 		}
-		filter = func(x float64) float64 { return st.Forward(x, p) }
+		if q, err = estimate.ApplyStack(im, st, p); err != nil {
+			return options.UsageError{Err: err}
+		}
 	}
-	q := im.Filter(filter)
 	return atomicfile.Write(out, func(w io.Writer) error { return q.EncodePNG(w) })
 }
 

@@ -338,7 +338,7 @@ func TestBatchStacks(t *testing.T) {
 	man := filepath.Join(dir, "m.jsonl")
 	os.WriteFile(man, []byte(`{"id": "stack", "original": "o.png", "quantized": "s.png", "stack": "gain,bias,quantize", "param": "gain=0.6:1.4, bias=-0.2:0.2"}
 {"id": "plain", "original": "o.png", "quantized": "q.png"}
-{"id": "bad", "original": "o.png", "quantized": "s.png", "stack": "gain,blur,quantize"}
+{"id": "bad", "original": "o.png", "quantized": "s.png", "stack": "gain,emboss,quantize"}
 {"id": "badparam", "original": "o.png", "quantized": "s.png", "stack": "gain,quantize", "param": "gain=0.6:1.4,tint=0:1"}
 `), 0o644)
 	jobs, err := ParseManifest(mustOpen(t, man), man, dir, nil)
@@ -361,7 +361,7 @@ func TestBatchStacks(t *testing.T) {
 	if math.Abs(lines[1].B-13.3) > 0.05 || lines[1].Params != nil {
 		t.Errorf("plain job %+v", lines[1])
 	}
-	if !strings.Contains(lines[2].Error, "blur") {
+	if !strings.Contains(lines[2].Error, "emboss") {
 		t.Errorf("bad stack job %+v", lines[2])
 	}
 	if !strings.Contains(lines[3].Error, "tint") {

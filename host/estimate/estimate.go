@@ -1,6 +1,7 @@
 package estimate
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -156,8 +157,26 @@ func EstimateSet(set *imageset.Set, perChannel bool, s Settings, before func(gro
 }
 
 // EstimateStackSet fits the stack to every channel group of set, like
-// EstimateSet.
+// EstimateSet; a stack with image operators is fitted to whole images,
+// all channels together.
 func EstimateStackSet(set *imageset.Set, perChannel bool, st *kernels.Stack, params []kernels.Param, s Settings, before func(group int)) (*StackReport, []*StackResult, error) {
+	if st.Spatial() {
+		if perChannel {
+			return nil, nil, fieldErr("PerChannel", true, "stack %s reads across channels or pixels: fit its channels together", st.Name())
+		}
+		if len(set.Pairs) == 0 {
+			return nil, nil, errors.New("estimate: a stack needs image pairs")
+		}
+		if before != nil {
+			before(0)
+		}
+		r, err := estimateImageStack(set, st, params, s)
+		if err != nil {
+			return nil, nil, err
+		}
+		rep := NewStackReport([]*StackResult{r}, len(set.Pairs), set.Channels(), false)
+		return &rep, []*StackResult{r}, nil
+	}
 	rs, err := eachGroup(set, perChannel, before, func(d *Data) (*StackResult, error) { return EstimateStack(d, st, params, s) })
 	if err != nil {
 		return nil, nil, err

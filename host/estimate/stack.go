@@ -118,6 +118,83 @@ func (b *stackBatches) lossGrad(g, x []float64, epoch, batch int) float64 {
 	return b.eval.LossGrad(x, g)
 }
 
+// checkStack validates the settings, the stack and its parameter ranges,
+// and returns the settings with their defaults.
+func checkStack(st *kernels.Stack, params []kernels.Param, s Settings) (Settings, error) {
+	if err := s.Validate(); err != nil {
+		return s, err
+	}
+	s = s.withDefaults()
+	switch s.Strategy.(type) {
+	case Auto, GD, Multistart:
+	default:
+		return s, fieldErr("Strategy", s.Strategy.Name(), "fits b alone; a stack takes one of %s", strings.Join(StackStrategies(), ", "))
+	}
+	if err := st.Validate(); err != nil {
+		return s, err
+	}
+	if len(params) != st.Dim() {
+		return s, fieldErr("Params", len(params), "%d parameter ranges for %d parameters", len(params), st.Dim())
+	}
+	for _, p := range params {
+		if !(p.Lo < p.Hi) || !(p.Init >= p.Lo && p.Init <= p.Hi) || !finite(p.Lo) || !finite(p.Hi) {
+			return s, fieldErr("Params", p.Name, "range [%v, %v] with start %v is not a range holding its start", p.Lo, p.Hi, p.Init)
+		}
+	}
+	off := 0
+	for _, op := range st.Ops {
+		if q, ok := op.(kernels.Quantize); ok {
+			if b := params[off]; b.Lo <= q.Config.Model.MinB() || b.Hi > maxB {
+				return s, fieldErr("Params", b.Name, "range [%v, %v] must lie in (%v, %v] for %v", b.Lo, b.Hi, q.Config.Model.MinB(), maxB, q.Config.Model)
+			}
+		}
+		off += len(op.Params())
+	}
+	return s, nil
+}
+
+// locateQuantizer sets f.q to the index of the quantizer's b when the
+// quantizer is the last operator and the only one (-1 without one, -2
+// otherwise: the generic path).
+func (f *stackFit) locateQuantizer() {
+	off := 0
+	for i, op := range f.st.Ops {
+		if qo, ok := op.(kernels.Quantize); ok {
+			if f.q != -1 || i != len(f.st.Ops)-1 {
+				f.q = -2
+			} else {
+				f.q, f.qcfg = off, qo.Config
+			}
+		}
+		off += len(op.Params())
+	}
+}
+
+// setTolerance sets the loss tolerance of the intervals: a thousandth of
+// the loss of one stored level, or unrounded the loss of half the data's
+// step.
+func (f *stackFit) setTolerance(dataStep float64) {
+	tl, _ := f.st.Loss.Eval(1 / math.Max(1, f.st.OutputLevels))
+	f.tol = tl / 1000
+	if f.st.OutputLevels == 0 {
+		f.tol, _ = f.st.Loss.Eval(dataStep / 2)
+	}
+}
+
+// result is the report of the fit p; its parameters, steps and
+// evaluations are left to the caller, after the intervals.
+func (f *stackFit) result(p []float64, strategy, mode, backend, renderer string) *StackResult {
+	r := &StackResult{Loss: f.loss(p), StackRun: StackRun{Stack: f.st.Name(), Strategy: strategy, Optimizer: f.s.Optim.Method,
+		Surrogate: f.s.Surrogate.String(), Mode: mode, Backend: backend, Renderer: renderer}}
+	for _, op := range f.st.Ops {
+		if q, ok := op.(kernels.Quantize); ok {
+			r.Model = q.Config.Model.String()
+			break
+		}
+	}
+	return r
+}
+
 // EstimateStack fits every parameter of st to d. params gives the ranges
 // and initial values (st.Params() with any overrides). When the quantizer
 // is the last operator, b is searched globally: on a grid of b, the levels
@@ -130,34 +207,9 @@ func (b *stackBatches) lossGrad(g, x []float64, epoch, batch int) float64 {
 // optimizer from Starts starts.
 func EstimateStack(d *Data, st *kernels.Stack, params []kernels.Param, s Settings) (*StackResult, error) {
 	start := time.Now()
-	if err := s.Validate(); err != nil {
+	s, err := checkStack(st, params, s)
+	if err != nil {
 		return nil, err
-	}
-	s = s.withDefaults()
-	switch s.Strategy.(type) {
-	case Auto, GD, Multistart:
-	default:
-		return nil, fieldErr("Strategy", s.Strategy.Name(), "fits b alone; a stack takes one of %s", strings.Join(StackStrategies(), ", "))
-	}
-	if err := st.Validate(); err != nil {
-		return nil, err
-	}
-	if len(params) != st.Dim() {
-		return nil, fieldErr("Params", len(params), "%d parameter ranges for %d parameters", len(params), st.Dim())
-	}
-	for _, p := range params {
-		if !(p.Lo < p.Hi) || !(p.Init >= p.Lo && p.Init <= p.Hi) || !finite(p.Lo) || !finite(p.Hi) {
-			return nil, fieldErr("Params", p.Name, "range [%v, %v] with start %v is not a range holding its start", p.Lo, p.Hi, p.Init)
-		}
-	}
-	off := 0
-	for _, op := range st.Ops {
-		if q, ok := op.(kernels.Quantize); ok {
-			if b := params[off]; b.Lo <= q.Config.Model.MinB() || b.Hi > maxB {
-				return nil, fieldErr("Params", b.Name, "range [%v, %v] must lie in (%v, %v] for %v", b.Lo, b.Hi, q.Config.Model.MinB(), maxB, q.Config.Model)
-			}
-		}
-		off += len(op.Params())
 	}
 	// The storage rounding is the settings', resolved for these data, on
 	// a copy: the caller's stack is left as it was.
@@ -185,23 +237,8 @@ func EstimateStack(d *Data, st *kernels.Stack, params []kernels.Param, s Setting
 			return nil, err
 		}
 	}
-	off = 0
-	for i, op := range st.Ops {
-		if qo, ok := op.(kernels.Quantize); ok {
-			if f.q >= 0 || i != len(st.Ops)-1 {
-				f.q = -2 // the generic path
-			} else {
-				f.q, f.qcfg = off, qo.Config
-			}
-		}
-		off += len(op.Params())
-	}
-	tl, _ := st.Loss.Eval(1 / math.Max(1, st.OutputLevels))
-	f.tol = tl / 1000
-	if st.OutputLevels == 0 {
-		tl, _ = st.Loss.Eval(d.Step / 2)
-		f.tol = tl
-	}
+	f.locateQuantizer()
+	f.setTolerance(d.Step)
 	var p []float64
 	strategy := "stack-" + s.Strategy.Name()
 	_, gd := s.Strategy.(GD)
@@ -224,19 +261,12 @@ func EstimateStack(d *Data, st *kernels.Stack, params []kernels.Param, s Setting
 	if !gd {
 		p = f.center(f.refine(p))
 	}
-	// the stack's evaluators always read the grouped data
-	mode := HistMode
-	r := &StackResult{Loss: f.loss(p), StackRun: StackRun{Stack: st.Name(), Strategy: strategy, Optimizer: s.Optim.Method,
-		Surrogate: s.Surrogate.String(), Mode: mode.String(), Backend: backend}}
-	for _, op := range st.Ops {
-		if q, ok := op.(kernels.Quantize); ok {
-			r.Model = q.Config.Model.String()
-			break
-		}
-	}
+	renderer := ""
 	if backend == "gpu" {
-		r.Renderer = be.Renderer()
+		renderer = be.Renderer()
 	}
+	// the stack's evaluators always read the grouped data
+	r := f.result(p, strategy, HistMode.String(), backend, renderer)
 	for i, pp := range params {
 		iv := f.paramInterval(p, i, r.Loss)
 		r.Params = append(r.Params, ParamResult{Name: pp.Name, Value: p[i], Interval: iv, Margin: (iv[1] - iv[0]) / 2})

@@ -147,7 +147,7 @@ func (o *Options) Declare(fs *flag.FlagSet) {
 	fs.Float64Var(&o.levels, "levels", 0, "output `levels` of the stored filtered image (0: 255 for 8-bit, none otherwise; -1: none)")
 	fs.Uint64Var(&o.seed, "seed", 1, "random `seed`")
 	fs.IntVar(&o.MaxPixels, "max-pixels", imageset.DefaultMaxPixels, "largest image accepted, in `pixels`")
-	fs.StringVar(&o.Stack, "stack", "", "estimate a `stack` of operators jointly, e.g. gamma,gain,bias,quantize (operators: gain, bias, gamma, contrast, clamp, quantize)")
+	fs.StringVar(&o.Stack, "stack", "", "estimate a `stack` of operators jointly, e.g. gamma,gain,bias,quantize (operators: gain, bias, gamma, contrast, clamp, quantize; image operators: saturation, colormatrix, blur, sharpen)")
 	o.ParamRanges = nil
 	// A comma-separated list, too: a manifest column or a form field holds
 	// one value.

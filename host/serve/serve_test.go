@@ -243,7 +243,7 @@ func TestBadInput(t *testing.T) {
 		{"huge dimensions", []part{o, {"quantized", "q.png", hugePNG()}}, 413, "over the limit"},
 		{"non-numeric option", []part{o, q, {"bmin", "", []byte("abc")}}, 400, "bmin"},
 		{"bad option value", []part{o, q, {"model", "", []byte("fancy")}}, 400, "model"},
-		{"unknown operator", []part{o, q, {"stack", "", []byte("gain,blur")}}, 400, "blur"},
+		{"unknown operator", []part{o, q, {"stack", "", []byte("gain,emboss")}}, 400, "emboss"},
 		{"process option", []part{o, q, {"backend", "", []byte("gpu")}}, 400, "backend"},
 		{"options not an object", []part{o, q, {"options", "", []byte("[1]")}}, 400, "options"},
 		{"mismatched sizes", []part{o, {"quantized", "q.png", other}}, 400, "pair 1"},

@@ -1,0 +1,333 @@
+package estimate
+
+import (
+	"math"
+	"time"
+
+	"github.com/quantfit/quantfit/host/imageset"
+	"github.com/quantfit/quantfit/kernels"
+)
+
+// planesOf returns an image's samples as planes of values in [0, 1].
+func planesOf(im *imageset.Image, channels int) kernels.Planes {
+	p := kernels.NewPlanes(im.W, im.H, channels)
+	scale := 1 / float64(im.Max())
+	for c := range channels {
+		src := min(c, im.Channels-1) // a grey image serves as every channel
+		out := p.C[c]
+		if im.Pix16 != nil {
+			for i, v := range im.Pix16[src] {
+				out[i] = float64(v) * scale
+			}
+		} else {
+			for i, v := range im.Pix8[src] {
+				out[i] = float64(v) * scale
+			}
+		}
+	}
+	return p
+}
+
+// ApplyStack returns im filtered by the stack at p (spatial or not),
+// stored at im's depth as a file would hold it.
+func ApplyStack(im *imageset.Image, st *kernels.Stack, p []float64) (*imageset.Image, error) {
+	if !st.Spatial() {
+		return im.Filter(func(x float64) float64 { return st.Forward(x, p) }), nil
+	}
+	x := planesOf(im, im.Channels)
+	e, err := kernels.NewImageEvaluator(st, []kernels.Planes{x}, []kernels.Planes{x})
+	if err != nil {
+		return nil, err
+	}
+	y, _ := e.Forward(0, len(st.Ops), p, false)
+	out := &imageset.Image{Name: im.Name, W: im.W, H: im.H, Channels: im.Channels}
+	top := float64(im.Max())
+	for _, pl := range y.C {
+		if im.Pix16 != nil {
+			q := make([]uint16, len(pl))
+			for i, v := range pl {
+				q[i] = uint16(math.Round(math.Min(1, math.Max(0, v)) * top))
+			}
+			out.Pix16 = append(out.Pix16, q)
+			continue
+		}
+		q := make([]uint8, len(pl))
+		for i, v := range pl {
+			q[i] = uint8(math.Round(math.Min(1, math.Max(0, v)) * top))
+		}
+		out.Pix8 = append(out.Pix8, q)
+	}
+	return out, nil
+}
+
+// estimateImageStack fits a spatial stack (one with an image operator) to
+// every pair of set, all channels pooled. With the quantizer last and the
+// auto strategy: b from the lattice of the targets' values (blind mode's
+// global search: with an 8-bit target every level shows), then the smooth
+// parameters by Levenberg–Marquardt on the quantization cells (each
+// target sample says in which cell its pre-quantizer value fell; at the
+// true parameters every sample is inside its cell), then the exact loss
+// polishes b within the lattice's run and every parameter. Otherwise, and
+// with -strategy gd or multistart, the joint descent of the chosen
+// optimizer through the quantizer's surrogate.
+func estimateImageStack(set *imageset.Set, st *kernels.Stack, params []kernels.Param, s Settings) (*StackResult, error) {
+	start := time.Now()
+	s, err := checkStack(st, params, s)
+	if err != nil {
+		return nil, err
+	}
+	ch := set.Channels()
+	var xs, ts []kernels.Planes
+	eight := true
+	for _, p := range set.Pairs {
+		xs, ts = append(xs, planesOf(p.Orig, ch)), append(ts, planesOf(p.Quant, ch))
+		eight = eight && p.Quant.Pix16 == nil
+	}
+	stc := *st
+	switch {
+	case s.Levels < 0:
+		stc.OutputLevels = 0
+	case s.Levels > 0:
+		stc.OutputLevels = s.Levels
+	case eight:
+		stc.OutputLevels = 255
+	default:
+		stc.OutputLevels = 0
+	}
+	st = &stc
+	e, err := kernels.NewImageEvaluator(st, xs, ts)
+	if err != nil {
+		return nil, err
+	}
+	f := &stackFit{st: st, params: params, eval: e, s: s, q: -1}
+	f.locateQuantizer()
+	dataStep := 1.0 / 255
+	if !eight {
+		dataStep = 1.0 / 65535
+	}
+	f.setTolerance(dataStep)
+	var p []float64
+	strategy := "stack-" + s.Strategy.Name()
+	_, gd := s.Strategy.(GD)
+	switch _, auto := s.Strategy.(Auto); {
+	case gd:
+		p, err = f.descend(f.init(), s.Optim.Steps)
+	case auto && f.q >= 0:
+		p, err = f.cells(e)
+	default:
+		strategy = "stack-multistart"
+		starts := defaultStarts
+		if m, ok := s.Strategy.(Multistart); ok {
+			starts = m.Starts
+		}
+		p, err = f.multistart(starts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !gd {
+		p = f.coordinate(f.refine(p))
+	}
+	r := f.result(p, strategy, "image", "cpu", "")
+	for i, pp := range params {
+		iv := f.edges(p, i, r.Loss)
+		r.Params = append(r.Params, ParamResult{Name: pp.Name, Value: p[i], Interval: iv, Margin: (iv[1] - iv[0]) / 2})
+	}
+	r.Steps, r.Evaluations = f.steps, f.evals
+	r.Seconds = time.Since(start).Seconds()
+	return r, nil
+}
+
+// cells is the auto strategy of a spatial stack ending in the quantizer.
+func (f *stackFit) cells(e *kernels.ImageEvaluator) ([]float64, error) {
+	bp := f.params[f.q]
+	counts := make([]uint64, 256)
+	for i := range e.Pairs() {
+		for _, pl := range e.Target(i).C {
+			for _, v := range pl {
+				counts[int(math.Round(v*255))]++
+			}
+		}
+	}
+	bl, err := EstimateBlind(counts, f.qcfg.Model, Range{Min: bp.Lo, Max: bp.Hi})
+	if err != nil {
+		return nil, err
+	}
+	p := f.init()
+	p[f.q] = bl.B
+	p = f.cellFit(e, p)
+	// b within the run of its lattice (any b there makes the same levels
+	// of the targets; the pre-quantizer values tell them apart), by the
+	// exact loss, the smooth parameters refitted at the best.
+	lo, hi := bl.Interval[0], bl.Interval[1]
+	if bl.Noisy || hi-lo > 0.05*bl.B {
+		lo, hi = math.Max(bp.Lo, bl.B*0.98), math.Min(bp.Hi, bl.B*1.02)
+	}
+	// b and the smooth map trade against each other inside the run:
+	// alternate a scan of b with a refit, while the loss falls.
+	best, bestLoss := p, f.loss(p)
+	for round := 0; round < 4; round++ {
+		scan := best
+		for i := range 21 {
+			q := append([]float64(nil), best...)
+			q[f.q] = lo + (hi-lo)*float64(i)/20
+			if l := f.loss(q); l < bestLoss {
+				scan, bestLoss = q, l
+			}
+		}
+		q := f.cellFit(e, scan)
+		l := f.loss(q)
+		if l >= bestLoss && scan[f.q] == best[f.q] {
+			break
+		}
+		if l <= bestLoss {
+			scan, bestLoss = q, l
+		}
+		best = scan
+	}
+	return best, nil
+}
+
+// cellFit fits the smooth parameters and b from p by Levenberg–Marquardt:
+// first every sample's pre-quantizer value g to the middle of the cell its
+// target names (a smooth least-squares start), then only the samples
+// outside their cell back to its edge, which is zero exactly when every
+// sample is explained.
+func (f *stackFit) cellFit(e *kernels.ImageEvaluator, p []float64) []float64 {
+	m := f.qcfg.Model
+	c, d := m.Offsets()
+	half := 0.0
+	if l := f.st.OutputLevels; l > 0 {
+		half = 0.5 / l
+	}
+	n := len(f.st.Ops) - 1
+	q := f.q // the smooth parameters precede b, the last
+	// b stays: scaling the smooth map and b together moves no cell, so
+	// the cells leave b to the targets' lattice (the caller's scan).
+	dim := q
+	// res is the residual of sample value g against target t at b, by
+	// stage, and its derivative in b (the cell moves with b; the level k
+	// the target names does not).
+	res := func(g, t, b float64, middle bool) (r, db float64) {
+		s := b - m.Shift()
+		kb := math.Ceil(s*half-d) - 1
+		kt := math.Ceil(s*(1-half) - d)
+		k := math.Max(kb, math.Min(kt, math.Round(t*s-d)))
+		lo, hi := (k-c)/s, (k+1-c)/s
+		switch {
+		case k > kb && g < lo:
+			return g - lo, lo / s
+		case k < kt && g > hi:
+			return g - hi, hi / s
+		case middle && k > kb && k < kt:
+			mid := (lo + hi) / 2
+			return g - mid, mid / s
+		}
+		return 0, 0
+	}
+	cost := func(p []float64, middle bool) float64 {
+		sum := 0.0
+		for i := range e.Pairs() {
+			g, _ := e.Forward(i, n, p[:q], false)
+			t := e.Target(i)
+			for ch := range g.C {
+				for k, v := range g.C[ch] {
+					r, _ := res(v, t.C[ch][k], p[q], middle)
+					sum += r * r
+				}
+			}
+		}
+		return sum
+	}
+	jac := make([]float64, q+1)
+	for _, middle := range []bool{true, false} {
+		lambda := 1e-3
+		cur := cost(p, middle)
+		for iter := 0; iter < 100 && cur > 0; iter++ {
+			jtj := make([]float64, dim*dim)
+			jtr := make([]float64, dim)
+			for i := range e.Pairs() {
+				g, tan := e.Forward(i, n, p[:q], true)
+				t := e.Target(i)
+				for ch := range g.C {
+					for k, v := range g.C[ch] {
+						r, db := res(v, t.C[ch][k], p[q], middle)
+						if r == 0 {
+							continue
+						}
+						for a := range q {
+							jac[a] = tan[a].C[ch][k]
+						}
+						jac[q] = db // unused while b stays
+						for a := range dim {
+							jtr[a] += jac[a] * r
+							for bb := a; bb < dim; bb++ {
+								jtj[a*dim+bb] += jac[a] * jac[bb]
+							}
+						}
+					}
+				}
+			}
+			for a := range dim {
+				for bb := 0; bb < a; bb++ {
+					jtj[a*dim+bb] = jtj[bb*dim+a]
+				}
+			}
+			improved := false
+			for try := 0; try < 12; try++ {
+				step, ok := solve(jtj, jtr, dim, lambda)
+				if !ok {
+					lambda *= 10
+					continue
+				}
+				next := append([]float64(nil), p...)
+				for a := range dim {
+					next[a] = math.Min(math.Max(next[a]-step[a], f.params[a].Lo), f.params[a].Hi)
+				}
+				if nc := cost(next, middle); nc < cur {
+					improved = cur-nc > 1e-12*cur
+					p, cur = next, nc
+					lambda = math.Max(lambda/10, 1e-12)
+					break
+				}
+				lambda *= 10
+			}
+			if !improved {
+				break
+			}
+		}
+	}
+	return p
+}
+
+// edges is the interval of parameter i, the others held: the values whose
+// exact loss stays within the rounding tolerance of loss, found by
+// bisection outwards from the answer (a fine scan per parameter would cost
+// hundreds of passes over whole images).
+func (f *stackFit) edges(p []float64, i int, loss float64) [2]float64 {
+	lim := loss + f.tol + 1e-12*loss
+	pp := f.params[i]
+	q := append([]float64(nil), p...)
+	within := func(v float64) bool {
+		q[i] = v
+		return f.loss(q) <= lim
+	}
+	var iv [2]float64
+	for side, end := range [2]float64{pp.Lo, pp.Hi} {
+		in, out := p[i], end
+		if within(end) {
+			iv[side] = end
+			continue
+		}
+		for range 30 {
+			mid := (in + out) / 2
+			if within(mid) {
+				in = mid
+			} else {
+				out = mid
+			}
+		}
+		iv[side] = in
+	}
+	return iv
+}

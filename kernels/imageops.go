@@ -1,0 +1,373 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"sync"
+)
+
+// Planes is an image as one plane of float64 samples per channel, each
+// W·H long in row order.
+type Planes struct {
+	W, H int
+	C    [][]float64
+}
+
+// NewPlanes returns zeroed planes.
+func NewPlanes(w, h, channels int) Planes {
+	p := Planes{W: w, H: h, C: make([][]float64, channels)}
+	for c := range p.C {
+		p.C[c] = make([]float64, w*h)
+	}
+	return p
+}
+
+// ImageOp is an operator whose output pixel reads other channels
+// (saturation, colour matrices) or neighbouring pixels (blur, sharpen), so
+// it acts on whole images: a stack holding one is evaluated per pixel, not
+// on grouped samples. It is an Op for its name, parameters and GLSL part;
+// its per-sample Apply is its action on one grey pixel with no neighbours
+// and serves no evaluation.
+//
+// ApplyImage returns y = f(x; p) and its tangents by forward mode: for
+// each tangent tx[j] = ∂x/∂θ_j of the input with respect to an earlier
+// parameter, ty[j] = (∂y/∂x)·tx[j]; then one ∂y/∂p_k per own parameter.
+// With tx nil and tangents false it returns y alone. The operators here
+// are affine in x, so ∂y/∂x is the operator's own linear part.
+type ImageOp interface {
+	Op
+	ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) (y Planes, ty []Planes)
+}
+
+// Saturation is y = L + s·(x − L) per pixel, L = 0.2126R + 0.7152G +
+// 0.0722B (Rec. 709 luma of the values as they are); on a grey image it is
+// the identity.
+type Saturation struct{}
+
+func (Saturation) Name() string { return "saturation" }
+func (Saturation) Params() []Param {
+	return []Param{{Name: "saturation", Lo: 0, Hi: 2, Init: 1, Smooth: true}}
+}
+func (Saturation) Apply(x float64, _, dp []float64) (float64, float64) {
+	dp[0] = 0
+	return x, 1
+}
+func (Saturation) GLSL() string { return "dp[0] = 0.0LF; dx = 1.0LF; return x;" }
+
+// luma weights of Saturation
+var lumaW = [3]float64{0.2126, 0.7152, 0.0722}
+
+func (Saturation) ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
+	s := p[0]
+	sat := func(x Planes, y Planes, dy *Planes) {
+		if len(x.C) != 3 {
+			copy(y.C[0], x.C[0])
+			if dy != nil {
+				clear(dy.C[0])
+			}
+			return
+		}
+		r, g, b := x.C[0], x.C[1], x.C[2]
+		parallel(len(r), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				l := lumaW[0]*r[i] + lumaW[1]*g[i] + lumaW[2]*b[i]
+				for c := range 3 {
+					v := x.C[c][i]
+					y.C[c][i] = l + s*(v-l)
+					if dy != nil {
+						dy.C[c][i] = v - l
+					}
+				}
+			}
+		})
+	}
+	y := NewPlanes(x.W, x.H, len(x.C))
+	var ty []Planes
+	if tangents {
+		for _, t := range tx {
+			yt := NewPlanes(x.W, x.H, len(x.C))
+			sat(t, yt, nil)
+			ty = append(ty, yt)
+		}
+		ds := NewPlanes(x.W, x.H, len(x.C))
+		sat(x, y, &ds)
+		return y, append(ty, ds)
+	}
+	sat(x, y, nil)
+	return y, nil
+}
+
+// ColorMatrix is y = M·x + o per pixel: M 3×3 by rows, then o; a colour
+// image only.
+type ColorMatrix struct{}
+
+func (ColorMatrix) Name() string { return "colormatrix" }
+func (ColorMatrix) Params() []Param {
+	var ps []Param
+	for r := range 3 {
+		for c := range 3 {
+			p := Param{Name: fmt.Sprintf("m%d%d", r, c), Lo: -0.5, Hi: 0.5, Smooth: true}
+			if r == c {
+				p.Lo, p.Hi, p.Init = 0.5, 1.5, 1
+			}
+			ps = append(ps, p)
+		}
+	}
+	for c := range 3 {
+		ps = append(ps, Param{Name: fmt.Sprintf("o%d", c), Lo: -0.25, Hi: 0.25, Smooth: true})
+	}
+	return ps
+}
+
+// Apply is the matrix on a grey pixel taken as R = G = B: the first
+// row's.
+func (ColorMatrix) Apply(x float64, p, dp []float64) (float64, float64) {
+	clear(dp)
+	dp[0], dp[1], dp[2], dp[9] = x, x, x, 1
+	return (p[0]+p[1]+p[2])*x + p[9], p[0] + p[1] + p[2]
+}
+func (ColorMatrix) GLSL() string {
+	return "for (int k = 0; k < 12; k++) dp[k] = 0.0LF; dp[0] = x; dp[1] = x; dp[2] = x; dp[9] = 1.0LF; dx = p[0] + p[1] + p[2]; return dx * x + p[9];"
+}
+
+func (ColorMatrix) ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
+	mul := func(x Planes, off bool) Planes {
+		y := NewPlanes(x.W, x.H, 3)
+		parallel(len(x.C[0]), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				r, g, b := x.C[0][i], x.C[1][i], x.C[2][i]
+				for c := range 3 {
+					v := p[3*c]*r + p[3*c+1]*g + p[3*c+2]*b
+					if off {
+						v += p[9+c]
+					}
+					y.C[c][i] = v
+				}
+			}
+		})
+		return y
+	}
+	y := mul(x, true)
+	if !tangents {
+		return y, nil
+	}
+	var ty []Planes
+	for _, t := range tx {
+		ty = append(ty, mul(t, false))
+	}
+	n := x.W * x.H
+	for r := range 3 {
+		for c := range 3 {
+			d := Planes{W: x.W, H: x.H, C: make([][]float64, 3)}
+			for k := range 3 {
+				if k == r {
+					d.C[k] = x.C[c]
+				} else {
+					d.C[k] = make([]float64, n)
+				}
+			}
+			ty = append(ty, d)
+		}
+	}
+	for r := range 3 {
+		d := NewPlanes(x.W, x.H, 3)
+		for i := range d.C[r] {
+			d.C[r][i] = 1
+		}
+		ty = append(ty, d)
+	}
+	return y, ty
+}
+
+// Blur is a separable Gaussian of standard deviation σ pixels, its kernel
+// cut at radius ⌈3σ⌉ and normalized, the edge pixels replicated.
+type Blur struct{}
+
+func (Blur) Name() string { return "blur" }
+func (Blur) Params() []Param {
+	return []Param{{Name: "sigma", Lo: 0.3, Hi: 4, Init: 1, Smooth: true}}
+}
+func (Blur) Apply(x float64, _, dp []float64) (float64, float64) {
+	dp[0] = 0
+	return x, 1
+}
+func (Blur) GLSL() string { return "dp[0] = 0.0LF; dx = 1.0LF; return x;" }
+
+// gaussKernel returns the normalized taps w[0..r] of the Gaussian of σ
+// (w[i] weighs offsets ±i) and their derivatives in σ.
+func gaussKernel(sigma float64) (w, dw []float64) {
+	r := int(math.Ceil(3 * sigma))
+	w, dw = make([]float64, r+1), make([]float64, r+1)
+	sum, sumd := 0.0, 0.0
+	for i := 0; i <= r; i++ {
+		fi := float64(i)
+		v := math.Exp(-fi * fi / (2 * sigma * sigma))
+		w[i], dw[i] = v, v*fi*fi/(sigma*sigma*sigma)
+		k := 2.0
+		if i == 0 {
+			k = 1
+		}
+		sum += k * v
+		sumd += k * dw[i]
+	}
+	// d(v/Σ)/dσ = v'/Σ − v·Σ'/Σ²
+	for i := range w {
+		dw[i] = dw[i]/sum - w[i]*sumd/(sum*sum)
+		w[i] /= sum
+	}
+	return w, dw
+}
+
+// convolve1 filters each row (horizontal) or column of src with the
+// symmetric taps w into dst, replicating the edge pixels.
+func convolve1(dst, src []float64, width, height int, w []float64, horizontal bool) {
+	r := len(w) - 1
+	if horizontal {
+		parallel(height, func(lo, hi int) {
+			for y := lo; y < hi; y++ {
+				row := src[y*width : (y+1)*width]
+				out := dst[y*width : (y+1)*width]
+				for x := range width {
+					v := w[0] * row[x]
+					for i := 1; i <= r; i++ {
+						v += w[i] * (row[max(x-i, 0)] + row[min(x+i, width-1)])
+					}
+					out[x] = v
+				}
+			}
+		})
+		return
+	}
+	parallel(height, func(lo, hi int) {
+		for y := lo; y < hi; y++ {
+			out := dst[y*width : (y+1)*width]
+			for x := range out {
+				out[x] = w[0] * src[y*width+x]
+			}
+			for i := 1; i <= r; i++ {
+				up := src[max(y-i, 0)*width:][:width]
+				dn := src[min(y+i, height-1)*width:][:width]
+				for x := range out {
+					out[x] += w[i] * (up[x] + dn[x])
+				}
+			}
+		}
+	})
+}
+
+// gauss2 is the separable blur K_v·K_h of one plane with taps a across
+// and b down.
+func gauss2(src []float64, width, height int, a, b []float64) []float64 {
+	tmp := make([]float64, len(src))
+	out := make([]float64, len(src))
+	convolve1(tmp, src, width, height, a, true)
+	convolve1(out, tmp, width, height, b, false)
+	return out
+}
+
+// blurPlanes blurs every plane with taps w.
+func blurPlanes(x Planes, w []float64) Planes {
+	y := Planes{W: x.W, H: x.H, C: make([][]float64, len(x.C))}
+	for c, pl := range x.C {
+		y.C[c] = gauss2(pl, x.W, x.H, w, w)
+	}
+	return y
+}
+
+// blurDeriv is ∂(K_σ·x)/∂σ = K'·K + K·K' of every plane.
+func blurDeriv(x Planes, w, dw []float64) Planes {
+	y := Planes{W: x.W, H: x.H, C: make([][]float64, len(x.C))}
+	for c, pl := range x.C {
+		a := gauss2(pl, x.W, x.H, dw, w)
+		b := gauss2(pl, x.W, x.H, w, dw)
+		for i := range a {
+			a[i] += b[i]
+		}
+		y.C[c] = a
+	}
+	return y
+}
+
+func (Blur) ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
+	w, dw := gaussKernel(p[0])
+	y := blurPlanes(x, w)
+	if !tangents {
+		return y, nil
+	}
+	var ty []Planes
+	for _, t := range tx {
+		ty = append(ty, blurPlanes(t, w))
+	}
+	return y, append(ty, blurDeriv(x, w, dw))
+}
+
+// Sharpen is the unsharp mask y = x + a·(x − K_σ·x).
+type Sharpen struct{}
+
+func (Sharpen) Name() string { return "sharpen" }
+func (Sharpen) Params() []Param {
+	return []Param{
+		{Name: "amount", Lo: 0, Hi: 3, Init: 0.5, Smooth: true},
+		{Name: "sharpen_sigma", Lo: 0.3, Hi: 4, Init: 1, Smooth: true},
+	}
+}
+func (Sharpen) Apply(x float64, _, dp []float64) (float64, float64) {
+	dp[0], dp[1] = 0, 0
+	return x, 1
+}
+func (Sharpen) GLSL() string { return "dp[0] = 0.0LF; dp[1] = 0.0LF; dx = 1.0LF; return x;" }
+
+func (Sharpen) ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
+	a := p[0]
+	w, dw := gaussKernel(p[1])
+	unsharp := func(x Planes) (Planes, Planes) {
+		bl := blurPlanes(x, w)
+		y := Planes{W: x.W, H: x.H, C: make([][]float64, len(x.C))}
+		for c, pl := range x.C {
+			out := make([]float64, len(pl))
+			for i, v := range pl {
+				out[i] = v + a*(v-bl.C[c][i])
+			}
+			y.C[c] = out
+		}
+		return y, bl
+	}
+	y, bl := unsharp(x)
+	if !tangents {
+		return y, nil
+	}
+	var ty []Planes
+	for _, t := range tx {
+		yt, _ := unsharp(t)
+		ty = append(ty, yt)
+	}
+	da := Planes{W: x.W, H: x.H, C: make([][]float64, len(x.C))}
+	ds := blurDeriv(x, w, dw)
+	for c, pl := range x.C {
+		da.C[c] = make([]float64, len(pl))
+		for i, v := range pl {
+			da.C[c][i] = v - bl.C[c][i]
+			ds.C[c][i] *= -a
+		}
+	}
+	return y, append(ty, da, ds)
+}
+
+// parallel runs f over [0, n) in contiguous parts, one per worker; n
+// counts rows of an image (short) or samples (long).
+func parallel(n int, f func(lo, hi int)) {
+	k := min(workers(), max(1, n/64))
+	if k <= 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for c := range k {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(c*n/k, (c+1)*n/k)
+		}()
+	}
+	wg.Wait()
+}

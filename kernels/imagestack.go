@@ -1,0 +1,164 @@
+package kernels
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Spatial reports whether the stack holds an image operator: it is then
+// evaluated on whole images (ImageEvaluator), never on grouped samples.
+func (st *Stack) Spatial() bool {
+	for _, op := range st.Ops {
+		if _, ok := op.(ImageOp); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// ImageEvaluator evaluates a spatial stack's mean loss and gradient over
+// pairs of whole images, every sample of every channel: forward through
+// the operators with one tangent image per parameter (forward mode, as
+// the image operators are affine in their input and the others pixel-wise),
+// the storage rounding and the loss at the end.
+type ImageEvaluator struct {
+	st    *Stack
+	sizes []int
+	xs    []Planes
+	ts    []Planes
+	total float64
+}
+
+// NewImageEvaluator returns an evaluator of st over the originals xs and
+// their targets ts (same sizes and channels, pair by pair).
+func NewImageEvaluator(st *Stack, xs, ts []Planes) (*ImageEvaluator, error) {
+	if err := st.Validate(); err != nil {
+		return nil, err
+	}
+	if len(xs) == 0 || len(xs) != len(ts) {
+		return nil, errors.New("kernels: an image stack needs pairs of images")
+	}
+	e := &ImageEvaluator{st: st, sizes: st.sizes(), xs: xs, ts: ts}
+	for i, x := range xs {
+		t := ts[i]
+		if x.W != t.W || x.H != t.H || len(x.C) != len(t.C) {
+			return nil, fmt.Errorf("kernels: pair %d: %dx%d×%d against %dx%d×%d", i+1, x.W, x.H, len(x.C), t.W, t.H, len(t.C))
+		}
+		for _, op := range st.Ops {
+			if _, ok := op.(ColorMatrix); ok && len(x.C) != 3 {
+				return nil, fieldError("Stack", st.Name(), "colormatrix mixes three colour channels: pair %d is grey", i+1)
+			}
+		}
+		e.total += float64(len(x.C) * x.W * x.H)
+	}
+	return e, nil
+}
+
+// Err is always nil: the CPU cannot fail.
+func (e *ImageEvaluator) Err() error { return nil }
+
+// Stack returns the evaluator's stack.
+func (e *ImageEvaluator) Stack() *Stack { return e.st }
+
+// Pairs returns the number of image pairs.
+func (e *ImageEvaluator) Pairs() int { return len(e.xs) }
+
+// Target returns the targets of pair i.
+func (e *ImageEvaluator) Target(i int) Planes { return e.ts[i] }
+
+// Forward runs the first n operators of the stack on the original of
+// pair i, without the storage rounding, and with tangents its derivatives
+// in those operators' parameters (p holds only theirs).
+func (e *ImageEvaluator) Forward(i, n int, p []float64, tangents bool) (Planes, []Planes) {
+	cur := e.xs[i]
+	var tan []Planes
+	off := 0
+	for k, op := range e.st.Ops[:n] {
+		q := p[off : off+e.sizes[k]]
+		off += e.sizes[k]
+		if io, ok := op.(ImageOp); ok {
+			cur, tan = io.ApplyImage(cur, q, tan, tangents)
+			continue
+		}
+		cur, tan = pixelApply(op, cur, q, tan, tangents)
+	}
+	return cur, tan
+}
+
+// pixelApply applies a pixel-wise operator to every sample, with the
+// chain rule on the tangents and one new tangent per parameter.
+func pixelApply(op Op, x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
+	np := len(p)
+	y := NewPlanes(x.W, x.H, len(x.C))
+	var ty []Planes
+	if tangents {
+		ty = make([]Planes, len(tx)+np)
+		for j := range ty {
+			ty[j] = NewPlanes(x.W, x.H, len(x.C))
+		}
+	}
+	for c, pl := range x.C {
+		parallel(x.H, func(lo, hi int) {
+			var dp [MaxParams]float64
+			for i := lo * x.W; i < hi*x.W; i++ {
+				v, d := op.Apply(pl[i], p, dp[:np])
+				y.C[c][i] = v
+				if !tangents {
+					continue
+				}
+				for j, t := range tx {
+					ty[j].C[c][i] = d * t.C[c][i]
+				}
+				for k := range np {
+					ty[len(tx)+k].C[c][i] = dp[k]
+				}
+			}
+		})
+	}
+	return y, ty
+}
+
+// LossGrad returns the mean loss at p (the pixel-wise operators' own
+// forward passes, the quantizer's included) and writes the mean gradient,
+// through the surrogate of the quantizer.
+func (e *ImageEvaluator) LossGrad(p, grad []float64) float64 {
+	n := len(p)
+	clear(grad[:n])
+	sum := 0.0
+	for i := range e.xs {
+		y, tan := e.Forward(i, len(e.st.Ops), p, true)
+		t := e.ts[i]
+		for c := range y.C {
+			for s, v := range y.C[c] {
+				out := e.st.store(v)
+				l, g := e.st.Loss.Eval(out - t.C[c][s])
+				sum += l
+				if v < 0 || v > 1 {
+					continue
+				}
+				for j := range n {
+					grad[j] += g * tan[j].C[c][s]
+				}
+			}
+		}
+	}
+	for j := range n {
+		grad[j] /= e.total
+	}
+	return sum / e.total
+}
+
+// Loss returns the exact mean loss at p.
+func (e *ImageEvaluator) Loss(p []float64) float64 {
+	sum := 0.0
+	for i := range e.xs {
+		y, _ := e.Forward(i, len(e.st.Ops), p, false)
+		t := e.ts[i]
+		for c := range y.C {
+			for s, v := range y.C[c] {
+				sum += e.st.lossOnly(e.st.store(v), t.C[c][s])
+			}
+		}
+	}
+	return sum / e.total
+}
