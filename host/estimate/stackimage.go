@@ -206,9 +206,8 @@ func (f *stackFit) cellFit(e *kernels.ImageEvaluator, p []float64) []float64 {
 	// the cells leave b to the targets' lattice (the caller's scan).
 	dim := q
 	// res is the residual of sample value g against target t at b, by
-	// stage, and its derivative in b (the cell moves with b; the level k
-	// the target names does not).
-	res := func(g, t, b float64, middle bool) (r, db float64) {
+	// stage.
+	res := func(g, t, b float64, middle bool) float64 {
 		s := b - m.Shift()
 		kb := math.Ceil(s*half-d) - 1
 		kt := math.Ceil(s*(1-half) - d)
@@ -216,14 +215,13 @@ func (f *stackFit) cellFit(e *kernels.ImageEvaluator, p []float64) []float64 {
 		lo, hi := (k-c)/s, (k+1-c)/s
 		switch {
 		case k > kb && g < lo:
-			return g - lo, lo / s
+			return g - lo
 		case k < kt && g > hi:
-			return g - hi, hi / s
+			return g - hi
 		case middle && k > kb && k < kt:
-			mid := (lo + hi) / 2
-			return g - mid, mid / s
+			return g - (lo+hi)/2
 		}
-		return 0, 0
+		return 0
 	}
 	cost := func(p []float64, middle bool) float64 {
 		sum := 0.0
@@ -232,14 +230,14 @@ func (f *stackFit) cellFit(e *kernels.ImageEvaluator, p []float64) []float64 {
 			t := e.Target(i)
 			for ch := range g.C {
 				for k, v := range g.C[ch] {
-					r, _ := res(v, t.C[ch][k], p[q], middle)
+					r := res(v, t.C[ch][k], p[q], middle)
 					sum += r * r
 				}
 			}
 		}
 		return sum
 	}
-	jac := make([]float64, q+1)
+	jac := make([]float64, dim)
 	for _, middle := range []bool{true, false} {
 		lambda := 1e-3
 		cur := cost(p, middle)
@@ -251,14 +249,13 @@ func (f *stackFit) cellFit(e *kernels.ImageEvaluator, p []float64) []float64 {
 				t := e.Target(i)
 				for ch := range g.C {
 					for k, v := range g.C[ch] {
-						r, db := res(v, t.C[ch][k], p[q], middle)
+						r := res(v, t.C[ch][k], p[q], middle)
 						if r == 0 {
 							continue
 						}
-						for a := range q {
+						for a := range dim {
 							jac[a] = tan[a].C[ch][k]
 						}
-						jac[q] = db // unused while b stays
 						for a := range dim {
 							jtr[a] += jac[a] * r
 							for bb := a; bb < dim; bb++ {
