@@ -353,21 +353,18 @@ func (Sharpen) ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) (Pl
 	return y, append(ty, da, ds)
 }
 
-// parallel runs f over [0, n) in contiguous parts, one per worker; n
-// counts rows of an image (short) or samples (long).
+// parallel runs f over [0, n) in contiguous spans on the shared pool,
+// one a worker; n counts rows of an image (short) or samples (long).
 func parallel(n int, f func(lo, hi int)) {
 	k := min(workers(), max(1, n/64))
-	if k <= 1 {
-		f(0, n)
-		return
-	}
 	var wg sync.WaitGroup
-	for c := range k {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(c*n/k, (c+1)*n/k)
-		}()
-	}
-	wg.Wait()
+	runChunks(&spans{n, k, f}, k, &wg)
 }
+
+// spans is [0, n) cut in k chunks for the pool.
+type spans struct {
+	n, k int
+	f    func(lo, hi int)
+}
+
+func (s *spans) runChunk(c int) { s.f(c*s.n/s.k, (c+1)*s.n/s.k) }

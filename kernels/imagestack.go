@@ -121,44 +121,34 @@ func pixelApply(op Op, x Planes, p []float64, tx []Planes, tangents bool) (Plane
 // LossGrad returns the mean loss at p (the pixel-wise operators' own
 // forward passes, the quantizer's included) and writes the mean gradient,
 // through the surrogate of the quantizer.
-func (e *ImageEvaluator) LossGrad(p, grad []float64) float64 {
-	n := len(p)
-	clear(grad[:n])
+func (e *ImageEvaluator) LossGrad(p, grad []float64) float64 { return e.mean(p, grad[:len(p)]) }
+
+// Loss returns the exact mean loss at p.
+func (e *ImageEvaluator) Loss(p []float64) float64 { return e.mean(p, nil) }
+
+// mean is the mean loss at p and, with grad, its gradient written there
+// (tangents are carried only then).
+func (e *ImageEvaluator) mean(p, grad []float64) float64 {
+	clear(grad)
 	sum := 0.0
 	for i := range e.xs {
-		y, tan := e.Forward(i, len(e.st.Ops), p, true)
+		y, tan := e.Forward(i, len(e.st.Ops), p, grad != nil)
 		t := e.ts[i]
 		for c := range y.C {
 			for s, v := range y.C[c] {
-				out := e.st.store(v)
-				l, g := e.st.Loss.Eval(out - t.C[c][s])
+				l, g := e.st.Loss.Eval(e.st.store(v) - t.C[c][s])
 				sum += l
-				if v < 0 || v > 1 {
+				if grad == nil || v < 0 || v > 1 {
 					continue
 				}
-				for j := range n {
+				for j := range grad {
 					grad[j] += g * tan[j].C[c][s]
 				}
 			}
 		}
 	}
-	for j := range n {
+	for j := range grad {
 		grad[j] /= e.total
-	}
-	return sum / e.total
-}
-
-// Loss returns the exact mean loss at p.
-func (e *ImageEvaluator) Loss(p []float64) float64 {
-	sum := 0.0
-	for i := range e.xs {
-		y, _ := e.Forward(i, len(e.st.Ops), p, false)
-		t := e.ts[i]
-		for c := range y.C {
-			for s, v := range y.C[c] {
-				sum += e.st.lossOnly(e.st.store(v), t.C[c][s])
-			}
-		}
 	}
 	return sum / e.total
 }

@@ -1,8 +1,6 @@
 package estimate
 
 import (
-	"bytes"
-	"image/jpeg"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -15,9 +13,13 @@ import (
 // model at b, all channels.
 func blindCounts(t testing.TB, photo int, m kernels.Model, b float64) []uint64 {
 	im := loadPhotos(t)[photo]
-	q := im.Filter(func(x float64) float64 { return m.Apply(x, b) })
+	return counts8(im.Filter(func(x float64) float64 { return m.Apply(x, b) }))
+}
+
+// counts8 is the histogram of an 8-bit image's values, all channels.
+func counts8(im *imageset.Image) []uint64 {
 	counts := make([]uint64, 256)
-	for _, p := range q.Pix8 {
+	for _, p := range im.Pix8 {
 		for _, v := range p {
 			counts[v]++
 		}
@@ -125,22 +127,7 @@ func floydSteinberg(p []uint8, w, h, n int) []uint8 {
 // saved as a JPEG of the quality (Go's encoder, 4:2:0 chroma), all
 // channels.
 func jpegCounts(t testing.TB, src *imageset.Image, m kernels.Model, b float64, quality int) []uint64 {
-	q := src.Filter(func(x float64) float64 { return m.Apply(x, b) })
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, q.Image(), &jpeg.Options{Quality: quality}); err != nil {
-		t.Fatal(err)
-	}
-	qj, err := imageset.Decode(bytes.NewReader(buf.Bytes()), "q.jpg", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	counts := make([]uint64, 256)
-	for _, p := range qj.Pix8 {
-		for _, v := range p {
-			counts[v]++
-		}
-	}
-	return counts
+	return counts8(jpegOf(t, src, m, b, quality))
 }
 
 // TestBlindJPEG measures blind mode on quantized photos saved as JPEG,

@@ -13,9 +13,9 @@ import (
 	"github.com/quantfit/quantfit/kernels"
 )
 
-// jpegPair is a photo and its quantization at b saved as a JPEG of the
+// jpegOf is a photo quantized by the model at b and saved as a JPEG of the
 // quality (Go's encoder: 4:2:0 chroma for colour, as libjpeg's default).
-func jpegPair(t testing.TB, src *imageset.Image, m kernels.Model, b float64, quality int) *Data {
+func jpegOf(t testing.TB, src *imageset.Image, m kernels.Model, b float64, quality int) *imageset.Image {
 	q := src.Filter(func(x float64) float64 { return m.Apply(x, b) })
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, q.Image(), &jpeg.Options{Quality: quality}); err != nil {
@@ -28,7 +28,12 @@ func jpegPair(t testing.TB, src *imageset.Image, m kernels.Model, b float64, qua
 	if !qj.Lossy {
 		t.Fatal("a decoded JPEG is not marked lossy")
 	}
-	return pairOf(t, src, qj)
+	return qj
+}
+
+// jpegPair is a photo and its quantization at b saved as a JPEG.
+func jpegPair(t testing.TB, src *imageset.Image, m kernels.Model, b float64, quality int) *Data {
+	return pairOf(t, src, jpegOf(t, src, m, b, quality))
 }
 
 // TestBlocksFindBUnderChroma: a busy colour photo (a stained tissue

@@ -181,9 +181,38 @@ func (f *stackFit) setTolerance(dataStep float64) {
 	}
 }
 
-// result is the report of the fit p; its parameters, steps and
-// evaluations are left to the caller, after the intervals.
-func (f *stackFit) result(p []float64, strategy, mode, backend, renderer string) *StackResult {
+// fit runs the strategy of the settings: gd, one joint descent from the
+// starts; auto with the quantizer last, global (b searched globally);
+// otherwise multistart. All but gd are then finished. It returns the
+// parameters and the strategy's name.
+func (f *stackFit) fit(global func(Auto) ([]float64, error), finish func([]float64) []float64) ([]float64, string, error) {
+	strategy := "stack-" + f.s.Strategy.Name()
+	if _, gd := f.s.Strategy.(GD); gd {
+		p, err := f.descend(f.init(), f.s.Optim.Steps)
+		return p, strategy, err
+	}
+	var p []float64
+	var err error
+	switch a, auto := f.s.Strategy.(Auto); {
+	case auto && f.q >= 0:
+		p, err = global(a)
+	default:
+		strategy = "stack-multistart"
+		starts := defaultStarts
+		if m, ok := f.s.Strategy.(Multistart); ok {
+			starts = m.Starts
+		}
+		p, err = f.multistart(starts)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return finish(p), strategy, nil
+}
+
+// result is the report of the fit p, every parameter with its interval
+// (interval(p, i, loss)).
+func (f *stackFit) result(p []float64, strategy, mode, backend, renderer string, interval func(p []float64, i int, loss float64) [2]float64) *StackResult {
 	r := &StackResult{Loss: f.loss(p), StackRun: StackRun{Stack: f.st.Name(), Strategy: strategy, Optimizer: f.s.Optim.Method,
 		Surrogate: f.s.Surrogate.String(), Mode: mode, Backend: backend, Renderer: renderer}}
 	for _, op := range f.st.Ops {
@@ -192,6 +221,11 @@ func (f *stackFit) result(p []float64, strategy, mode, backend, renderer string)
 			break
 		}
 	}
+	for i, pp := range f.params {
+		iv := interval(p, i, r.Loss)
+		r.Params = append(r.Params, ParamResult{Name: pp.Name, Value: p[i], Interval: iv, Margin: (iv[1] - iv[0]) / 2})
+	}
+	r.Steps, r.Evaluations = f.steps, f.evals
 	return r
 }
 
@@ -239,39 +273,16 @@ func EstimateStack(d *Data, st *kernels.Stack, params []kernels.Param, s Setting
 	}
 	f.locateQuantizer()
 	f.setTolerance(d.Step)
-	var p []float64
-	strategy := "stack-" + s.Strategy.Name()
-	_, gd := s.Strategy.(GD)
-	switch a, auto := s.Strategy.(Auto); {
-	case gd:
-		p, err = f.descend(f.init(), s.Optim.Steps)
-	case auto && f.q >= 0:
-		p, err = f.structured(a)
-	default:
-		strategy = "stack-multistart"
-		starts := defaultStarts
-		if m, ok := s.Strategy.(Multistart); ok {
-			starts = m.Starts
-		}
-		p, err = f.multistart(starts)
-	}
+	p, strategy, err := f.fit(f.structured, func(p []float64) []float64 { return f.center(f.refine(p)) })
 	if err != nil {
 		return nil, err
-	}
-	if !gd {
-		p = f.center(f.refine(p))
 	}
 	renderer := ""
 	if backend == "gpu" {
 		renderer = be.Renderer()
 	}
 	// the stack's evaluators always read the grouped data
-	r := f.result(p, strategy, HistMode.String(), backend, renderer)
-	for i, pp := range params {
-		iv := f.paramInterval(p, i, r.Loss)
-		r.Params = append(r.Params, ParamResult{Name: pp.Name, Value: p[i], Interval: iv, Margin: (iv[1] - iv[0]) / 2})
-	}
-	r.Steps, r.Evaluations = f.steps, f.evals
+	r := f.result(p, strategy, HistMode.String(), backend, renderer, f.paramInterval)
 	if err := e.Err(); err != nil {
 		if retryOnCPU(be, err) {
 			s.Backend = CPU{}

@@ -240,15 +240,9 @@ func (f *stackFit) lm(p []float64, idx []int, n int, res func(p []float64, r int
 		}
 		return sum
 	}
-	lambda := 1e-3
-	cur := cost(p)
 	dim := len(idx)
 	jac := make([]float64, len(p))
-	jtj := make([]float64, dim*dim)
-	jtr := make([]float64, dim)
-	for iter := 0; iter < 50 && cur > 0; iter++ {
-		clear(jtj)
-		clear(jtr)
+	normal := func(p, jtj, jtr []float64) {
 		for r := 0; r < n; r++ {
 			e := res(p, r, jac)
 			if e == 0 {
@@ -262,6 +256,24 @@ func (f *stackFit) lm(p []float64, idx []int, n int, res func(p []float64, r int
 				}
 			}
 		}
+	}
+	return f.levenberg(p, idx, 50, 1e-15, cost, normal)
+}
+
+// levenberg is the Levenberg–Marquardt loop over the parameters idx,
+// within the ranges: cost is the sum of squared residuals at p, normal
+// adds JᵀJ (dim×dim, over idx) and Jᵀr at p into jtj and jtr. It stops
+// after iters iterations, or when a step gains less than gain of the cost.
+func (f *stackFit) levenberg(p []float64, idx []int, iters int, gain float64, cost func(p []float64) float64, normal func(p, jtj, jtr []float64)) []float64 {
+	lambda := 1e-3
+	cur := cost(p)
+	dim := len(idx)
+	jtj := make([]float64, dim*dim)
+	jtr := make([]float64, dim)
+	for iter := 0; iter < iters && cur > 0; iter++ {
+		clear(jtj)
+		clear(jtr)
+		normal(p, jtj, jtr)
 		improved := false
 		for try := 0; try < 12; try++ {
 			step, ok := solve(jtj, jtr, dim, lambda)
@@ -275,7 +287,7 @@ func (f *stackFit) lm(p []float64, idx []int, n int, res func(p []float64, r int
 				q[i] = math.Min(math.Max(q[i]-step[a], f.params[i].Lo), f.params[i].Hi)
 			}
 			if nc := cost(q); nc < cur {
-				improved = cur-nc > 1e-15*cur
+				improved = cur-nc > gain*cur
 				p, cur = q, nc
 				lambda = math.Max(lambda/10, 1e-12)
 				break

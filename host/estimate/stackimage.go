@@ -106,53 +106,28 @@ func estimateImageStack(set *imageset.Set, st *kernels.Stack, params []kernels.P
 		dataStep = 1.0 / 65535
 	}
 	f.setTolerance(dataStep)
-	var p []float64
-	strategy := "stack-" + s.Strategy.Name()
-	_, gd := s.Strategy.(GD)
-	switch _, auto := s.Strategy.(Auto); {
-	case gd:
-		p, err = f.descend(f.init(), s.Optim.Steps)
-	case auto && f.q >= 0:
-		p, err = f.cells(e)
-	default:
-		strategy = "stack-multistart"
-		starts := defaultStarts
-		if m, ok := s.Strategy.(Multistart); ok {
-			starts = m.Starts
-		}
-		p, err = f.multistart(starts)
-	}
+	p, strategy, err := f.fit(func(Auto) ([]float64, error) { return f.cells(set, e) },
+		func(p []float64) []float64 { return f.coordinate(f.refine(p)) })
 	if err != nil {
 		return nil, err
 	}
-	if !gd {
-		p = f.coordinate(f.refine(p))
-	}
-	r := f.result(p, strategy, "image", "cpu", "")
-	for i, pp := range params {
-		iv := f.edges(p, i, r.Loss)
-		r.Params = append(r.Params, ParamResult{Name: pp.Name, Value: p[i], Interval: iv, Margin: (iv[1] - iv[0]) / 2})
-	}
-	r.Steps, r.Evaluations = f.steps, f.evals
+	r := f.result(p, strategy, "image", "cpu", "", f.edges)
 	r.Seconds = time.Since(start).Seconds()
 	return r, nil
 }
 
 // cells is the auto strategy of a spatial stack ending in the quantizer.
-func (f *stackFit) cells(e *kernels.ImageEvaluator) ([]float64, error) {
+func (f *stackFit) cells(set *imageset.Set, e *kernels.ImageEvaluator) ([]float64, error) {
 	bp := f.params[f.q]
-	counts := make([]uint64, 256)
-	for i := range e.Pairs() {
-		for _, pl := range e.Target(i).C {
-			for _, v := range pl {
-				counts[int(math.Round(v*255))]++
-			}
-		}
+	targets := &imageset.Set{}
+	for _, p := range set.Pairs {
+		targets.Filtered = append(targets.Filtered, p.Quant)
 	}
-	bl, err := EstimateBlind(counts, f.qcfg.Model, Range{Min: bp.Lo, Max: bp.Hi})
+	rep, err := EstimateBlindSet(targets, false, []kernels.Model{f.qcfg.Model}, Range{Min: bp.Lo, Max: bp.Hi})
 	if err != nil {
 		return nil, err
 	}
+	bl := rep.Results[0]
 	p := f.init()
 	p[f.q] = bl.B
 	p = f.cellFit(e, p)
@@ -205,12 +180,11 @@ func (f *stackFit) cellFit(e *kernels.ImageEvaluator, p []float64) []float64 {
 	// b stays: scaling the smooth map and b together moves no cell, so
 	// the cells leave b to the targets' lattice (the caller's scan).
 	dim := q
-	// res is the residual of sample value g against target t at b, by
-	// stage.
-	res := func(g, t, b float64, middle bool) float64 {
-		s := b - m.Shift()
-		kb := math.Ceil(s*half-d) - 1
-		kt := math.Ceil(s*(1-half) - d)
+	s := p[q] - m.Shift()
+	kb := math.Ceil(s*half-d) - 1
+	kt := math.Ceil(s*(1-half) - d)
+	// res is the residual of sample value g against target t, by stage.
+	res := func(g, t float64, middle bool) float64 {
 		k := math.Max(kb, math.Min(kt, math.Round(t*s-d)))
 		lo, hi := (k-c)/s, (k+1-c)/s
 		switch {
@@ -223,76 +197,48 @@ func (f *stackFit) cellFit(e *kernels.ImageEvaluator, p []float64) []float64 {
 		}
 		return 0
 	}
-	cost := func(p []float64, middle bool) float64 {
+	idx := make([]int, dim)
+	for a := range idx {
+		idx[a] = a
+	}
+	jac := make([]float64, dim)
+	// pass returns the cost at p and, given jtj, adds the normal
+	// equations' terms (one forward pass, with tangents only then).
+	pass := func(p []float64, middle bool, jtj, jtr []float64) float64 {
 		sum := 0.0
 		for i := range e.Pairs() {
-			g, _ := e.Forward(i, n, p[:q], false)
+			g, tan := e.Forward(i, n, p[:q], jtj != nil)
 			t := e.Target(i)
 			for ch := range g.C {
 				for k, v := range g.C[ch] {
-					r := res(v, t.C[ch][k], p[q], middle)
+					r := res(v, t.C[ch][k], middle)
 					sum += r * r
-				}
-			}
-		}
-		return sum
-	}
-	jac := make([]float64, dim)
-	for _, middle := range []bool{true, false} {
-		lambda := 1e-3
-		cur := cost(p, middle)
-		for iter := 0; iter < 100 && cur > 0; iter++ {
-			jtj := make([]float64, dim*dim)
-			jtr := make([]float64, dim)
-			for i := range e.Pairs() {
-				g, tan := e.Forward(i, n, p[:q], true)
-				t := e.Target(i)
-				for ch := range g.C {
-					for k, v := range g.C[ch] {
-						r := res(v, t.C[ch][k], p[q], middle)
-						if r == 0 {
-							continue
-						}
-						for a := range dim {
-							jac[a] = tan[a].C[ch][k]
-						}
-						for a := range dim {
-							jtr[a] += jac[a] * r
-							for bb := a; bb < dim; bb++ {
-								jtj[a*dim+bb] += jac[a] * jac[bb]
-							}
+					if r == 0 || jtj == nil {
+						continue
+					}
+					for a := range dim {
+						jac[a] = tan[a].C[ch][k]
+					}
+					for a := range dim {
+						jtr[a] += jac[a] * r
+						for bb := a; bb < dim; bb++ {
+							jtj[a*dim+bb] += jac[a] * jac[bb]
 						}
 					}
 				}
 			}
-			for a := range dim {
-				for bb := 0; bb < a; bb++ {
-					jtj[a*dim+bb] = jtj[bb*dim+a]
-				}
-			}
-			improved := false
-			for try := 0; try < 12; try++ {
-				step, ok := solve(jtj, jtr, dim, lambda)
-				if !ok {
-					lambda *= 10
-					continue
-				}
-				next := append([]float64(nil), p...)
-				for a := range dim {
-					next[a] = math.Min(math.Max(next[a]-step[a], f.params[a].Lo), f.params[a].Hi)
-				}
-				if nc := cost(next, middle); nc < cur {
-					improved = cur-nc > 1e-12*cur
-					p, cur = next, nc
-					lambda = math.Max(lambda/10, 1e-12)
-					break
-				}
-				lambda *= 10
-			}
-			if !improved {
-				break
+		}
+		for a := range dim {
+			for bb := 0; bb < a && jtj != nil; bb++ {
+				jtj[a*dim+bb] = jtj[bb*dim+a]
 			}
 		}
+		return sum
+	}
+	for _, middle := range []bool{true, false} {
+		p = f.levenberg(p, idx, 100, 1e-12,
+			func(p []float64) float64 { return pass(p, middle, nil, nil) },
+			func(p, jtj, jtr []float64) { pass(p, middle, jtj, jtr) })
 	}
 	return p
 }
