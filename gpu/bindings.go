@@ -20,6 +20,12 @@ const (
 	bindEps     = 5 // the gaussian surrogate's samples
 	bindPartial = 6 // per-workgroup partial sums
 	bindResult  = 7 // the second stage's sums, read back
+
+	// image.comp's
+	bindIn   = 0 // the pass's input state (the original in a first pass)
+	bindOut  = 1 // its output state
+	bindAux  = 2 // the blur's scratch, or the targets
+	bindTaps = 5 // the Gaussian mixes' taps and coefficients
 )
 
 var bindingDefines = []string{
@@ -28,6 +34,8 @@ var bindingDefines = []string{
 	fmt.Sprintf("BIND_PARAMS=%d", bindParams), fmt.Sprintf("BIND_TABLE=%d", bindTable),
 	fmt.Sprintf("BIND_EPS=%d", bindEps), fmt.Sprintf("BIND_PARTIAL=%d", bindPartial),
 	fmt.Sprintf("BIND_RESULT=%d", bindResult),
+	fmt.Sprintf("BIND_IN=%d", bindIn), fmt.Sprintf("BIND_OUT=%d", bindOut),
+	fmt.Sprintf("BIND_AUX=%d", bindAux), fmt.Sprintf("BIND_TAPS=%d", bindTaps),
 }
 
 // source returns shader name specialized by defines and the bindings.

@@ -226,6 +226,12 @@ func dataDefines(kind dataKind, loss kernels.LossKind, stored bool) []string {
 	default:
 		ds = append(ds, "DATA_WEIGHTED")
 	}
+	return append(ds, lossDefines(loss, stored)...)
+}
+
+// lossDefines specializes loss.glsl and the storage rounding.
+func lossDefines(loss kernels.LossKind, stored bool) []string {
+	var ds []string
 	switch loss {
 	case kernels.MSE:
 		ds = append(ds, "LOSS_MSE")

@@ -5,6 +5,7 @@ package gpu
 import (
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -279,6 +280,14 @@ func dispatch(x, y uint32) {
 func finish() {
 	gl.Finish()
 	after("Finish")
+}
+
+// maxStorageBlock is the most bytes one shader storage block may bind.
+func maxStorageBlock() int {
+	var v int64
+	gl.GetInteger64v(gl.MAX_SHADER_STORAGE_BLOCK_SIZE, &v)
+	after("GetInteger64v")
+	return int(min(v, math.MaxInt32))
 }
 
 // version returns the context's OpenGL version.

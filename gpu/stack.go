@@ -77,25 +77,16 @@ func (e *StackEvaluator) init(upload func()) error {
 	e.npar = e.st.Dim()
 	e.sums = make([]float64, e.npar+1)
 	e.runFn = e.dispatch
-	var coef []float64
-	var q *kernels.Quantize
-	for _, op := range e.st.Ops {
-		if qo, ok := op.(kernels.Quantize); ok {
-			q = &qo
-		}
-	}
-	if q != nil && q.Config.Surrogate.Kind.Smooth() {
-		c, n, ok := kernels.Table(q.Config.Surrogate)
-		if !ok {
-			return fmt.Errorf("gpu: the %v surrogate needs its closed form, which the shaders do not have", q.Config.Surrogate)
-		}
-		coef, e.segs = c, n
-	}
-	gradSrc, err := e.source(true, q)
+	qdefs, coef, segs, err := quantizerDefines(e.st)
 	if err != nil {
 		return err
 	}
-	lossSrc, err := e.source(false, q)
+	e.segs = segs
+	gradSrc, err := e.source(true, qdefs)
+	if err != nil {
+		return err
+	}
+	lossSrc, err := e.source(false, qdefs)
 	if err != nil {
 		return err
 	}
@@ -123,12 +114,11 @@ func (e *StackEvaluator) init(upload func()) error {
 // source generates the stack's shader: the operators' GLSL bodies wrapped as functions, the
 // forward pass through them and the backward accumulation of the chain
 // rule, inserted into stack.comp.
-func (e *StackEvaluator) source(grad bool, q *kernels.Quantize) (string, error) {
+func (e *StackEvaluator) source(grad bool, qdefs []string) (string, error) {
 	maxp := 1
 	for _, op := range e.st.Ops {
 		maxp = max(maxp, len(op.Params()))
 	}
-	lit := func(v float64) string { return fmt.Sprintf("%.17eLF", v) }
 	ds := append([]string{fmt.Sprintf("LOCAL=%du", stackLocal), fmt.Sprintf("NOPS=%d", len(e.st.Ops)),
 		fmt.Sprintf("NPAR=%d", e.npar), fmt.Sprintf("MAXP=%d", maxp)}, dataDefines(e.kind, e.st.Loss.Kind, e.st.OutputLevels > 0)...)
 	if grad {
@@ -136,23 +126,7 @@ func (e *StackEvaluator) source(grad bool, q *kernels.Quantize) (string, error) 
 	} else {
 		ds = append(ds, "MODE_LOSS")
 	}
-	qc := kernels.Config{}
-	if q != nil {
-		qc = q.Config
-	}
-	c, d := qc.Model.Offsets()
-	ds = append(ds, "QSHIFT="+lit(qc.Model.Shift()), "QC="+lit(c), "QD="+lit(d))
-	switch k := qc.Surrogate.Kind; {
-	case k == kernels.Identity:
-		ds = append(ds, "SUR_IDENTITY")
-	case k.Smooth():
-		ds = append(ds, "SUR_TABLE")
-		if qc.SoftForward {
-			ds = append(ds, "SOFT")
-		}
-	default:
-		ds = append(ds, "SUR_STE")
-	}
+	ds = append(ds, qdefs...)
 	var b strings.Builder
 	for i, op := range e.st.Ops {
 		fmt.Fprintf(&b, "double op%d(double x, double p[MAXP], out double dx, out double dp[MAXP]) {\n%s\n}\n", i, op.GLSL())
@@ -188,6 +162,37 @@ func (e *StackEvaluator) source(grad bool, q *kernels.Quantize) (string, error) 
 	// still declares arrays of positive size.
 	src = strings.Replace(src, "double dp[NPAR];", "double dp[NPAR + 1];", 1)
 	return strings.Replace(src, "//@OPS", b.String(), 1), nil
+}
+
+// quantizerDefines specializes quantop.glsl for the stack's quantizer (any
+// will do when it has none): its model and surrogate, and the table of a
+// smooth surrogate, with its segments, to upload at bindTable.
+func quantizerDefines(st *kernels.Stack) (ds []string, coef []float64, segs int, err error) {
+	qc := kernels.Config{Surrogate: kernels.Surrogate{Kind: kernels.STE}}
+	for _, op := range st.Ops {
+		if q, ok := op.(kernels.Quantize); ok {
+			qc = q.Config
+		}
+	}
+	lit := func(v float64) string { return fmt.Sprintf("%.17eLF", v) }
+	c, d := qc.Model.Offsets()
+	ds = []string{"QSHIFT=" + lit(qc.Model.Shift()), "QC=" + lit(c), "QD=" + lit(d)}
+	switch k := qc.Surrogate.Kind; {
+	case k == kernels.Identity:
+		ds = append(ds, "SUR_IDENTITY")
+	case k.Smooth():
+		var ok bool
+		if coef, segs, ok = kernels.Table(qc.Surrogate); !ok {
+			return nil, nil, 0, fmt.Errorf("gpu: the %v surrogate needs its closed form, which the shaders do not have", qc.Surrogate)
+		}
+		ds = append(ds, "SUR_TABLE")
+		if qc.SoftForward {
+			ds = append(ds, "SOFT")
+		}
+	default:
+		ds = append(ds, "SUR_STE")
+	}
+	return ds, coef, segs, nil
 }
 
 // LossGrad returns the mean loss at p and writes the mean gradient.

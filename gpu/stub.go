@@ -48,3 +48,17 @@ func (e *StackEvaluator) LossGrad(p, grad []float64) float64 { return 0 }
 func (e *StackEvaluator) Loss(p []float64) float64           { return 0 }
 func (e *StackEvaluator) Err() error                         { return ErrUnavailable }
 func (e *StackEvaluator) Close()                             {}
+
+// ImageEvaluator is unavailable in this build.
+type ImageEvaluator struct{}
+
+func (d *Device) NewImageEvaluator(*kernels.Stack, []kernels.Planes, []kernels.Planes) (*ImageEvaluator, error) {
+	return nil, ErrUnavailable
+}
+func (e *ImageEvaluator) LossGrad(p, grad []float64) float64 { return 0 }
+func (e *ImageEvaluator) Loss(p []float64) float64           { return 0 }
+func (e *ImageEvaluator) CellSums([]float64, kernels.Cells, []float64, []float64) float64 {
+	return 0
+}
+func (e *ImageEvaluator) Err() error { return ErrUnavailable }
+func (e *ImageEvaluator) Close()     {}

@@ -39,6 +39,86 @@ type ImageOp interface {
 	ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) (y Planes, ty []Planes)
 }
 
+// ColorOp is an image operator that maps each pixel's channels together,
+// affinely (saturation, colour matrices): on the GPU it runs inside the
+// per-pixel passes from its GLSL part, which ColorGLSL returns as the
+// bodies of two functions in double precision, NC (1 or 3) the number of
+// channels and MAXP a bound on the parameters, both defines:
+//
+//	void apply(inout double v[NC], double p[MAXP], bool lin)
+//	void deriv(double x[NC], double p[MAXP], out double dp[MAXP * NC])
+//
+// apply maps v to y = f(v; p), or with lin to its linear part alone (what
+// the tangents of earlier parameters go through); deriv writes ∂y_c/∂p_k
+// at x into dp[k·NC + c]. ApplyImage is their specification.
+type ColorOp interface {
+	ImageOp
+	ColorGLSL() (apply, deriv string)
+}
+
+// Mixture is y = U·x + V·(K_σ * x), K_σ Blur's Gaussian, at some
+// parameters: DU and DV are the derivatives of U and V in each of the
+// operator's parameters, SigmaAt the index of σ among them.
+type Mixture struct {
+	Sigma   float64
+	SigmaAt int
+	U, V    float64
+	DU, DV  []float64
+}
+
+// GaussianMix is an image operator of the form of Mixture (blur, unsharp
+// masks, a blend of an image with its blur): on the GPU it runs as the
+// shared two-pass separable convolution over shared-memory tiles, with
+// Mix's coefficients computed on the host each step, so it needs no GLSL
+// of its own. Its ApplyImage should be ApplyMix(Mix(p), ...).
+type GaussianMix interface {
+	ImageOp
+	Mix(p []float64) Mixture
+}
+
+// ApplyMix is ApplyImage of a GaussianMix: y = U·x + V·(K_σ * x), each
+// earlier tangent through the same linear map, then one tangent per own
+// parameter, ∂y/∂p_j = DU_j·x + DV_j·K_σx (+ V·∂(K_σx)/∂σ for σ).
+func ApplyMix(m Mixture, x Planes, tx []Planes, tangents bool) (Planes, []Planes) {
+	w, dw := GaussTaps(m.Sigma)
+	mix := func(x, kx Planes, u, v float64) Planes {
+		y := Planes{W: x.W, H: x.H, C: make([][]float64, len(x.C))}
+		for c, pl := range x.C {
+			out := make([]float64, len(pl))
+			k := kx.C[c]
+			parallel(len(pl), func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					out[i] = u*pl[i] + v*k[i]
+				}
+			})
+			y.C[c] = out
+		}
+		return y
+	}
+	kx := blurPlanes(x, w)
+	y := mix(x, kx, m.U, m.V)
+	if !tangents {
+		return y, nil
+	}
+	var ty []Planes
+	for _, t := range tx {
+		ty = append(ty, mix(t, blurPlanes(t, w), m.U, m.V))
+	}
+	for j := range m.DU {
+		d := mix(x, kx, m.DU[j], m.DV[j])
+		if j == m.SigmaAt {
+			ds := blurDeriv(x, w, dw)
+			for c, pl := range d.C {
+				for i := range pl {
+					pl[i] += m.V * ds.C[c][i]
+				}
+			}
+		}
+		ty = append(ty, d)
+	}
+	return y, ty
+}
+
 // Saturation is y = L + s·(x − L) per pixel, L = 0.2126R + 0.7152G +
 // 0.0722B (Rec. 709 luma of the values as they are); on a grey image it is
 // the identity.
@@ -56,6 +136,26 @@ func (Saturation) GLSL() string { return "dp[0] = 0.0LF; dx = 1.0LF; return x;" 
 
 // luma weights of Saturation
 var lumaW = [3]float64{0.2126, 0.7152, 0.0722}
+
+func (Saturation) ColorGLSL() (apply, deriv string) {
+	const luma = "double l = 0.2126LF * v[0] + 0.7152LF * v[1] + 0.0722LF * v[2];"
+	apply = `
+#if NC == 3
+	` + luma + `
+	for (int c = 0; c < 3; c++) v[c] = l + p[0] * (v[c] - l);
+#endif
+`
+	deriv = `
+#if NC == 3
+	double v[NC] = x;
+	` + luma + `
+	for (int c = 0; c < 3; c++) dp[c] = v[c] - l;
+#else
+	dp[0] = 0.0LF;
+#endif
+`
+	return apply, deriv
+}
 
 func (Saturation) ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
 	s := p[0]
@@ -130,6 +230,23 @@ func (ColorMatrix) GLSL() string {
 	return "for (int k = 0; k < 12; k++) dp[k] = 0.0LF; dp[0] = x; dp[1] = x; dp[2] = x; dp[9] = 1.0LF; dx = p[0] + p[1] + p[2]; return dx * x + p[9];"
 }
 
+func (ColorMatrix) ColorGLSL() (apply, deriv string) {
+	apply = `
+	double x[3] = v;
+	for (int r = 0; r < 3; r++) {
+		v[r] = p[3 * r] * x[0] + p[3 * r + 1] * x[1] + p[3 * r + 2] * x[2] + (lin ? 0.0LF : p[9 + r]);
+	}
+`
+	deriv = `
+	for (int k = 0; k < MAXP * NC; k++) dp[k] = 0.0LF;
+	for (int r = 0; r < 3; r++) {
+		for (int c = 0; c < 3; c++) dp[(3 * r + c) * 3 + r] = x[c];
+		dp[(9 + r) * 3 + r] = 1.0LF;
+	}
+`
+	return apply, deriv
+}
+
 func (ColorMatrix) ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
 	mul := func(x Planes, off bool) Planes {
 		y := NewPlanes(x.W, x.H, 3)
@@ -193,9 +310,9 @@ func (Blur) Apply(x float64, _, dp []float64) (float64, float64) {
 }
 func (Blur) GLSL() string { return "dp[0] = 0.0LF; dx = 1.0LF; return x;" }
 
-// gaussKernel returns the normalized taps w[0..r] of the Gaussian of σ
+// GaussTaps returns the normalized taps w[0..r] of the Gaussian of σ, r = ⌈3σ⌉
 // (w[i] weighs offsets ±i) and their derivatives in σ.
-func gaussKernel(sigma float64) (w, dw []float64) {
+func GaussTaps(sigma float64) (w, dw []float64) {
 	r := int(math.Ceil(3 * sigma))
 	w, dw = make([]float64, r+1), make([]float64, r+1)
 	sum, sumd := 0.0, 0.0
@@ -288,17 +405,12 @@ func blurDeriv(x Planes, w, dw []float64) Planes {
 	return y
 }
 
-func (Blur) ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
-	w, dw := gaussKernel(p[0])
-	y := blurPlanes(x, w)
-	if !tangents {
-		return y, nil
-	}
-	var ty []Planes
-	for _, t := range tx {
-		ty = append(ty, blurPlanes(t, w))
-	}
-	return y, append(ty, blurDeriv(x, w, dw))
+func (Blur) Mix(p []float64) Mixture {
+	return Mixture{Sigma: p[0], V: 1, DU: []float64{0}, DV: []float64{0}}
+}
+
+func (b Blur) ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
+	return ApplyMix(b.Mix(p), x, tx, tangents)
 }
 
 // Sharpen is the unsharp mask y = x + a·(x − K_σ·x).
@@ -317,40 +429,13 @@ func (Sharpen) Apply(x float64, _, dp []float64) (float64, float64) {
 }
 func (Sharpen) GLSL() string { return "dp[0] = 0.0LF; dp[1] = 0.0LF; dx = 1.0LF; return x;" }
 
-func (Sharpen) ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
-	a := p[0]
-	w, dw := gaussKernel(p[1])
-	unsharp := func(x Planes) (Planes, Planes) {
-		bl := blurPlanes(x, w)
-		y := Planes{W: x.W, H: x.H, C: make([][]float64, len(x.C))}
-		for c, pl := range x.C {
-			out := make([]float64, len(pl))
-			for i, v := range pl {
-				out[i] = v + a*(v-bl.C[c][i])
-			}
-			y.C[c] = out
-		}
-		return y, bl
-	}
-	y, bl := unsharp(x)
-	if !tangents {
-		return y, nil
-	}
-	var ty []Planes
-	for _, t := range tx {
-		yt, _ := unsharp(t)
-		ty = append(ty, yt)
-	}
-	da := Planes{W: x.W, H: x.H, C: make([][]float64, len(x.C))}
-	ds := blurDeriv(x, w, dw)
-	for c, pl := range x.C {
-		da.C[c] = make([]float64, len(pl))
-		for i, v := range pl {
-			da.C[c][i] = v - bl.C[c][i]
-			ds.C[c][i] *= -a
-		}
-	}
-	return y, append(ty, da, ds)
+// Mix: y = (1+a)·x − a·K_σx.
+func (Sharpen) Mix(p []float64) Mixture {
+	return Mixture{Sigma: p[1], SigmaAt: 1, U: 1 + p[0], V: -p[0], DU: []float64{1, 0}, DV: []float64{-1, 0}}
+}
+
+func (s Sharpen) ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
+	return ApplyMix(s.Mix(p), x, tx, tangents)
 }
 
 // parallel runs f over [0, n) in contiguous spans on the shared pool,

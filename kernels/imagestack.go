@@ -3,6 +3,7 @@ package kernels
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Spatial reports whether the stack holds an image operator: it is then
@@ -151,4 +152,88 @@ func (e *ImageEvaluator) mean(p, grad []float64) float64 {
 		grad[j] /= e.total
 	}
 	return sum / e.total
+}
+
+// Cells are the quantization cells of a quantizer at b, the last operator
+// of a stack: the residual of a sample whose value before the quantizer is
+// g and whose stored target is t is g's distance to the cell that t names
+// (Residual). Their sums over images are the Levenberg–Marquardt fit of
+// the smooth parameters with b fixed (CellSums).
+type Cells struct {
+	// S, C, D are the quantizer's b − shift and offsets (Model.Offsets).
+	S, C, D float64
+	// Kb and Kt are the lowest and highest levels a stored value can
+	// name; their cells are open below and above.
+	Kb, Kt float64
+	// Middle measures every sample from its cell's middle instead (a
+	// smooth start): zero only at the middle.
+	Middle bool
+}
+
+// NewCells returns the cells of the quantizer of model m at b, for targets
+// rounded to levels stored levels (0: unrounded).
+func NewCells(m Model, b, levels float64, middle bool) Cells {
+	c, d := m.Offsets()
+	half := 0.0
+	if levels > 0 {
+		half = 0.5 / levels
+	}
+	s := b - m.Shift()
+	return Cells{S: s, C: c, D: d, Kb: math.Ceil(s*half-d) - 1, Kt: math.Ceil(s*(1-half) - d), Middle: middle}
+}
+
+// Residual is g's distance to the cell of the level that t names, 0
+// inside it.
+func (c Cells) Residual(g, t float64) float64 {
+	k := math.Max(c.Kb, math.Min(c.Kt, math.Round(t*c.S-c.D)))
+	lo, hi := (k-c.C)/c.S, (k+1-c.C)/c.S
+	switch {
+	case k > c.Kb && g < lo:
+		return g - lo
+	case k < c.Kt && g > hi:
+		return g - hi
+	case c.Middle && k > c.Kb && k < c.Kt:
+		return g - (lo+hi)/2
+	}
+	return 0
+}
+
+// CellSums runs every operator but the last (the quantizer) at p (their
+// parameters only) and returns Σr² of the cells' residuals over every
+// sample; given jtj (dim×dim, dim = len(p)) and jtr it adds the normal
+// equations' terms JᵀJ and Jᵀr, J the tangents in p (and then carries
+// them).
+func (e *ImageEvaluator) CellSums(p []float64, cells Cells, jtj, jtr []float64) float64 {
+	n := len(e.st.Ops) - 1
+	dim := len(p)
+	sum := 0.0
+	jac := make([]float64, dim)
+	for i := range e.xs {
+		g, tan := e.Forward(i, n, p, jtj != nil)
+		t := e.ts[i]
+		for ch := range g.C {
+			for k, v := range g.C[ch] {
+				r := cells.Residual(v, t.C[ch][k])
+				sum += r * r
+				if r == 0 || jtj == nil {
+					continue
+				}
+				for a := range dim {
+					jac[a] = tan[a].C[ch][k]
+				}
+				for a := range dim {
+					jtr[a] += jac[a] * r
+					for b := a; b < dim; b++ {
+						jtj[a*dim+b] += jac[a] * jac[b]
+					}
+				}
+			}
+		}
+	}
+	for a := 0; a < dim && jtj != nil; a++ {
+		for b := 0; b < a; b++ {
+			jtj[a*dim+b] = jtj[b*dim+a]
+		}
+	}
+	return sum
 }

@@ -9,8 +9,6 @@
 //                  mean targets and the counts round, to 2^-24 relative)
 //
 // The BIND_ numbers are package gpu's (bindings.go), passed as defines.
-//   LOSS_MSE, LOSS_L1, LOSS_HUBER (uniform delta), in the shader's REAL
-//   type: float in lossgrad.comp, double in stack.comp.
 
 #if defined(DATA_F32)
 layout(std430, binding = BIND_DATA0) readonly buffer Xs { float xs[]; };
@@ -24,8 +22,6 @@ layout(std430, binding = BIND_DATA0) readonly buffer Xs { float xs[]; };
 layout(std430, binding = BIND_DATA1) readonly buffer Ts { float ts[]; };
 layout(std430, binding = BIND_DATA2) readonly buffer Ws { float ws[]; };
 #endif
-
-uniform REAL delta; // Huber threshold
 
 // loadLevels copies the levels table to shared memory; every invocation of
 // the workgroup calls it before load.
@@ -53,24 +49,5 @@ void load(uint i, out float x, out float t, out float w) {
 	x = xs[i];
 	t = ts[i];
 	w = ws[i];
-#endif
-}
-
-void lossEval(REAL r, out REAL l, out REAL dl) {
-#if defined(LOSS_MSE)
-	l = r * r;
-	dl = 2.0 * r;
-#elif defined(LOSS_L1)
-	l = abs(r);
-	dl = sign(r);
-#else
-	REAL a = abs(r);
-	if (a > delta) {
-		l = delta * (a - delta / 2.0);
-		dl = delta * sign(r);
-	} else {
-		l = r * r / 2.0;
-		dl = r;
-	}
 #endif
 }

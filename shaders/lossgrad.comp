@@ -31,6 +31,7 @@ layout(local_size_x = LOCAL) in;
 #define TABLE_T float
 #define FP32
 #include "data.glsl"
+#include "loss.glsl"
 #include "quant.glsl"
 
 layout(std430, binding = BIND_SCALES) readonly buffer Scales { Scale scales[]; };

@@ -21,6 +21,7 @@ import (
 var (
 	_ estimate.Evaluator      = (*gpu.Evaluator)(nil)
 	_ estimate.StackEvaluator = (*gpu.StackEvaluator)(nil)
+	_ estimate.ImageEvaluator = (*gpu.ImageEvaluator)(nil)
 	_ estimate.Backend        = (*GPU)(nil)
 	_ estimate.Backend        = (*Auto)(nil)
 	_ estimate.Retrier        = (*GPU)(nil)
@@ -112,6 +113,27 @@ func (g *GPU) Stack(st *kernels.Stack, w *kernels.Weighted) (estimate.StackEvalu
 		return fallback(g, err, func() (estimate.StackEvaluator, string, error) { return estimate.CPU{}.Stack(st, w) })
 	}
 	return e, "gpu", nil
+}
+
+// Images implements estimate.Backend.
+func (g *GPU) Images(st *kernels.Stack, xs, ts []kernels.Planes) (estimate.ImageEvaluator, string, error) {
+	if samples(xs) < g.MinSamples {
+		return estimate.CPU{}.Images(st, xs, ts)
+	}
+	e, err := g.Device.NewImageEvaluator(st, xs, ts)
+	if err != nil {
+		return fallback(g, err, func() (estimate.ImageEvaluator, string, error) { return estimate.CPU{}.Images(st, xs, ts) })
+	}
+	return e, "gpu", nil
+}
+
+// samples counts the samples of images.
+func samples(xs []kernels.Planes) int {
+	n := 0
+	for _, x := range xs {
+		n += x.W * x.H * len(x.C)
+	}
+	return n
 }
 
 // RetryOnCPU implements estimate.Retrier.
@@ -234,6 +256,16 @@ func (a *Auto) Stack(st *kernels.Stack, w *kernels.Weighted) (estimate.StackEval
 		}
 	}
 	return estimate.CPU{}.Stack(st, w)
+}
+
+// Images implements estimate.Backend.
+func (a *Auto) Images(st *kernels.Stack, xs, ts []kernels.Planes) (estimate.ImageEvaluator, string, error) {
+	if samples(xs) >= MinSamples {
+		if g := a.device(); g != nil {
+			return g.Images(st, xs, ts)
+		}
+	}
+	return estimate.CPU{}.Images(st, xs, ts)
 }
 
 // RetryOnCPU implements estimate.Retrier: always, after a line to Warn.

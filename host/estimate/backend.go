@@ -31,6 +31,8 @@ type Backend interface {
 	Weighted(w *kernels.Weighted, cfg kernels.Config) (Evaluator, string, error)
 	// Stack evaluates a stack of operators over grouped data.
 	Stack(st *kernels.Stack, w *kernels.Weighted) (StackEvaluator, string, error)
+	// Images evaluates a spatial stack over pairs of whole images.
+	Images(st *kernels.Stack, xs, ts []kernels.Planes) (ImageEvaluator, string, error)
 }
 
 // StackEvaluator is what a stack fit evaluates.
@@ -41,6 +43,15 @@ type StackEvaluator interface {
 }
 
 var _ StackEvaluator = (*kernels.StackEvaluator)(nil)
+
+// ImageEvaluator is what the fit of a spatial stack evaluates: the loss
+// and gradient, and the quantization cells' sums (kernels.Cells).
+type ImageEvaluator interface {
+	StackEvaluator
+	CellSums(p []float64, cells kernels.Cells, jtj, jtr []float64) float64
+}
+
+var _ ImageEvaluator = (*kernels.ImageEvaluator)(nil)
 
 // CPU is the backend of package kernels.
 type CPU struct{}
@@ -66,6 +77,12 @@ func (CPU) Weighted(w *kernels.Weighted, cfg kernels.Config) (Evaluator, string,
 // Stack implements Backend.
 func (CPU) Stack(st *kernels.Stack, w *kernels.Weighted) (StackEvaluator, string, error) {
 	e, err := kernels.NewStackEvaluator(st, w)
+	return e, "cpu", err
+}
+
+// Images implements Backend.
+func (CPU) Images(st *kernels.Stack, xs, ts []kernels.Planes) (ImageEvaluator, string, error) {
+	e, err := kernels.NewImageEvaluator(st, xs, ts)
 	return e, "cpu", err
 }
 

@@ -10,4 +10,5 @@ var (
 	StackTrialCount = stackTrialCount
 	ExposureStack   = exposureStack
 	RampData        = rampData
+	SpatialTrials   = spatialTrials
 )

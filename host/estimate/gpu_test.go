@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"testing"
 
 	"github.com/quantfit/quantfit/gpu"
@@ -95,6 +96,21 @@ func TestOwnOperatorOnGPU(t *testing.T) {
 	}
 	if math.Abs(g.Value("stops")-0.3) > 0.01 || math.Abs(g.Value("b")-21.7) > 0.05 {
 		t.Errorf("gpu fitted %v, want stops 0.3, b 21.7", g)
+	}
+}
+
+// TestSpatialStacksOnGPU runs the spatial stack trials with the image
+// passes on the GPU: 2 trials a stack on llvmpipe (QUANTFIT_SPATIAL_TRIALS
+// sets more), every one within the bounds for saturation and blur.
+func TestSpatialStacksOnGPU(t *testing.T) {
+	estimate.AccuracyTrial(t)
+	d := openGPU(t)
+	trials := 2
+	if v, err := strconv.Atoi(os.Getenv("QUANTFIT_SPATIAL_TRIALS")); err == nil && v > 0 {
+		trials = v
+	}
+	for _, spec := range []string{"saturation,quantize", "blur,quantize", "colormatrix,quantize"} {
+		estimate.SpatialTrials(t, spec, trials, 128, estimate.Settings{Backend: &backend.GPU{Device: d}}, spec != "colormatrix,quantize")
 	}
 }
 

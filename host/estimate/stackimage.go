@@ -95,9 +95,16 @@ func estimateImageStack(set *imageset.Set, st *kernels.Stack, params []kernels.P
 		stc.OutputLevels = 0
 	}
 	st = &stc
-	e, err := kernels.NewImageEvaluator(st, xs, ts)
+	be := s.Backend
+	if be == nil {
+		be = CPU{}
+	}
+	e, backend, err := be.Images(st, xs, ts)
 	if err != nil {
 		return nil, err
+	}
+	if c, ok := e.(interface{ Close() }); ok {
+		defer c.Close()
 	}
 	f := &stackFit{st: st, params: params, eval: e, s: s, q: -1}
 	f.locateQuantizer()
@@ -111,13 +118,24 @@ func estimateImageStack(set *imageset.Set, st *kernels.Stack, params []kernels.P
 	if err != nil {
 		return nil, err
 	}
-	r := f.result(p, strategy, "image", "cpu", "", f.edges)
+	renderer := ""
+	if backend == "gpu" {
+		renderer = be.Renderer()
+	}
+	r := f.result(p, strategy, "image", backend, renderer, f.edges)
+	if err := e.Err(); err != nil {
+		if retryOnCPU(be, err) {
+			s.Backend = CPU{}
+			return estimateImageStack(set, st, params, s)
+		}
+		return nil, err
+	}
 	r.Seconds = time.Since(start).Seconds()
 	return r, nil
 }
 
 // cells is the auto strategy of a spatial stack ending in the quantizer.
-func (f *stackFit) cells(set *imageset.Set, e *kernels.ImageEvaluator) ([]float64, error) {
+func (f *stackFit) cells(set *imageset.Set, e ImageEvaluator) ([]float64, error) {
 	bp := f.params[f.q]
 	targets := &imageset.Set{}
 	for _, p := range set.Pairs {
@@ -163,82 +181,24 @@ func (f *stackFit) cells(set *imageset.Set, e *kernels.ImageEvaluator) ([]float6
 	return best, nil
 }
 
-// cellFit fits the smooth parameters and b from p by Levenberg–Marquardt:
+// cellFit fits the smooth parameters from p, b held, by Levenberg–Marquardt:
 // first every sample's pre-quantizer value g to the middle of the cell its
 // target names (a smooth least-squares start), then only the samples
 // outside their cell back to its edge, which is zero exactly when every
 // sample is explained.
-func (f *stackFit) cellFit(e *kernels.ImageEvaluator, p []float64) []float64 {
-	m := f.qcfg.Model
-	c, d := m.Offsets()
-	half := 0.0
-	if l := f.st.OutputLevels; l > 0 {
-		half = 0.5 / l
-	}
-	n := len(f.st.Ops) - 1
+func (f *stackFit) cellFit(e ImageEvaluator, p []float64) []float64 {
 	q := f.q // the smooth parameters precede b, the last
 	// b stays: scaling the smooth map and b together moves no cell, so
 	// the cells leave b to the targets' lattice (the caller's scan).
-	dim := q
-	s := p[q] - m.Shift()
-	kb := math.Ceil(s*half-d) - 1
-	kt := math.Ceil(s*(1-half) - d)
-	// res is the residual of sample value g against target t, by stage.
-	res := func(g, t float64, middle bool) float64 {
-		k := math.Max(kb, math.Min(kt, math.Round(t*s-d)))
-		lo, hi := (k-c)/s, (k+1-c)/s
-		switch {
-		case k > kb && g < lo:
-			return g - lo
-		case k < kt && g > hi:
-			return g - hi
-		case middle && k > kb && k < kt:
-			return g - (lo+hi)/2
-		}
-		return 0
-	}
-	idx := make([]int, dim)
+	idx := make([]int, q)
 	for a := range idx {
 		idx[a] = a
 	}
-	jac := make([]float64, dim)
-	// pass returns the cost at p and, given jtj, adds the normal
-	// equations' terms (one forward pass, with tangents only then).
-	pass := func(p []float64, middle bool, jtj, jtr []float64) float64 {
-		sum := 0.0
-		for i := range e.Pairs() {
-			g, tan := e.Forward(i, n, p[:q], jtj != nil)
-			t := e.Target(i)
-			for ch := range g.C {
-				for k, v := range g.C[ch] {
-					r := res(v, t.C[ch][k], middle)
-					sum += r * r
-					if r == 0 || jtj == nil {
-						continue
-					}
-					for a := range dim {
-						jac[a] = tan[a].C[ch][k]
-					}
-					for a := range dim {
-						jtr[a] += jac[a] * r
-						for bb := a; bb < dim; bb++ {
-							jtj[a*dim+bb] += jac[a] * jac[bb]
-						}
-					}
-				}
-			}
-		}
-		for a := range dim {
-			for bb := 0; bb < a && jtj != nil; bb++ {
-				jtj[a*dim+bb] = jtj[bb*dim+a]
-			}
-		}
-		return sum
-	}
 	for _, middle := range []bool{true, false} {
+		cells := kernels.NewCells(f.qcfg.Model, p[q], f.st.OutputLevels, middle)
 		p = f.levenberg(p, idx, 100, 1e-12,
-			func(p []float64) float64 { return pass(p, middle, nil, nil) },
-			func(p, jtj, jtr []float64) { pass(p, middle, jtj, jtr) })
+			func(p []float64) float64 { return e.CellSums(p[:q], cells, nil, nil) },
+			func(p, jtj, jtr []float64) { e.CellSums(p[:q], cells, jtj, jtr) })
 	}
 	return p
 }
