@@ -95,3 +95,40 @@ func BenchmarkRoundTrip(b *testing.B) {
 		_ = d.do(noop)
 	}
 }
+
+// BenchmarkSpatialStep is one loss+gradient step of
+// blur,saturation,gamma,quantize over an RGB image on the GPU, readback
+// included: the twin of kernels' BenchmarkSpatialStep. -short stops at
+// 1 MP (llvmpipe); the 16 MP figure is the issue's.
+func BenchmarkSpatialStep(b *testing.B) {
+	d := devForBench(b)
+	sides := []int{1024, 2048, 4096}
+	if testing.Short() {
+		sides = sides[:1]
+	}
+	st, err := kernels.ParseStack("blur,saturation,gamma,quantize", kernels.Config{OutputLevels: 255})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, side := range sides {
+		b.Run(fmt.Sprintf("MP=%d", side*side>>20), func(b *testing.B) {
+			x := texture(rand.New(rand.NewPCG(7, 7)), side, side, 3)
+			e, err := d.NewImageEvaluator(st, []kernels.Planes{x}, []kernels.Planes{x})
+			if err != nil {
+				b.Skip(err)
+			}
+			defer e.Close()
+			p := []float64{1.5, 0.8, 1.2, 11.3}
+			g := make([]float64, len(p))
+			e.LossGrad(p, g)
+			b.ResetTimer()
+			for range b.N {
+				e.LossGrad(p, g)
+			}
+			if err := e.Err(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(side*side)*float64(b.N)/b.Elapsed().Seconds(), "pix/s")
+		})
+	}
+}

@@ -11,4 +11,6 @@ var (
 	ExposureStack   = exposureStack
 	RampData        = rampData
 	SpatialTrials   = spatialTrials
+	WhiteBalance    = whiteBalanceStack
+	Swatches        = swatches
 )

@@ -10,6 +10,7 @@ import (
 	"github.com/quantfit/quantfit/gpu"
 	"github.com/quantfit/quantfit/gpu/backend"
 	"github.com/quantfit/quantfit/host/estimate"
+	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/kernels"
 )
 
@@ -111,6 +112,39 @@ func TestSpatialStacksOnGPU(t *testing.T) {
 	}
 	for _, spec := range []string{"saturation,quantize", "blur,quantize", "colormatrix,quantize"} {
 		estimate.SpatialTrials(t, spec, trials, 128, estimate.Settings{Backend: &backend.GPU{Device: d}}, spec != "colormatrix,quantize")
+	}
+}
+
+// TestOwnImageOperatorOnGPU: a caller's image operator (the example's
+// white balance) runs on the GPU from its colour GLSL part, and fits what
+// the CPU fits.
+func TestOwnImageOperatorOnGPU(t *testing.T) {
+	dev := openGPU(t)
+	st := estimate.WhiteBalance()
+	orig := estimate.Swatches()
+	truth := []float64{0.93, 1.21, 17.3}
+	quant, err := estimate.ApplyStack(orig, st, truth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := &imageset.Set{Pairs: []imageset.Pair{{Orig: orig, Quant: quant}}}
+	var got [2][]float64
+	for i, be := range []estimate.Backend{estimate.CPU{}, &backend.GPU{Device: dev}} {
+		_, rs, err := estimate.EstimateStackSet(set, false, st, st.Params(), estimate.Settings{Backend: be}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rs[0].Backend != be.Name() {
+			t.Errorf("ran on %s, not %s", rs[0].Backend, be.Name())
+		}
+		for _, n := range []string{"red", "blue", "b"} {
+			got[i] = append(got[i], rs[0].Value(n))
+		}
+	}
+	for j := range truth {
+		if math.Abs(got[1][j]-got[0][j]) > 0.01 || math.Abs(got[1][j]-truth[j]) > 0.01 {
+			t.Errorf("parameter %d: cpu %.4f, gpu %.4f, truth %.4f", j, got[0][j], got[1][j], truth[j])
+		}
 	}
 }
 
