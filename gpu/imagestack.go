@@ -142,7 +142,10 @@ func (d *Device) NewImageEvaluator(st *kernels.Stack, xs, ts []kernels.Planes) (
 		if coef != nil {
 			e.table = d.buf(8*len(coef), unsafe.Pointer(&coef[0]))
 		}
-		return nil
+		// the gradient's passes hold every operator's GLSL (both functions
+		// of a colour operator): compiled now, a broken part fails here
+		_, err := e.pipeline(modeGrad)
+		return err
 	})
 	if err != nil {
 		e.Close()

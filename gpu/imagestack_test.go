@@ -190,3 +190,20 @@ func initOf(ps []kernels.Param) []float64 {
 	}
 	return p
 }
+
+// brokenColour is a colour operator whose GLSL does not compile.
+type brokenColour struct{ kernels.Saturation }
+
+func (brokenColour) ColorGLSL() (string, string) { return "v[0] = undefinedThing;", "" }
+
+// TestImageStackCompileError: an operator's broken GLSL part fails the
+// evaluator's construction with the compiler's log, not a later step.
+func TestImageStackCompileError(t *testing.T) {
+	d := device(t)
+	st := &kernels.Stack{Ops: []kernels.Op{brokenColour{}}}
+	x := kernels.NewPlanes(8, 8, 3)
+	_, err := d.NewImageEvaluator(st, []kernels.Planes{x}, []kernels.Planes{x})
+	if err == nil || !strings.Contains(err.Error(), "undefinedThing") {
+		t.Fatalf("error %v, want the compiler's log naming undefinedThing", err)
+	}
+}
