@@ -90,10 +90,11 @@ func (d *Device) NewImageEvaluator(st *kernels.Stack, xs, ts []kernels.Planes) (
 	if err := st.Validate(); err != nil {
 		return nil, err
 	}
-	if len(xs) == 0 || len(xs) != len(ts) {
-		return nil, errors.New("gpu: an image stack needs pairs of images")
+	total, err := kernels.CheckImagePairs(st, xs, ts)
+	if err != nil {
+		return nil, err
 	}
-	e := &ImageEvaluator{d: d, st: st, nc: len(xs[0].C), npar: st.Dim(), mixes: map[int]int{}}
+	e := &ImageEvaluator{d: d, st: st, nc: len(xs[0].C), npar: st.Dim(), total: total, mixes: map[int]int{}}
 	e.runFn = e.dispatch
 	off := 0
 	for i, op := range st.Ops {
@@ -110,19 +111,13 @@ func (d *Device) NewImageEvaluator(st *kernels.Stack, xs, ts []kernels.Planes) (
 		}
 	}
 	var coef []float64
-	var err error
 	if e.qdefs, coef, e.segs, err = quantizerDefines(st); err != nil {
 		return nil, err
 	}
 	e.radius = make([]int, len(st.Ops))
 	nmax := 0
-	for i, x := range xs {
-		t := ts[i]
-		if x.W != t.W || x.H != t.H || len(x.C) != e.nc || len(t.C) != e.nc {
-			return nil, fmt.Errorf("gpu: pair %d: %dx%d×%d against %dx%d×%d", i+1, x.W, x.H, len(x.C), t.W, t.H, len(t.C))
-		}
+	for _, x := range xs {
 		nmax = max(nmax, x.W*x.H)
-		e.total += float64(e.nc * x.W * x.H)
 	}
 	stateN := (1 + e.npar) * e.nc * nmax
 	scratchN := (2 + e.npar) * e.nc * nmax

@@ -36,23 +36,35 @@ func NewImageEvaluator(st *Stack, xs, ts []Planes) (*ImageEvaluator, error) {
 	if err := st.Validate(); err != nil {
 		return nil, err
 	}
-	if len(xs) == 0 || len(xs) != len(ts) {
-		return nil, errors.New("kernels: an image stack needs pairs of images")
+	total, err := CheckImagePairs(st, xs, ts)
+	if err != nil {
+		return nil, err
 	}
-	e := &ImageEvaluator{st: st, sizes: st.sizes(), xs: xs, ts: ts}
+	return &ImageEvaluator{st: st, sizes: st.sizes(), xs: xs, ts: ts, total: total}, nil
+}
+
+// CheckImagePairs checks that xs and ts pair up for st (each pair of one
+// size and channel count, every pair of the first's channels, three where
+// a colour matrix needs them) and returns their number of samples: the
+// check of every image evaluator, the CPU's and the GPU's.
+func CheckImagePairs(st *Stack, xs, ts []Planes) (float64, error) {
+	if len(xs) == 0 || len(xs) != len(ts) {
+		return 0, errors.New("kernels: an image stack needs pairs of images")
+	}
+	total := 0.0
 	for i, x := range xs {
 		t := ts[i]
-		if x.W != t.W || x.H != t.H || len(x.C) != len(t.C) {
-			return nil, fmt.Errorf("kernels: pair %d: %dx%d×%d against %dx%d×%d", i+1, x.W, x.H, len(x.C), t.W, t.H, len(t.C))
+		if x.W != t.W || x.H != t.H || len(x.C) != len(t.C) || len(x.C) != len(xs[0].C) {
+			return 0, fmt.Errorf("kernels: pair %d: %dx%d×%d against %dx%d×%d (the first has %d channels)", i+1, x.W, x.H, len(x.C), t.W, t.H, len(t.C), len(xs[0].C))
 		}
 		for _, op := range st.Ops {
 			if _, ok := op.(ColorMatrix); ok && len(x.C) != 3 {
-				return nil, fieldError("Stack", st.Name(), "colormatrix mixes three colour channels: pair %d is grey", i+1)
+				return 0, fieldError("Stack", st.Name(), "colormatrix mixes three colour channels: pair %d is grey", i+1)
 			}
 		}
-		e.total += float64(len(x.C) * x.W * x.H)
+		total += float64(len(x.C) * x.W * x.H)
 	}
-	return e, nil
+	return total, nil
 }
 
 // Err is always nil: the CPU cannot fail.

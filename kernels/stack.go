@@ -157,6 +157,12 @@ type Stack struct {
 	OutputLevels float64
 }
 
+// namedOps are the operators of ParseStack without settings of their own.
+var namedOps = map[string]Op{
+	"gain": Gain{}, "bias": Bias{}, "gamma": Gamma{}, "contrast": Contrast{}, "clamp": Clamp{},
+	"saturation": Saturation{}, "colormatrix": ColorMatrix{}, "blur": Blur{}, "sharpen": Sharpen{},
+}
+
 // ParseStack builds a stack from comma-separated operator names; cfg sets
 // the quantizer (model, surrogate) and the loss.
 func ParseStack(spec string, cfg Config) (*Stack, error) {
@@ -165,25 +171,12 @@ func ParseStack(spec string, cfg Config) (*Stack, error) {
 	q := cfg
 	q.OutputLevels = 0
 	for _, name := range strings.Split(spec, ",") {
-		switch strings.TrimSpace(strings.ToLower(name)) {
-		case "gain":
-			st.Ops = append(st.Ops, Gain{})
-		case "bias":
-			st.Ops = append(st.Ops, Bias{})
-		case "gamma":
-			st.Ops = append(st.Ops, Gamma{})
-		case "contrast":
-			st.Ops = append(st.Ops, Contrast{})
-		case "clamp":
-			st.Ops = append(st.Ops, Clamp{})
-		case "saturation":
-			st.Ops = append(st.Ops, Saturation{})
-		case "colormatrix":
-			st.Ops = append(st.Ops, ColorMatrix{})
-		case "blur":
-			st.Ops = append(st.Ops, Blur{})
-		case "sharpen":
-			st.Ops = append(st.Ops, Sharpen{})
+		key := strings.TrimSpace(strings.ToLower(name))
+		if op, ok := namedOps[key]; ok {
+			st.Ops = append(st.Ops, op)
+			continue
+		}
+		switch key {
 		case "quantize":
 			if q.Surrogate.Kind == Gaussian {
 				return nil, fieldError("Surrogate.Kind", "gaussian", "smooths a loss, not an operator: a stack cannot use it")

@@ -4,7 +4,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"strconv"
 	"testing"
 
 	"github.com/quantfit/quantfit/gpu"
@@ -106,10 +105,7 @@ func TestOwnOperatorOnGPU(t *testing.T) {
 func TestSpatialStacksOnGPU(t *testing.T) {
 	estimate.AccuracyTrial(t)
 	d := openGPU(t)
-	trials := 2
-	if v, err := strconv.Atoi(os.Getenv("QUANTFIT_SPATIAL_TRIALS")); err == nil && v > 0 {
-		trials = v
-	}
+	trials := estimate.SpatialTrialCount(2)
 	for _, spec := range []string{"saturation,quantize", "blur,quantize", "colormatrix,quantize"} {
 		estimate.SpatialTrials(t, spec, trials, 128, estimate.Settings{Backend: &backend.GPU{Device: d}}, spec != "colormatrix,quantize")
 	}
