@@ -14,6 +14,7 @@ apt-get $o update >/dev/null
 go build -ldflags='-s -w' -o .bin/quantfit ./cmd/quantfit
 go test -c -o .bin/gpu.test ./gpu
 go test -c -o .bin/estimate.test ./host/estimate
+go test -c -o .bin/kernels.test ./kernels
 # The fp64 kernels of commit e47bba5, for the before/after table, with
 # this tree's benchmarks.
 old=$(mktemp -d)

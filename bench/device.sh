@@ -5,6 +5,7 @@
 #
 #   bash bench/device.sh kernels   # parity, fp32 and fp64 kernel steps, PyTorch peers
 #   bash bench/device.sh bench     # quantfit bench on both backends, the stack trial
+#   bash bench/device.sh spatial   # image stacks: the 16 MP step on both backends, the trials on the GPU
 set -uo pipefail
 for f in .gl/*.deb; do dpkg -x "$f" /; done
 ldconfig
@@ -38,8 +39,17 @@ bench)
 	QUANTFIT_REQUIRE_GPU=1 QUANTFIT_ACCURACY=1 QUANTFIT_STACK_TRIALS=40 gotest host/estimate timeout 120 \
 		"$PWD/.bin/estimate.test" -test.run 'TestStackOnGPU|TestGPUMatchesCPUOnPhotos' -test.v > "$out/stack-trial.txt" 2>&1
 	;;
+spatial)
+	nvidia-smi --query-gpu=name,driver_version --format=csv > "$out/spatial-bench.txt" 2>&1
+	gotest gpu timeout 120 "$PWD/.bin/gpu.test" -test.run XXX -test.bench SpatialStep -test.v \
+		-test.benchtime 20x -test.count 3 >> "$out/spatial-bench.txt" 2>&1
+	gotest kernels timeout 120 "$PWD/.bin/kernels.test" -test.run XXX -test.bench SpatialStep -test.v \
+		-test.benchtime 5x -test.count 3 >> "$out/spatial-bench.txt" 2>&1
+	QUANTFIT_REQUIRE_GPU=1 QUANTFIT_ACCURACY=1 QUANTFIT_SPATIAL_TRIALS=${TRIALS:-40} gotest host/estimate \
+		timeout 300 "$PWD/.bin/estimate.test" -test.run "${RUN:-TestSpatialStacksOnGPU}" -test.v > "$out/spatial-trials.txt" 2>&1
+	;;
 *)
-	echo "device.sh: unknown part $1 (kernels or bench)" >&2
+	echo "device.sh: unknown part $1 (kernels, bench or spatial)" >&2
 	exit 2
 	;;
 esac

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/go-gl/gl/v4.3-core/gl"
+	"github.com/quantfit/quantfit/shaders"
 )
 
 // This file is the GL boundary: every call into GL goes through the
@@ -96,7 +95,9 @@ func compile(src string) (program, error) {
 		buf := make([]byte, n+1)
 		gl.GetProgramInfoLog(p, n, nil, &buf[0])
 		gl.DeleteProgram(p)
-		return 0, fmt.Errorf("gpu: compute program does not link: %s", strings.TrimRight(string(buf), "\x00"))
+		log := strings.TrimSpace(strings.TrimRight(string(buf), "\x00"))
+		// NVIDIA compiles at link time: its log names source lines too
+		return 0, fmt.Errorf("gpu: compute program does not link: %s%s", log, shaders.Quote(src, log))
 	}
 	return program(p), nil
 }
@@ -114,7 +115,7 @@ func compileShader(kind uint32, src string) (uint32, error) {
 	if ok == gl.FALSE {
 		log := shaderLog(sh)
 		gl.DeleteShader(sh)
-		return 0, fmt.Errorf("gpu: shader does not compile: %s%s", log, quoteLines(src, log))
+		return 0, fmt.Errorf("gpu: shader does not compile: %s%s", log, shaders.Quote(src, log))
 	}
 	return sh, nil
 }
@@ -128,32 +129,6 @@ func shaderLog(sh uint32) string {
 	buf := make([]byte, n+1)
 	gl.GetShaderInfoLog(sh, n, nil, &buf[0])
 	return strings.TrimSpace(strings.TrimRight(string(buf), "\x00"))
-}
-
-// logLine finds line numbers in a driver's log: Mesa writes "0:LINE(COL)",
-// NVIDIA "0(LINE)".
-var logLine = regexp.MustCompile(`\b\d+:(\d+)\(\d+\)|\b\d+\((\d+)\)`)
-
-// quoteLines appends the source lines the log names. Line numbers count
-// from the shader file's first line (the source sets #line 1 after the
-// defines).
-func quoteLines(src, log string) string {
-	body := src
-	if i := strings.Index(src, "#line 1\n"); i >= 0 {
-		body = src[i+len("#line 1\n"):]
-	}
-	lines := strings.Split(body, "\n")
-	var out strings.Builder
-	seen := map[int]bool{}
-	for _, m := range logLine.FindAllStringSubmatch(log, -1) {
-		n, err := strconv.Atoi(m[1] + m[2])
-		if err != nil || n < 1 || n > len(lines) || seen[n] {
-			continue
-		}
-		seen[n] = true
-		fmt.Fprintf(&out, "\n\tline %d: %s", n, strings.TrimSpace(lines[n-1]))
-	}
-	return out.String()
 }
 
 // large is the size from which a buffer holds data the GPU only reads or

@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/quantfit/quantfit/kernels"
+	"github.com/quantfit/quantfit/shaders"
 )
 
 const (
@@ -192,7 +193,7 @@ func (e *ImageEvaluator) pipeline(m mode) (*pipeline, error) {
 		if err != nil {
 			return err
 		}
-		k, err := e.d.kernel(strings.Replace(src, "//@OPS", code, 1))
+		k, err := e.d.kernel(shaders.Splice(src, code))
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/quantfit/quantfit/kernels"
+	"github.com/quantfit/quantfit/shaders"
 )
 
 // stackLocal is the workgroup size of stack.comp: its shared reduction
@@ -161,7 +162,7 @@ func (e *StackEvaluator) source(grad bool, qdefs []string) (string, error) {
 	// main's arrays hold NPAR+1 entries so that a stack without parameters
 	// still declares arrays of positive size.
 	src = strings.Replace(src, "double dp[NPAR];", "double dp[NPAR + 1];", 1)
-	return strings.Replace(src, "//@OPS", b.String(), 1), nil
+	return shaders.Splice(src, b.String()), nil
 }
 
 // quantizerDefines specializes quantop.glsl for the stack's quantizer (any

@@ -130,6 +130,18 @@ void main() {
 #if defined(PASS_V)
 #define TW 32
 #define TH 8
+// The mix's weights follow the taps and their derivatives.
+#define MIX_AT (TAPS + 2 * (MAXR + 1))
+// The tangent of the mix's own parameter J (a literal: NVIDIA's compiler
+// refused the same code in a loop over J, "lvalue in array access too
+// complex"): ∂y/∂p_J = ∂U/∂p_J·x + ∂V/∂p_J·K·x, plus V·K'·x for σ.
+#define OWN_TANGENT(J) { \
+	float dv = taps[MIX_AT + 2 + 2 * J] * xv + taps[MIX_AT + 3 + 2 * J] * kx; \
+	if (J == SIGMA_AT) { \
+		dv += v * dkx; \
+	} \
+	dst[uint((NT_IN + 1 + J) * NC + c) * n + o] = dv; \
+}
 layout(local_size_x = TW, local_size_y = TH) in;
 shared float tile[(TH + 2 * MAXR) * TW];
 
@@ -141,8 +153,7 @@ void main() {
 	bool inside = x < iw && y < ih;
 	uint xc = min(x, iw - 1u);
 	int r = int(radius);
-	const int mix = TAPS + 2 * (MAXR + 1);
-	float u = taps[mix], v = taps[mix + 1];
+	float u = taps[MIX_AT], v = taps[MIX_AT + 1];
 	uint o = y * iw + x;
 	for (int c = 0; c < NC; c++) {
 		float kx = 0.0, dkx = 0.0;
@@ -170,13 +181,12 @@ void main() {
 					dkx += ds;
 					float xv = src[uint(c) * n + o];
 					dst[uint(c) * n + o] = u * xv + v * kx;
-					for (int j = 0; j < NPOWN && NT > 0; j++) {
-						float d = taps[mix + 2 + 2 * j] * xv + taps[mix + 3 + 2 * j] * kx;
-						if (j == SIGMA_AT) {
-							d += v * dkx;
-						}
-						dst[uint((NT_IN + 1 + j) * NC + c) * n + o] = d;
-					}
+#if NPOWN > 0 && NT > 0
+					OWN_TANGENT(0);
+#endif
+#if NPOWN > 1 && NT > 0
+					OWN_TANGENT(1);
+#endif
 				} else {
 					uint p = (uint(k * NC) + uint(c)) * n + o;
 					dst[p] = u * src[p] + v * s;

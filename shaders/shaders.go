@@ -8,6 +8,7 @@ package shaders
 import (
 	"embed"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -36,22 +37,102 @@ func Source(name string, defines ...string) (string, error) {
 		fmt.Fprintf(&sb, "#define %s %s\n", name, value)
 	}
 	// Keep the source's own line numbers in compiler messages; an
-	// #include "name" line is replaced by that file (GLSL has none).
-	sb.WriteString("#line 1\n")
+	// #include "name" line is replaced by that file (GLSL has none), which
+	// gets its own source-string number (1, 2, … in order), so that Quote
+	// can tell its lines from the file's.
+	sb.WriteString("#line 1 0\n")
+	inc := 0
 	for i, line := range strings.SplitAfter(string(b), "\n") {
-		inc, ok := strings.CutPrefix(strings.TrimSpace(line), "#include ")
+		file, ok := strings.CutPrefix(strings.TrimSpace(line), "#include ")
 		if !ok {
 			sb.WriteString(line)
 			continue
 		}
-		body, err := files.ReadFile(strings.Trim(inc, `"`))
+		body, err := files.ReadFile(strings.Trim(file, `"`))
 		if err != nil {
 			return "", fmt.Errorf("shaders: %s:%d: %w", name, i+1, err)
 		}
+		inc++
+		fmt.Fprintf(&sb, "#line 1 %d\n", inc)
 		sb.Write(body)
-		fmt.Fprintf(&sb, "\n#line %d\n", i+2)
+		fmt.Fprintf(&sb, "\n#line %d 0\n", i+2)
 	}
 	return sb.String(), nil
+}
+
+// Generated is the source-string number of code spliced in by Splice.
+const Generated = 99
+
+// Splice replaces the line "//@OPS" of src, a program from Source, by
+// generated code, numbered as source string Generated so that the file's
+// own line numbers hold after it.
+func Splice(src, code string) string {
+	i := strings.Index(src, "//@OPS\n")
+	if i < 0 {
+		return src
+	}
+	after := locate(src[:i+len("//@OPS\n")])
+	return fmt.Sprintf("%s#line 1 %d\n%s\n#line %d %d\n%s", src[:i], Generated, code,
+		after.line, after.str, src[i+len("//@OPS\n"):])
+}
+
+// loc is a line's place as a compiler names it: source string and line.
+type loc struct{ str, line int }
+
+// locate returns the place of the line that would follow src, obeying
+// its #line directives.
+func locate(src string) loc {
+	at := loc{0, 1}
+	for _, l := range strings.SplitAfter(src, "\n") {
+		if !strings.HasSuffix(l, "\n") {
+			break
+		}
+		at = next(at, l)
+	}
+	return at
+}
+
+// next is the place of the line after line l, found at at.
+func next(at loc, l string) loc {
+	if d, ok := strings.CutPrefix(strings.TrimSpace(l), "#line "); ok {
+		var n loc
+		if k, _ := fmt.Sscan(d, &n.line, &n.str); k >= 1 {
+			if k == 1 {
+				n.str = at.str
+			}
+			return n
+		}
+	}
+	return loc{at.str, at.line + 1}
+}
+
+// logLine finds places in a driver's log: Mesa writes "STRING:LINE(COL)",
+// NVIDIA "STRING(LINE)".
+var logLine = regexp.MustCompile(`\b(\d+):(\d+)\(\d+\)|\b(\d+)\((\d+)\)`)
+
+// Quote returns the lines of src that a compiler's log names, one per
+// line of text, each after its place ("0(12): …"), for error messages.
+func Quote(src, log string) string {
+	text := map[loc]string{}
+	at := loc{0, 1}
+	for _, l := range strings.Split(src, "\n") {
+		text[at] = strings.TrimSpace(l)
+		at = next(at, l+"\n")
+	}
+	var out strings.Builder
+	seen := map[loc]bool{}
+	for _, m := range logLine.FindAllStringSubmatch(log, -1) {
+		var at loc
+		fmt.Sscan(m[1]+m[3], &at.str)
+		fmt.Sscan(m[2]+m[4], &at.line)
+		t, ok := text[at]
+		if !ok || seen[at] {
+			continue
+		}
+		seen[at] = true
+		fmt.Fprintf(&out, "\n\t%d(%d): %s", at.str, at.line, t)
+	}
+	return out.String()
 }
 
 // Names lists the embedded shaders.

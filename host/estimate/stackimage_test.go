@@ -24,6 +24,30 @@ func crop8(src *imageset.Image, x0, y0, w, h int) *imageset.Image {
 	return im
 }
 
+// textured draws size×size crops of src until one has at least 64
+// distinct values in every channel: a photo's flat margins (the retina's
+// black surround) say nothing about a filter.
+func textured(r *rand.Rand, src *imageset.Image, size int) *imageset.Image {
+	for {
+		im := crop8(src, r.IntN(src.W-size), r.IntN(src.H-size), size, size)
+		rich := true
+		for _, pl := range im.Pix8 {
+			var seen [256]bool
+			n := 0
+			for _, v := range pl {
+				if !seen[v] {
+					seen[v] = true
+					n++
+				}
+			}
+			rich = rich && n >= 64
+		}
+		if rich {
+			return im
+		}
+	}
+}
+
 // applyStack runs a stack on an image, stored as a file would hold it.
 func applyStack(t testing.TB, im *imageset.Image, st *kernels.Stack, p []float64) *imageset.Image {
 	q, err := ApplyStack(im, st, p)
@@ -77,7 +101,7 @@ func spatialTrials(t *testing.T, spec string, trials, size int, s Settings, stri
 	ok := 0
 	for i := range trials {
 		src := colour[i%len(colour)]
-		im := crop8(src, r.IntN(src.W-size), r.IntN(src.H-size), size, size)
+		im := textured(r, src, size)
 		ps := st.Params()
 		truth := make([]float64, len(ps))
 		for j, pp := range ps {
