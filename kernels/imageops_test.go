@@ -178,3 +178,28 @@ func BenchmarkSpatialStep(b *testing.B) {
 	}
 	b.ReportMetric(float64(w*h)/1e6, "MP")
 }
+
+// TestCellsOfClampedTargets: a stored 1 names the open top cell even where
+// the level nearest to it is the one below (b = 24.976: level 24 stores as
+// 250/255, level 25 and up clamp to 255/255), and a stored 0 the open
+// bottom one.
+func TestCellsOfClampedTargets(t *testing.T) {
+	c := NewCells(Midrise, 24.976, 255, false)
+	if c.Kt != 25 {
+		t.Fatalf("Kt = %v, want 25", c.Kt)
+	}
+	for _, g := range []float64{25.01 / 24.976, 1.3} {
+		if r := c.Residual(g, 1); r != 0 {
+			t.Errorf("g %.4f against a stored 1: residual %g, want 0", g, r)
+		}
+	}
+	if r := c.Residual(0.99, 1); r >= 0 {
+		t.Errorf("g 0.99 (level 24) against a stored 1: residual %g, want below 0", r)
+	}
+	if r := c.Residual(-0.2, 0); r != 0 {
+		t.Errorf("g −0.2 against a stored 0: residual %g, want 0", r)
+	}
+	if r := c.Residual(24.2/24.976, 250.0/255); r != 0 {
+		t.Errorf("level 24 against its own stored value: residual %g", r)
+	}
+}

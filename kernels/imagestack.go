@@ -198,6 +198,14 @@ func NewCells(m Model, b, levels float64, middle bool) Cells {
 // inside it.
 func (c Cells) Residual(g, t float64) float64 {
 	k := math.Max(c.Kb, math.Min(c.Kt, math.Round(t*c.S-c.D)))
+	// A stored 1 (or 0) is every level from Kt up (Kb down) clamped, not
+	// the level nearest to it: the nearest can be one below Kt, whose
+	// cell is closed above.
+	if t >= 1 {
+		k = c.Kt
+	} else if t <= 0 {
+		k = c.Kb
+	}
 	lo, hi := (k-c.C)/c.S, (k+1-c.C)/c.S
 	switch {
 	case k > c.Kb && g < lo:

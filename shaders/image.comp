@@ -206,6 +206,11 @@ double cellResidual(double g, double t) {
 	// math.Round: halves away from zero (a target at 0 is one)
 	double z = t * cs - cd;
 	double k = max(ckb, min(ckt, sign(z) * floor(abs(z) + 0.5LF)));
+	if (t >= 1.0LF) {
+		k = ckt;
+	} else if (t <= 0.0LF) {
+		k = ckb;
+	}
 	double lo = (k - cc) / cs, hi = (k + 1.0LF - cc) / cs;
 	if (k > ckb && g < lo) {
 		return g - lo;

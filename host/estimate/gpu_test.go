@@ -100,14 +100,14 @@ func TestOwnOperatorOnGPU(t *testing.T) {
 }
 
 // TestSpatialStacksOnGPU runs the spatial stack trials with the image
-// passes on the GPU: 2 trials a stack on llvmpipe (QUANTFIT_SPATIAL_TRIALS
-// sets more), every one within the bounds for saturation and blur.
+// passes on the GPU: 2 trials a stack on llvmpipe, both within the
+// bounds (QUANTFIT_SPATIAL_TRIALS sets more: the H100 ran 40, bench/RESULTS.md).
 func TestSpatialStacksOnGPU(t *testing.T) {
 	estimate.AccuracyTrial(t)
 	d := openGPU(t)
 	trials := estimate.SpatialTrialCount(2)
 	for _, spec := range []string{"saturation,quantize", "blur,quantize", "colormatrix,quantize"} {
-		estimate.SpatialTrials(t, spec, trials, 128, estimate.Settings{Backend: &backend.GPU{Device: d}}, spec != "colormatrix,quantize")
+		estimate.SpatialTrials(t, spec, trials, 128, estimate.Settings{Backend: &backend.GPU{Device: d}})
 	}
 }
 

@@ -58,22 +58,26 @@ func applyStack(t testing.TB, im *imageset.Image, st *kernels.Stack, p []float64
 }
 
 // TestSpatialStacks: stacks with an image operator before the quantizer,
-// applied to crops of the colour photos and stored as 8-bit: saturation
-// within 0.02 and blur's σ within 5%, b within 0.05, in every trial; a
-// colour matrix within 0.1 of the identity is reported (its entries are
-// weakly determined where a photo's channels move together) and must
-// explain the targets. QUANTFIT_SPATIAL_TRIALS sets the trials per stack
-// (the 40 and 20 take minutes).
+// applied to crops of the colour photos and stored as 8-bit, with the
+// issue's bounds and counts: saturation within 0.02 and b within 0.05 in
+// 38 of 40 trials; blur's σ within 5% in 18 of 20 (ImageMagick's own blur
+// in cmd/quantfit); a colour matrix within 0.1 of the identity, entries
+// within 0.02, in 18 of 20. -short runs 2 trials of each, both within.
+// QUANTFIT_SPATIAL_TRIALS sets the trials per stack, the share the same.
 func TestSpatialStacks(t *testing.T) {
-	trials := spatialTrialCount(6)
-	if testing.Short() {
-		trials = 2
-	}
-	for _, spec := range []string{"saturation,quantize", "blur,quantize", "colormatrix,quantize"} {
-		spatialTrials(t, spec, trials, 160, Settings{}, spec != "colormatrix,quantize")
+	for _, c := range []struct {
+		spec   string
+		trials int
+	}{{"saturation,quantize", 40}, {"blur,quantize", 20}, {"colormatrix,quantize", 20}} {
+		n := spatialTrialCount(c.trials)
+		if testing.Short() {
+			n = 2
+		}
+		spatialTrials(t, c.spec, n, 160, Settings{})
 	}
 }
 
+// spatialTrialCount is n, or QUANTFIT_SPATIAL_TRIALS where set.
 func spatialTrialCount(n int) int {
 	if v, err := strconv.Atoi(os.Getenv("QUANTFIT_SPATIAL_TRIALS")); err == nil && v > 0 {
 		return v
@@ -81,12 +85,24 @@ func spatialTrialCount(n int) int {
 	return n
 }
 
+// spatialShare is the share of trials a stack must get within bounds: the
+// issue's 95% for saturation, 90% for the others; all of two or fewer.
+func spatialShare(spec string, trials int) int {
+	share := 0.9
+	if spec == "saturation,quantize" {
+		share = 0.95
+	}
+	if trials <= 2 {
+		return trials
+	}
+	return int(math.Ceil(share * float64(trials)))
+}
+
 // spatialTrials fits spec to size×size crops of the colour photos filtered
 // at random parameters (saturation in [0, 2], σ in [0.5, 3], a matrix
-// within 0.1 of the identity, b in [5, 30]) and returns how many trials
-// land within the bounds; with strict every trial must, else every fit
-// must explain its targets.
-func spatialTrials(t *testing.T, spec string, trials, size int, s Settings, strict bool) int {
+// within 0.1 of the identity, b in [5, 30]) and fails unless
+// spatialShare of them land within the bounds.
+func spatialTrials(t *testing.T, spec string, trials, size int, s Settings) {
 	r := rand.New(rand.NewPCG(9, uint64(len(spec))))
 	var colour []*imageset.Image
 	for _, im := range loadPhotos(t) {
@@ -138,14 +154,12 @@ func spatialTrials(t *testing.T, spec string, trials, size int, s Settings, stri
 			ok++
 		}
 		t.Logf("%s %s on %s: worst parameter off by %.4f, b %.3f (truth %.3f), loss %.3g, %.1f s", spec, src.Name, res.Backend, worst, res.Params[nb].Value, truth[nb], res.Loss, res.Seconds)
-		if !strict {
-			if res.Loss > 1e-4 {
-				t.Errorf("%s %s: loss %.3g: the fit does not explain the targets", spec, src.Name, res.Loss)
-			}
-		} else if !good {
-			t.Errorf("%s %s: parameters %v, truth %v", spec, src.Name, res.Params, truth)
+		if !good {
+			t.Logf("%s %s: outside the bounds: parameters %v, truth %v", spec, src.Name, res.Params, truth)
 		}
 	}
 	t.Logf("%s: %d/%d trials within bounds", spec, ok, trials)
-	return ok
+	if need := spatialShare(spec, trials); ok < need {
+		t.Errorf("%s: %d of %d trials within bounds, want %d", spec, ok, trials, need)
+	}
 }
