@@ -26,6 +26,15 @@ const (
 	bindOut  = 1 // its output state
 	bindAux  = 2 // the blur's scratch, or the targets
 	bindTaps = 5 // the Gaussian mixes' taps and coefficients
+
+	// restore.comp's, beside bindIn (u), bindOut (the next u), bindAux (the
+	// stored image) and bindPartial
+	bindLo = 3
+	bindHi = 4
+	bindWx = 5
+	bindWy = 8
+	bindM  = 9
+	bindV  = 10
 )
 
 var bindingDefines = []string{
@@ -36,6 +45,9 @@ var bindingDefines = []string{
 	fmt.Sprintf("BIND_RESULT=%d", bindResult),
 	fmt.Sprintf("BIND_IN=%d", bindIn), fmt.Sprintf("BIND_OUT=%d", bindOut),
 	fmt.Sprintf("BIND_AUX=%d", bindAux), fmt.Sprintf("BIND_TAPS=%d", bindTaps),
+	fmt.Sprintf("BIND_LO=%d", bindLo), fmt.Sprintf("BIND_HI=%d", bindHi),
+	fmt.Sprintf("BIND_WX=%d", bindWx), fmt.Sprintf("BIND_WY=%d", bindWy),
+	fmt.Sprintf("BIND_M=%d", bindM), fmt.Sprintf("BIND_V=%d", bindV),
 }
 
 // source returns shader name specialized by defines and the bindings.

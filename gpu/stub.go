@@ -62,3 +62,13 @@ func (e *ImageEvaluator) CellSums([]float64, kernels.Cells, []float64, []float64
 }
 func (e *ImageEvaluator) Err() error { return ErrUnavailable }
 func (e *ImageEvaluator) Close()     {}
+
+// Restorer is unavailable in this build.
+type Restorer struct{}
+
+func (d *Device) NewRestorer(*kernels.Restoration) (*Restorer, error) { return nil, ErrUnavailable }
+func (r *Restorer) Step(kernels.StepConsts)                           {}
+func (r *Restorer) Energy() float64                                   { return 0 }
+func (r *Restorer) Image() [][]float32                                { return nil }
+func (r *Restorer) Err() error                                        { return ErrUnavailable }
+func (r *Restorer) Close()                                            {}

@@ -194,18 +194,24 @@ func NewCells(m Model, b, levels float64, middle bool) Cells {
 	return Cells{S: s, C: c, D: d, Kb: math.Ceil(s*half-d) - 1, Kt: math.Ceil(s*(1-half) - d), Middle: middle}
 }
 
-// Residual is g's distance to the cell of the level that t names, 0
-// inside it.
-func (c Cells) Residual(g, t float64) float64 {
-	k := math.Max(c.Kb, math.Min(c.Kt, math.Round(t*c.S-c.D)))
+// level is the level that stored value t names.
+func (c Cells) level(t float64) float64 {
 	// A stored 1 (or 0) is every level from Kt up (Kb down) clamped, not
 	// the level nearest to it: the nearest can be one below Kt, whose
 	// cell is closed above.
 	if t >= 1 {
-		k = c.Kt
-	} else if t <= 0 {
-		k = c.Kb
+		return c.Kt
 	}
+	if t <= 0 {
+		return c.Kb
+	}
+	return math.Max(c.Kb, math.Min(c.Kt, math.Round(t*c.S-c.D)))
+}
+
+// Residual is g's distance to the cell of the level that t names, 0
+// inside it.
+func (c Cells) Residual(g, t float64) float64 {
+	k := c.level(t)
 	lo, hi := (k-c.C)/c.S, (k+1-c.C)/c.S
 	switch {
 	case k > c.Kb && g < lo:

@@ -1,0 +1,89 @@
+package gpu
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/quantfit/quantfit/kernels"
+)
+
+// restoration is a problem over a textured w×h image quantized at b = 7:
+// cells as bounds, random pair weights, a few samples fixed as known.
+func restoration(r *rand.Rand, w, h, channels int, e kernels.Energy, rule kernels.Rule) *kernels.Restoration {
+	x := texture(r, w, h, channels)
+	cells := kernels.NewCells(kernels.Midrise, 7, 255, false)
+	p := &kernels.Restoration{W: w, H: h, Energy: e, Rule: rule}
+	for c := range channels {
+		n := w * h
+		q, lo, hi, wx, wy := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+		for i, v := range x.C[c] {
+			t := math.Round(255*kernels.Midrise.Apply(v, 7)) / 255
+			l, hh := cells.Bounds(t)
+			q[i], lo[i], hi[i] = float32(t), float32(l), float32(hh)
+			if r.IntN(10) == 0 {
+				lo[i], hi[i] = q[i], q[i]
+			}
+			wx[i], wy[i] = r.Float32(), r.Float32()
+		}
+		p.Q, p.Lo, p.Hi = append(p.Q, q), append(p.Lo, lo), append(p.Hi, hi)
+		p.Wx, p.Wy = append(p.Wx, wx), append(p.Wy, wy)
+	}
+	return p
+}
+
+// TestRestoreParity holds restore.comp to kernels.CPURestorer: every
+// energy and update rule, 25 steps on an image of odd size (workgroups cut
+// at the edges), the energies along the way and the images at the end.
+func TestRestoreParity(t *testing.T) {
+	d := device(t)
+	rules := []kernels.Rule{
+		{Kind: kernels.RuleSGD}, {Kind: kernels.RuleMomentum, Mu: 0.9}, {Kind: kernels.RuleNesterov, Mu: 0.9},
+		{Kind: kernels.RuleAdagrad, Eps: 1e-10}, {Kind: kernels.RuleRMSprop, Rho: 0.99, Eps: 1e-8},
+		{Kind: kernels.RuleAdam, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8},
+	}
+	energies := []kernels.Energy{{Kind: kernels.Tikhonov}, {Kind: kernels.TV, Eps: 0.03, Fidelity: 0.5}, {Kind: kernels.EdgeAware, Fidelity: 0.1}}
+	r := rand.New(rand.NewPCG(5, 8))
+	for _, e := range energies {
+		for _, rule := range rules {
+			p := restoration(r, 37, 29, 2, e, rule)
+			cpu, err := kernels.NewRestorer(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := d.NewRestorer(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lr := 0.02
+			if rule.Kind >= kernels.RuleAdagrad {
+				lr = 0.01
+			}
+			for step := 1; step <= 25; step++ {
+				c := rule.Consts(lr, step)
+				cpu.Step(c)
+				g.Step(c)
+				if step%5 == 0 {
+					ec, eg := cpu.Energy(), g.Energy()
+					if math.Abs(ec-eg) > 1e-5*math.Max(1, ec) {
+						t.Errorf("%v rule %d step %d: energy cpu %.8g, gpu %.8g", e.Kind, rule.Kind, step, ec, eg)
+					}
+				}
+			}
+			a, b := cpu.Image(), g.Image()
+			if err := g.Err(); err != nil {
+				t.Fatal(err)
+			}
+			worst := 0.0
+			for c := range a {
+				for i := range a[c] {
+					worst = math.Max(worst, math.Abs(float64(a[c][i]-b[c][i])))
+				}
+			}
+			if worst > 2e-5 {
+				t.Errorf("%v rule %d: images differ by %.3g", e.Kind, rule.Kind, worst)
+			}
+			g.Close()
+		}
+	}
+}

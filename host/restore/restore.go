@@ -1,0 +1,463 @@
+// Package restore recovers images by energy minimization: a quantized
+// image dequantized (the smoothest image whose every sample stays in the
+// quantization cell of its stored value) and missing pixels inpainted (the
+// smoothest fill of the known ones), by the per-pixel update rules of
+// host/optim's methods. The steps run where a Backend puts them: the CPU
+// (kernels.CPURestorer) or the GPU (package gpu through gpu/backend).
+package restore
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/quantfit/quantfit/host/imageset"
+	"github.com/quantfit/quantfit/host/optim"
+	"github.com/quantfit/quantfit/kernels"
+)
+
+// Backend makes the Restorer of a problem. CPU is the CPU's; gpu/backend
+// puts a GPU behind it.
+type Backend interface {
+	Name() string
+	// Renderer names the device ("" on the CPU).
+	Renderer() string
+	// Restorer returns the problem's restorer and the name of the backend
+	// that runs it.
+	Restorer(p *kernels.Restoration) (kernels.Restorer, string, error)
+}
+
+// CPU runs restorations on the CPU, all cores.
+type CPU struct{}
+
+// Name implements Backend.
+func (CPU) Name() string { return "cpu" }
+
+// Renderer implements Backend.
+func (CPU) Renderer() string { return "" }
+
+// Restorer implements Backend.
+func (CPU) Restorer(p *kernels.Restoration) (kernels.Restorer, string, error) {
+	r, err := kernels.NewRestorer(p)
+	return r, "cpu", err
+}
+
+// Settings of a run. Zero values mean the defaults documented per field.
+type Settings struct {
+	// Energy is the smoothness term, its ε (TV; default a fifth of a cell,
+	// or 0.01 when inpainting) and the fidelity weight (default 0).
+	Energy kernels.Energy
+	// Method is the update rule: *optim.SGD, *optim.Momentum,
+	// *optim.Nesterov, *optim.Adagrad, *optim.RMSprop or *optim.Adam.
+	// Default Nesterov.
+	Method optim.Method
+	// LearningRate is the base rate. Default: DefaultRate's.
+	LearningRate float64
+	// Schedule scales the rate per step. Default optim.Constant.
+	Schedule optim.Schedule
+	// Steps is the most steps taken. Default 300.
+	Steps int
+	// Tolerance stops the run once the energy falls by less than this
+	// share of itself between two checks. Default 0, never.
+	Tolerance float64
+	// Every is how many steps pass between energy checks (a reduction
+	// over the whole image). Default 10.
+	Every int
+	// Recorder, if set, sees each check; an error it returns ends the run.
+	Recorder func(Check) error
+	// Backend runs the steps. Default CPU.
+	Backend Backend
+}
+
+// Check is the state at an energy check.
+type Check struct {
+	Step   int
+	Energy float64
+	LR     float64
+	// Image is the current image, given only to a Recorder that asks:
+	// WantImage set.
+	Image [][]float32
+}
+
+// Result is a run's outcome.
+type Result struct {
+	// Planes are the restored image, one plane per channel, in [0, 1].
+	Planes   [][]float32
+	Energy   float64 // mean energy per sample at the end
+	Start    float64 // ... and at the start
+	Steps    int
+	Status   optim.Status
+	Method   string
+	Backend  string
+	Renderer string
+	Seconds  float64
+}
+
+// Rule returns the per-sample form of method, its defaults resolved as
+// host/optim resolves them.
+func Rule(method optim.Method) (kernels.Rule, error) {
+	or := func(v, def float64) float64 {
+		if v == 0 {
+			return def
+		}
+		return v
+	}
+	switch m := method.(type) {
+	case *optim.SGD:
+		return kernels.Rule{Kind: kernels.RuleSGD}, nil
+	case *optim.Momentum:
+		return kernels.Rule{Kind: kernels.RuleMomentum, Mu: or(m.Mu, 0.9)}, nil
+	case *optim.Nesterov:
+		return kernels.Rule{Kind: kernels.RuleNesterov, Mu: or(m.Mu, 0.9)}, nil
+	case *optim.Adagrad:
+		return kernels.Rule{Kind: kernels.RuleAdagrad, Eps: or(m.Eps, 1e-10)}, nil
+	case *optim.RMSprop:
+		return kernels.Rule{Kind: kernels.RuleRMSprop, Rho: or(m.Rho, 0.99), Eps: or(m.Eps, 1e-8)}, nil
+	case *optim.Adam:
+		return kernels.Rule{Kind: kernels.RuleAdam, Beta1: or(m.Beta1, 0.9), Beta2: or(m.Beta2, 0.999), Eps: or(m.Eps, 1e-8)}, nil
+	}
+	return kernels.Rule{}, fmt.Errorf("restore: method %T has no per-pixel form", method)
+}
+
+// DefaultRate is the base rate of rule on energy e for images whose cells
+// are about cell wide (1 when inpainting). The plain rules take steps of
+// the gradient: stable below 1/(2·4·2) for the Laplacian of Tikhonov, and
+// about ε/8 for TV, whose curvature is 1/ε. The adaptive ones step in
+// units of u: a tenth of a cell.
+func DefaultRate(rule kernels.RuleKind, e kernels.Energy, cell float64) float64 {
+	switch rule {
+	case kernels.RuleAdagrad, kernels.RuleRMSprop, kernels.RuleAdam:
+		return 0.1 * cell
+	}
+	lr := 0.12
+	if e.Kind == kernels.TV {
+		lr = e.Eps / 8
+	}
+	lr /= 1 + e.Fidelity
+	if rule == kernels.RuleMomentum || rule == kernels.RuleNesterov {
+		lr /= 4 // the momentum's sum of past gradients
+	}
+	return lr
+}
+
+// Run minimizes p's energy from its stored image. cell is the width of a
+// quantization cell (the adaptive rules' unit; 1 when inpainting).
+func Run(p *kernels.Restoration, cell float64, s Settings) (*Result, error) {
+	start := time.Now()
+	if s.Steps < 0 || s.Every < 0 || s.Tolerance < 0 || s.LearningRate < 0 || math.IsNaN(s.LearningRate) {
+		return nil, errors.New("restore: negative steps, check interval, tolerance or rate")
+	}
+	if s.Method == nil {
+		s.Method = &optim.Nesterov{}
+	}
+	rule, err := Rule(s.Method)
+	if err != nil {
+		return nil, err
+	}
+	p.Rule = rule
+	if s.Steps == 0 {
+		s.Steps = 300
+	}
+	if s.Every == 0 {
+		s.Every = 10
+	}
+	if s.Schedule == nil {
+		s.Schedule = optim.Constant{}
+	}
+	if s.LearningRate == 0 {
+		s.LearningRate = DefaultRate(rule.Kind, p.Energy, cell)
+	}
+	be := s.Backend
+	if be == nil {
+		be = CPU{}
+	}
+	r, name, err := be.Restorer(p)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	res := &Result{Method: methodName(rule.Kind), Backend: name, Status: optim.IterationLimit}
+	if name != "cpu" {
+		res.Renderer = be.Renderer()
+	}
+	res.Start = r.Energy()
+	last := res.Start
+	for t := 1; t <= s.Steps; t++ {
+		lr := s.Schedule.Rate(s.LearningRate, t-1)
+		r.Step(rule.Consts(lr, t))
+		res.Steps = t
+		if t%s.Every != 0 && t != s.Steps {
+			continue
+		}
+		e := r.Energy()
+		if err := r.Err(); err != nil {
+			return nil, err
+		}
+		if s.Recorder != nil {
+			c := Check{Step: t, Energy: e, LR: lr}
+			if err := s.Recorder(c); err != nil {
+				return nil, err
+			}
+		}
+		if s.Tolerance > 0 && last-e < s.Tolerance*last {
+			res.Status = optim.EarlyStop
+			last = e
+			break
+		}
+		last = e
+	}
+	res.Energy = last
+	res.Planes = r.Image()
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+func methodName(k kernels.RuleKind) string {
+	return [...]string{"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"}[k]
+}
+
+// Dequantization is the problem of restoring im, stored by the quantizer
+// of model m at b: every sample bound to its value's cell.
+func Dequantization(im *imageset.Image, m kernels.Model, b float64, e kernels.Energy) (*kernels.Restoration, float64, error) {
+	if !(b > m.Shift()+1) || math.IsInf(b, 0) {
+		return nil, 0, fmt.Errorf("restore: b = %g is not a quantizer's for model %s", b, m)
+	}
+	cells := kernels.NewCells(m, b, im.Max(), false)
+	cell := 1 / cells.S
+	p := &kernels.Restoration{W: im.W, H: im.H, Energy: e}
+	if p.Energy.Kind == kernels.TV && p.Energy.Eps == 0 {
+		p.Energy.Eps = cell / 5
+	}
+	n := im.W * im.H
+	for c := range im.Channels {
+		q, lo, hi := make([]float32, n), make([]float32, n), make([]float32, n)
+		for i := range n {
+			t := float64(im.Value(c, i))
+			q[i] = float32(t)
+			l, h := cells.Bounds(t)
+			lo[i], hi[i] = float32(l), float32(h)
+		}
+		if p.Energy.Kind == kernels.EdgeAware {
+			// the cells shrink about the stored value with the
+			// flatness: in texture the stored middle is the best guess
+			flat := Flat(q, im.W, im.H)
+			for i, f := range flat {
+				lo[i] = q[i] - f*(q[i]-lo[i])
+				hi[i] = q[i] + f*(hi[i]-q[i])
+			}
+			wx, wy := Weights(q, flat, im.W, im.H, cell)
+			p.Wx, p.Wy = append(p.Wx, wx), append(p.Wy, wy)
+		}
+		p.Q, p.Lo, p.Hi = append(p.Q, q), append(p.Lo, lo), append(p.Hi, hi)
+	}
+	return p, cell, nil
+}
+
+// Inpainting is the problem of filling im's missing samples (missing(c,
+// i) for sample i of channel c) with the known ones fixed. The missing
+// start at the mean of the known in their channel.
+func Inpainting(im *imageset.Image, missing func(c, i int) bool, e kernels.Energy) (*kernels.Restoration, error) {
+	p := &kernels.Restoration{W: im.W, H: im.H, Energy: e}
+	if p.Energy.Kind == kernels.EdgeAware {
+		return nil, errors.New("restore: the edge-aware energy reads the stored image, which inpainting lacks: use tikhonov or tv")
+	}
+	if p.Energy.Kind == kernels.TV && p.Energy.Eps == 0 {
+		p.Energy.Eps = 0.01
+	}
+	p.Energy.Fidelity = 0
+	n := im.W * im.H
+	gone := 0
+	for c := range im.Channels {
+		q, lo, hi := make([]float32, n), make([]float32, n), make([]float32, n)
+		sum, known := 0.0, 0
+		for i := range n {
+			if !missing(c, i) {
+				v := im.Value(c, i)
+				q[i], lo[i], hi[i] = v, v, v
+				sum += float64(v)
+				known++
+			}
+		}
+		if known == 0 {
+			return nil, fmt.Errorf("restore: %s: channel %d has no known pixel to inpaint from", im.Name, c)
+		}
+		fill := float32(sum / float64(known))
+		for i := range n {
+			if missing(c, i) {
+				q[i], lo[i], hi[i] = fill, 0, 1
+				gone++
+			}
+		}
+		p.Q, p.Lo, p.Hi = append(p.Q, q), append(p.Lo, lo), append(p.Hi, hi)
+	}
+	if gone == 0 {
+		return nil, fmt.Errorf("restore: %s: no pixel is missing", im.Name)
+	}
+	return p, nil
+}
+
+// Extremes is the classic demonstration's mask: a sample at 0 or at the
+// full scale is missing.
+func Extremes(im *imageset.Image) func(c, i int) bool {
+	return func(c, i int) bool {
+		v := im.Value(c, i)
+		return v <= 0 || v >= 1
+	}
+}
+
+// Image stores planes in [0, 1] as an image of depth 8 or 16 bits, named
+// name.
+func Image(planes [][]float32, w, h, depth int, name string) (*imageset.Image, error) {
+	if depth != 8 && depth != 16 {
+		return nil, fmt.Errorf("restore: depth %d: want 8 or 16", depth)
+	}
+	im := &imageset.Image{Name: name, W: w, H: h, Channels: len(planes)}
+	for _, pl := range planes {
+		if depth == 8 {
+			out := make([]uint8, len(pl))
+			for i, v := range pl {
+				out[i] = uint8(math.Round(255 * float64(min(max(v, 0), 1))))
+			}
+			im.Pix8 = append(im.Pix8, out)
+		} else {
+			out := make([]uint16, len(pl))
+			for i, v := range pl {
+				out[i] = uint16(math.Round(65535 * float64(min(max(v, 0), 1))))
+			}
+			im.Pix16 = append(im.Pix16, out)
+		}
+	}
+	return im, nil
+}
+
+// PSNR is the peak signal-to-noise ratio of planes a against image ref,
+// in dB over every sample (+Inf when equal).
+func PSNR(a [][]float32, ref *imageset.Image) float64 {
+	se, n := 0.0, 0
+	for c, pl := range a {
+		for i, v := range pl {
+			d := float64(v) - float64(ref.Value(c, i))
+			se += d * d
+			n++
+		}
+	}
+	return 10 * math.Log10(float64(n)/se)
+}
+
+// Flatness is the density of level changes (pairs of neighbours whose
+// stored values differ, per sample) at which smoothing stops: a band of a
+// smooth ramp 1/Flatness samples wide or narrower is taken for texture.
+const Flatness = 0.25
+
+// Flat is each sample's flatness in stored plane q (w×h): 1 − (density of
+// level changes in the 7×7 window about it)/Flatness, at least 0.
+// Smoothing within cells recovers a ramp that quantization cut into wide
+// bands, but in texture, where the level changes every sample or two, it
+// pulls samples to the edges of their cells, further from the truth than
+// the middle they were stored at.
+func Flat(q []float32, w, h int) []float32 {
+	const r = 3
+	// summed-area table of the level changes to the right and below
+	sat := make([]float64, (w+1)*(h+1))
+	for y := range h {
+		row := 0.0
+		for x := range w {
+			i := y*w + x
+			if x+1 < w && q[i+1] != q[i] {
+				row++
+			}
+			if y+1 < h && q[i+w] != q[i] {
+				row++
+			}
+			sat[(y+1)*(w+1)+x+1] = sat[y*(w+1)+x+1] + row
+		}
+	}
+	size := bandSizes(q, w, h)
+	flat := make([]float32, w*h)
+	for y := range h {
+		y0, y1 := max(0, y-r), min(h, y+r+1)
+		for x := range w {
+			x0, x1 := max(0, x-r), min(w, x+r+1)
+			sum := sat[y1*(w+1)+x1] - sat[y0*(w+1)+x1] - sat[y1*(w+1)+x0] + sat[y0*(w+1)+x0]
+			d := sum / float64((y1-y0)*(x1-x0))
+			i := y*w + x
+			band := min(1, max(0, float64(size[i]-Band/4)/(Band-Band/4)))
+			flat[i] = float32(max(0, 1-d/Flatness) * band)
+		}
+	}
+	return flat
+}
+
+// Band is the area, in samples, from which a band (a 4-connected region of
+// one stored value) counts as part of a ramp; bands of a quarter of it or
+// less are specks of noise, left as stored.
+const Band = 64
+
+// bandSizes is the area of each sample's band.
+func bandSizes(q []float32, w, h int) []int {
+	n := w * h
+	parent := make([]int32, n)
+	for i := range parent {
+		parent[i] = int32(i)
+	}
+	find := func(i int32) int32 {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	for y := range h {
+		for x := range w {
+			i := y*w + x
+			if x+1 < w && q[i+1] == q[i] {
+				parent[find(int32(i))] = find(int32(i + 1))
+			}
+			if y+1 < h && q[i+w] == q[i] {
+				parent[find(int32(i))] = find(int32(i + w))
+			}
+		}
+	}
+	count := make([]int, n)
+	for i := range n {
+		count[find(int32(i))]++
+	}
+	size := make([]int, n)
+	for i := range n {
+		size[i] = count[find(int32(i))]
+	}
+	return size
+}
+
+// Weights are the edge-aware energy's pair weights for stored plane q
+// (cells cell wide) of flatness flat: the product of both samples'
+// flatness, and 0 across a jump of more than one level (an edge of the
+// scene).
+func Weights(q, flat []float32, w, h int, cell float64) (wx, wy []float32) {
+	n := w * h
+	wx, wy = make([]float32, n), make([]float32, n)
+	jump := float32(1.5 * cell)
+	for y := range h {
+		for x := range w {
+			i := y*w + x
+			if x+1 < w && abs(q[i+1]-q[i]) <= jump {
+				wx[i] = flat[i] * flat[i+1]
+			}
+			if y+1 < h && abs(q[i+w]-q[i]) <= jump {
+				wy[i] = flat[i] * flat[i+w]
+			}
+		}
+	}
+	return wx, wy
+}
+
+func abs(v float32) float32 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}

@@ -1,0 +1,403 @@
+package kernels
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Restoration by energy minimization: the per-pixel math of quantfit
+// restore, and the specification of shaders/restore.comp. An image u (one
+// float32 plane per channel) descends a smoothness energy, every sample
+// kept within its bounds [Lo, Hi]: the quantization cell of its stored
+// value when dequantizing, the value itself (Lo = Hi) for a known pixel
+// and [0, 1] for a missing one when inpainting. Channels are independent.
+//
+// A step is fused, as on the GPU: at every sample the energy's gradient at
+// the current u, the update rule's step with it, the projection onto the
+// bounds; all samples from the same u (Jacobi), into a second plane.
+
+// Smoothness names the smoothness term of an Energy.
+type Smoothness int
+
+const (
+	// Tikhonov is Σ (u_right − u)² + (u_below − u)², over neighbour pairs.
+	Tikhonov Smoothness = iota
+	// TV is the total variation Σ √(dx² + dy² + ε²) − ε, forward
+	// differences, smoothed by ε.
+	TV
+	// EdgeAware is Tikhonov with each pair weighted: Σ wx·(u_right − u)²
+	// + wy·(u_below − u)², the weights given with the problem (host/restore
+	// derives them from the stored image).
+	EdgeAware
+)
+
+var smoothnessNames = [...]string{"tikhonov", "tv", "edge"}
+
+func (s Smoothness) String() string {
+	if int(s) < len(smoothnessNames) {
+		return smoothnessNames[s]
+	}
+	return fmt.Sprintf("Smoothness(%d)", int(s))
+}
+
+// ParseSmoothness reads a Smoothness by name.
+func ParseSmoothness(name string) (Smoothness, error) {
+	for i, n := range smoothnessNames {
+		if n == name {
+			return Smoothness(i), nil
+		}
+	}
+	return 0, fmt.Errorf("kernels: unknown energy %q (want tikhonov, tv or edge)", name)
+}
+
+// Energy is a restoration's energy per channel: a smoothness term plus
+// Fidelity·Σ(u − q)², q the stored image.
+type Energy struct {
+	Kind Smoothness
+	// Eps is TV's ε. Required positive for TV.
+	Eps float64
+	// Fidelity weighs the data term; 0 leaves u to the bounds alone.
+	Fidelity float64
+}
+
+// RuleKind names a per-sample update rule: the formulas of host/optim's
+// methods, element by element.
+type RuleKind int
+
+const (
+	RuleSGD RuleKind = iota
+	RuleMomentum
+	RuleNesterov
+	RuleAdagrad
+	RuleRMSprop
+	RuleAdam
+)
+
+// Rule is an update rule with its constants, defaults resolved: Mu for
+// momentum and Nesterov, Rho for RMSprop, Beta1 and Beta2 for Adam, Eps
+// for Adagrad, RMSprop and Adam.
+type Rule struct {
+	Kind                       RuleKind
+	Mu, Rho, Beta1, Beta2, Eps float64
+}
+
+// state reports how many state planes the rule keeps per channel.
+func (r Rule) state() int {
+	switch r.Kind {
+	case RuleSGD:
+		return 0
+	case RuleAdam:
+		return 2
+	}
+	return 1
+}
+
+// StepConsts are a step's host-side constants: the rate, and Adam's bias
+// corrections 1 − β₁ᵗ and 1 − β₂ᵗ (computed in double on the host, as
+// host/optim does).
+type StepConsts struct {
+	LR, C1, C2 float32
+}
+
+// Consts returns step t's constants (t from 1) at rate lr.
+func (r Rule) Consts(lr float64, t int) StepConsts {
+	c := StepConsts{LR: float32(lr), C1: 1, C2: 1}
+	if r.Kind == RuleAdam {
+		c.C1 = float32(1 - math.Pow(r.Beta1, float64(t)))
+		c.C2 = float32(1 - math.Pow(r.Beta2, float64(t)))
+	}
+	return c
+}
+
+// update is the rule at one sample: x the value, g its gradient, m and v
+// its state (unused ones ignored); it returns the new value, unprojected.
+func (r Rule) update(x, g float32, m, v *float32, c StepConsts) float32 {
+	switch r.Kind {
+	case RuleMomentum:
+		*m = float32(r.Mu)*(*m) + g
+		return x - c.LR*(*m)
+	case RuleNesterov:
+		*m = float32(r.Mu)*(*m) + g
+		return x - c.LR*(g+float32(r.Mu)*(*m))
+	case RuleAdagrad:
+		*m += g * g
+		return x - c.LR*g/(sqrt32(*m)+float32(r.Eps))
+	case RuleRMSprop:
+		rho := float32(r.Rho)
+		*m = rho*(*m) + (1-rho)*g*g
+		return x - c.LR*g/(sqrt32(*m)+float32(r.Eps))
+	case RuleAdam:
+		b1, b2 := float32(r.Beta1), float32(r.Beta2)
+		*m = b1*(*m) + (1-b1)*g
+		*v = b2*(*v) + (1-b2)*g*g
+		return x - c.LR*(*m/c.C1)/(sqrt32(*v/c.C2)+float32(r.Eps))
+	}
+	return x - c.LR*g
+}
+
+func sqrt32(v float32) float32 { return float32(math.Sqrt(float64(v))) }
+
+// Restoration is a problem: the stored image Q and the bounds, planes of
+// W·H samples per channel, EdgeAware's weights of the pairs to the right
+// (Wx) and below (Wy) of each sample, the energy and the update rule.
+type Restoration struct {
+	W, H      int
+	Q, Lo, Hi [][]float32
+	Wx, Wy    [][]float32
+	Energy    Energy
+	Rule      Rule
+}
+
+// Check reports a malformed problem.
+func (p *Restoration) Check() error {
+	n := p.W * p.H
+	if n <= 0 || len(p.Q) == 0 || len(p.Lo) != len(p.Q) || len(p.Hi) != len(p.Q) {
+		return errors.New("kernels: a restoration needs an image and bounds for every channel")
+	}
+	for c := range p.Q {
+		if len(p.Q[c]) != n || len(p.Lo[c]) != n || len(p.Hi[c]) != n {
+			return fmt.Errorf("kernels: channel %d of the restoration holds other than %d×%d samples", c, p.W, p.H)
+		}
+	}
+	if p.Energy.Kind == TV && !(p.Energy.Eps > 0) {
+		return errors.New("kernels: total variation needs ε > 0")
+	}
+	if p.Energy.Fidelity < 0 {
+		return errors.New("kernels: negative fidelity")
+	}
+	if p.Energy.Kind == EdgeAware {
+		if len(p.Wx) != len(p.Q) || len(p.Wy) != len(p.Q) {
+			return errors.New("kernels: the edge-aware energy needs pair weights for every channel")
+		}
+		for c := range p.Q {
+			if len(p.Wx[c]) != n || len(p.Wy[c]) != n {
+				return fmt.Errorf("kernels: channel %d's pair weights hold other than %d×%d samples", c, p.W, p.H)
+			}
+		}
+	}
+	return nil
+}
+
+// Restorer runs a restoration's steps where its state lives.
+type Restorer interface {
+	// Step takes one fused step with the constants of StepConsts.
+	Step(c StepConsts)
+	// Energy is the mean energy per sample at the current image.
+	Energy() float64
+	// Image returns a copy of the current image's planes.
+	Image() [][]float32
+	// Err reports the first failure of the device, if any.
+	Err() error
+	Close()
+}
+
+// CPURestorer is the CPU's Restorer, all cores over spans of rows.
+type CPURestorer struct {
+	p       *Restoration
+	u, next [][]float32
+	m, v    [][]float32
+	eps     float32
+	fid     float32
+}
+
+// NewRestorer starts p from its stored image, projected onto the bounds.
+func NewRestorer(p *Restoration) (*CPURestorer, error) {
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	r := &CPURestorer{p: p, eps: float32(p.Energy.Eps), fid: float32(p.Energy.Fidelity)}
+	n := p.W * p.H
+	for c := range p.Q {
+		u := make([]float32, n)
+		for i, q := range p.Q[c] {
+			u[i] = min(max(q, p.Lo[c][i]), p.Hi[c][i])
+		}
+		r.u = append(r.u, u)
+		r.next = append(r.next, make([]float32, n))
+		if p.Rule.state() > 0 {
+			r.m = append(r.m, make([]float32, n))
+		}
+		if p.Rule.state() > 1 {
+			r.v = append(r.v, make([]float32, n))
+		}
+	}
+	return r, nil
+}
+
+// Gradient is the energy's gradient at sample (x, y) of channel c: the
+// loop the shader's restoreGrad must equal.
+func (r *CPURestorer) Gradient(c, x, y int) float32 {
+	return gradAt(r.p, c, r.u[c], x, y, r.eps, r.fid)
+}
+
+func gradAt(p *Restoration, c int, u []float32, x, y int, eps, fid float32) float32 {
+	q := p.Q[c]
+	w, h := p.W, p.H
+	i := y*w + x
+	ui := u[i]
+	var g float32
+	switch p.Energy.Kind {
+	case TV:
+		// −(dx + dy)/φ here, + dx/φ of the left and dy/φ of the upper
+		// neighbour, whose forward differences reach this sample
+		dx, dy := fwd(u, w, h, x, y)
+		g = -(dx + dy) / phi(dx, dy, eps)
+		if x > 0 {
+			lx, ly := fwd(u, w, h, x-1, y)
+			g += lx / phi(lx, ly, eps)
+		}
+		if y > 0 {
+			ux, uy := fwd(u, w, h, x, y-1)
+			g += uy / phi(ux, uy, eps)
+		}
+	default:
+		// the weights of the pairs right, left, below and above
+		wr, wl, wb, wa := float32(1), float32(1), float32(1), float32(1)
+		if p.Energy.Kind == EdgeAware {
+			wx, wy := p.Wx[c], p.Wy[c]
+			wr, wb = wx[i], wy[i]
+			if x > 0 {
+				wl = wx[i-1]
+			}
+			if y > 0 {
+				wa = wy[i-w]
+			}
+		}
+		if x+1 < w {
+			g += 2 * wr * (ui - u[i+1])
+		}
+		if x > 0 {
+			g += 2 * wl * (ui - u[i-1])
+		}
+		if y+1 < h {
+			g += 2 * wb * (ui - u[i+w])
+		}
+		if y > 0 {
+			g += 2 * wa * (ui - u[i-w])
+		}
+	}
+	return g + 2*fid*(ui-q[i])
+}
+
+// fwd is the forward differences at (x, y), zero across the far borders.
+func fwd(u []float32, w, h, x, y int) (dx, dy float32) {
+	i := y*w + x
+	if x+1 < w {
+		dx = u[i+1] - u[i]
+	}
+	if y+1 < h {
+		dy = u[i+w] - u[i]
+	}
+	return dx, dy
+}
+
+func phi(dx, dy, eps float32) float32 { return sqrt32(dx*dx + dy*dy + eps*eps) }
+
+// Step implements Restorer.
+func (r *CPURestorer) Step(c StepConsts) {
+	p := r.p
+	w := p.W
+	for ch := range r.u {
+		u, next := r.u[ch], r.next[ch]
+		lo, hi := p.Lo[ch], p.Hi[ch]
+		var m, v []float32
+		if len(r.m) > 0 {
+			m = r.m[ch]
+		}
+		if len(r.v) > 0 {
+			v = r.v[ch]
+		}
+		parallel(p.H, func(y0, y1 int) {
+			var dm, dv float32
+			for y := y0; y < y1; y++ {
+				for x := range w {
+					i := y*w + x
+					g := gradAt(p, ch, u, x, y, r.eps, r.fid)
+					pm, pv := &dm, &dv
+					if m != nil {
+						pm = &m[i]
+					}
+					if v != nil {
+						pv = &v[i]
+					}
+					next[i] = min(max(p.Rule.update(u[i], g, pm, pv, c), lo[i]), hi[i])
+				}
+			}
+		})
+		r.u[ch], r.next[ch] = next, u
+	}
+}
+
+// Energy implements Restorer: each sample's forward terms and its data
+// term, summed in double per row.
+func (r *CPURestorer) Energy() float64 {
+	p := r.p
+	rows := make([]float64, p.H*len(r.u))
+	for ch := range r.u {
+		u := r.u[ch]
+		parallel(p.H, func(y0, y1 int) {
+			for y := y0; y < y1; y++ {
+				s := 0.0
+				for x := range p.W {
+					s += float64(energyAt(p, ch, u, x, y, r.eps, r.fid))
+				}
+				rows[ch*p.H+y] = s
+			}
+		})
+	}
+	sum := 0.0
+	for _, s := range rows {
+		sum += s
+	}
+	return sum / float64(len(rows)*p.W)
+}
+
+// energyAt is sample (x, y)'s share of the energy: the pairs to its right
+// and below (TV's φ − ε) and its data term.
+func energyAt(p *Restoration, c int, u []float32, x, y int, eps, fid float32) float32 {
+	w, h := p.W, p.H
+	q := p.Q[c]
+	i := y*w + x
+	dx, dy := fwd(u, w, h, x, y)
+	var e float32
+	switch p.Energy.Kind {
+	case TV:
+		e = phi(dx, dy, eps) - eps
+	case EdgeAware:
+		e = p.Wx[c][i]*dx*dx + p.Wy[c][i]*dy*dy
+	default:
+		e = dx*dx + dy*dy
+	}
+	d := u[i] - q[i]
+	return e + fid*d*d
+}
+
+// Image implements Restorer.
+func (r *CPURestorer) Image() [][]float32 {
+	out := make([][]float32, len(r.u))
+	for c, u := range r.u {
+		out[c] = append([]float32(nil), u...)
+	}
+	return out
+}
+
+// Err implements Restorer: the CPU does not fail.
+func (r *CPURestorer) Err() error { return nil }
+
+// Close implements Restorer.
+func (r *CPURestorer) Close() {}
+
+// Bounds is the interval of values the cell of stored value t holds, the
+// cell Residual measures from, within [0, 1].
+func (c Cells) Bounds(t float64) (lo, hi float64) {
+	k := c.level(t)
+	lo, hi = (k-c.C)/c.S, (k+1-c.C)/c.S
+	if k <= c.Kb {
+		lo = 0
+	}
+	if k >= c.Kt {
+		hi = 1
+	}
+	return max(0, lo), min(1, hi)
+}
