@@ -350,6 +350,38 @@ func clearView(w, h int) {
 	after("Clear")
 }
 
+// picture is an RGBA image on the GPU, drawn by a blit from its
+// framebuffer (no shaders: core profiles lack glDrawPixels).
+type picture struct{ tex, fbo uint32 }
+
+// draw uploads rgba (iw×ih, top row first) and scales it onto the
+// default framebuffer's fw×fh, keeping its aspect.
+func (p *picture) draw(rgba []uint8, iw, ih, fw, fh int) {
+	if p.tex == 0 {
+		gl.GenTextures(1, &p.tex)
+		gl.GenFramebuffers(1, &p.fbo)
+	}
+	gl.BindTexture(gl.TEXTURE_2D, p.tex)
+	gl.TexImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, int32(iw), int32(ih), 0, gl.RGBA, gl.UNSIGNED_BYTE, unsafe.Pointer(&rgba[0]))
+	gl.BindFramebuffer(gl.READ_FRAMEBUFFER, p.fbo)
+	gl.FramebufferTexture2D(gl.READ_FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, p.tex, 0)
+	s := min(float64(fw)/float64(iw), float64(fh)/float64(ih))
+	dw, dh := int32(s*float64(iw)), int32(s*float64(ih))
+	x0, y0 := (int32(fw)-dw)/2, (int32(fh)-dh)/2
+	gl.BindFramebuffer(gl.DRAW_FRAMEBUFFER, 0)
+	// rows top first: flip onto GL's bottom-up framebuffer
+	gl.BlitFramebuffer(0, 0, int32(iw), int32(ih), x0, y0+dh, x0+dw, y0, gl.COLOR_BUFFER_BIT, gl.LINEAR)
+	gl.BindFramebuffer(gl.READ_FRAMEBUFFER, 0)
+	after("picture")
+}
+
+func (p *picture) delete() {
+	if p.tex != 0 {
+		gl.DeleteTextures(1, &p.tex)
+		gl.DeleteFramebuffers(1, &p.fbo)
+	}
+}
+
 // readBack reads the back buffer as RGBA rows, bottom row first.
 func readBack(w, h int) []uint8 {
 	rgba := make([]uint8, 4*w*h)

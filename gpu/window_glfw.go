@@ -28,6 +28,10 @@ type Window struct {
 	prog  program
 	color uniform
 	verts vertices
+
+	img        []uint8 // an image shown in place of the landscape
+	imgW, imgH int
+	pic        picture
 }
 
 // OpenWindow opens a visible window of w×h pixels.
@@ -86,6 +90,16 @@ func (w *Window) Add(b, loss float64) {
 	w.refresh(false)
 }
 
+// ShowImage shows an RGBA image (w×h, top row first) in place of the
+// landscape, as a restoration improves; the window redraws at most 30
+// times a second.
+func (w *Window) ShowImage(rgba []uint8, width, height int) {
+	w.mu.Lock()
+	w.img, w.imgW, w.imgH, w.dirty = rgba, width, height, true
+	w.mu.Unlock()
+	w.refresh(false)
+}
+
 // Mark draws the answer.
 func (w *Window) Mark(b float64) {
 	w.mu.Lock()
@@ -130,10 +144,15 @@ func (w *Window) draw() {
 func (w *Window) render() {
 	w.mu.Lock()
 	bs, ls, traj, answer := w.bs, w.ls, append([][2]float64(nil), w.traj...), w.answer
+	img, iw, ih := w.img, w.imgW, w.imgH
 	w.lastDraw, w.dirty = time.Now(), false
 	w.mu.Unlock()
 	fw, fh := w.win.GetFramebufferSize()
 	clearView(fw, fh)
+	if img != nil {
+		w.pic.draw(img, iw, ih, fw, fh)
+		return
+	}
 	if len(bs) >= 2 {
 		bmin, bmax := bs[0], bs[len(bs)-1]
 		lmin, lmax := math.Inf(1), math.Inf(-1)
@@ -183,6 +202,7 @@ func (w *Window) Close() {
 	w.t.call(func() {
 		w.verts.delete()
 		w.prog.delete()
+		w.pic.delete()
 		destroyWindow(w.win)
 	})
 	w.t.stop()

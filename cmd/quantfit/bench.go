@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -25,7 +26,7 @@ import (
 func init() {
 	commands = append(commands, &command{
 		name:      "bench",
-		usageLine: "bench [-backend cpu,gpu] [-pixels 1e5,1e6,...] [-surrogate lsq,atan,...] [-mode pixel,hist] [-k 1,256] [-repeat N] [-json] [-plot FILE.png] [-o FILE.md]",
+		usageLine: "bench [-backend cpu,gpu] [-pixels 1e5,1e6,...] [-surrogate lsq,atan,...] [-mode pixel,hist] [-k 1,256] [-repeat N] [-json] [-plot FILE.png] [-o FILE.md] | bench -restore [-backend cpu,gpu] [-pixels 1e6,4e6,1.6e7] [-repeat N] [-json] [-o FILE.md]",
 		short:     "benchmark the step and the estimation, CPU against GPU",
 		long: `
 Bench times one step for every combination of the lists: a fused
@@ -40,7 +41,11 @@ build, upload, every step, readback).
 The table goes to stdout (and, as markdown, to -o); -json prints one JSON
 object per configuration instead; -plot draws throughput against pixel
 count, log-log. -backend gpu takes any OpenGL 4.3 context, llvmpipe
-included.`,
+included.
+
+With -restore it times the steps of quantfit restore instead (the fused
+gradient, update and projection, edge-aware and Tikhonov energies,
+Nesterov's rule) over quantized RGB photographs of about -pixels pixels.`,
 		flags: func(fs *flag.FlagSet) any { f := &benchFlags{}; f.declare(fs); return f },
 		run:   runBench,
 	})
@@ -49,7 +54,7 @@ included.`,
 type benchFlags struct {
 	backends, pixels, surrogates, modes, ks string
 	repeat                                  int
-	json, noAuto, debug                     bool
+	json, noAuto, debug, restore            bool
 	plot, out, writeData, compare           string
 }
 
@@ -65,6 +70,7 @@ func (f *benchFlags) declare(fs *flag.FlagSet) {
 	fs.StringVar(&f.plot, "plot", "", "write throughput against pixels to `file.png`")
 	fs.StringVar(&f.out, "o", "", "also write the table to `file.md`")
 	fs.BoolVar(&f.debug, "debug", false, "GPU: GL debug output and error checks")
+	fs.BoolVar(&f.restore, "restore", false, "time the steps of quantfit restore (default -pixels 1e6,4e6,1.6e7)")
 	fs.StringVar(&f.writeData, "write-data", "", "write the benchmark's pairs for -pixels (one count) to `file` and exit: N original bytes, then N target bytes (for bench/peers)")
 	fs.StringVar(&f.compare, "compare", "", "print peer/quantfit ratios from quantfit's -json `file` and the peers' JSON lines (second argument), and exit")
 }
@@ -145,6 +151,9 @@ func runBench(c *cli, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
+	if f.restore {
+		return c.benchRestore(f, fs, cfg)
+	}
 	if f.writeData != "" {
 		if len(cfg.Pixels) != 1 {
 			return options.Usagef("write-data", "-write-data needs one -pixels count")
@@ -202,6 +211,54 @@ func runBench(c *cli, fs *flag.FlagSet, args []string) error {
 		if err := atomicfile.Write(f.plot, func(w io.Writer) error { return bench.WritePlot(w, ms) }); err != nil {
 			return fmt.Errorf("-plot: %v", err)
 		}
+	}
+	return nil
+}
+
+// benchRestore runs bench -restore.
+func (c *cli) benchRestore(f *benchFlags, fs *flag.FlagSet, cfg bench.Config) error {
+	if err := checkOutputs(f.out, ".md", "-o"); err != nil {
+		return err
+	}
+	if f.plot != "" || f.writeData != "" {
+		return options.Usagef("restore", "-restore writes no -plot or -write-data")
+	}
+	pixels := cfg.Pixels
+	given := false
+	fs.Visit(func(fl *flag.Flag) { given = given || fl.Name == "pixels" })
+	if !given {
+		pixels = []int{1 << 20, 4 << 20, 16 << 20}
+	}
+	var dev *gpu.Device
+	for _, b := range cfg.Backends {
+		if b == "gpu" {
+			d, err := gpu.Open(gpu.Options{AllowSoftware: true, Debug: f.debug, DebugLog: c.stderr})
+			if err != nil {
+				return options.UsageError{Flag: "backend", Err: fmt.Errorf("-backend gpu: %w", err)}
+			}
+			defer d.Close()
+			dev = d
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	ms, err := bench.RunRestore(ctx, cfg.Backends, pixels, cfg.Repeat, dev)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		enc := json.NewEncoder(c.stdout)
+		for _, m := range ms {
+			if err := enc.Encode(m); err != nil {
+				return err
+			}
+		}
+	} else {
+		fmt.Fprintf(c.stdout, "quantfit bench -restore, %s\n\n", time.Now().UTC().Format("2006-01-02"))
+		bench.WriteRestoreMarkdown(c.stdout, ms)
+	}
+	if f.out != "" {
+		return atomicfile.Write(f.out, func(w io.Writer) error { bench.WriteRestoreMarkdown(w, ms); return nil })
 	}
 	return nil
 }

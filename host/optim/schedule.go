@@ -1,6 +1,9 @@
 package optim
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Schedule gives the learning rate of step t (0-based) from the base rate.
 type Schedule interface {
@@ -57,4 +60,24 @@ type InverseTime struct {
 // Rate implements Schedule.
 func (s InverseTime) Rate(base float64, t int) float64 {
 	return base / (1 + float64(t)/orDefault(s.Tau, 100))
+}
+
+// Schedules names the schedules ParseSchedule reads.
+func Schedules() []string { return []string{"constant", "step", "exp", "inv"} }
+
+// ParseSchedule returns the schedule named name with its factor (step's
+// multiplier, exp's per-step decay) and steps (step's interval, inv's
+// time constant); zeros mean the defaults.
+func ParseSchedule(name string, factor, steps float64) (Schedule, error) {
+	switch name {
+	case "constant":
+		return Constant{}, nil
+	case "step":
+		return StepDecay{Every: int(steps), Factor: factor}, nil
+	case "exp":
+		return Exponential{Decay: factor}, nil
+	case "inv":
+		return InverseTime{Tau: steps}, nil
+	}
+	return nil, fmt.Errorf("unknown schedule %q (want constant, step, exp, inv)", name)
 }

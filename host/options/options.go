@@ -313,18 +313,9 @@ func (o *Options) Settings() (estimate.Settings, error) {
 	case estimate.Scan:
 		strategy = estimate.Scan{Points: o.scanPoints}
 	}
-	var sched optim.Schedule
-	switch o.schedule {
-	case "constant":
-		sched = optim.Constant{}
-	case "step":
-		sched = optim.StepDecay{Every: int(o.decaySteps), Factor: o.decay}
-	case "exp":
-		sched = optim.Exponential{Decay: o.decay}
-	case "inv":
-		sched = optim.InverseTime{Tau: o.decaySteps}
-	default:
-		return s, Usagef("schedule", "-schedule: unknown schedule %q (want constant, step, exp, inv)", o.schedule)
+	sched, err := optim.ParseSchedule(o.schedule, o.decay, o.decaySteps)
+	if err != nil {
+		return s, Usagef("schedule", "-schedule: %v", err)
 	}
 	gamma := o.gamma
 	if gamma == 0 {

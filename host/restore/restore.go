@@ -66,6 +66,9 @@ type Settings struct {
 	Every int
 	// Recorder, if set, sees each check; an error it returns ends the run.
 	Recorder func(Check) error
+	// WantImage gives the Recorder the current image at each check (a
+	// readback from the GPU).
+	WantImage bool
 	// Backend runs the steps. Default CPU.
 	Backend Backend
 }
@@ -75,23 +78,24 @@ type Check struct {
 	Step   int
 	Energy float64
 	LR     float64
-	// Image is the current image, given only to a Recorder that asks:
-	// WantImage set.
+	// Image is the current image, given only where Settings.WantImage.
 	Image [][]float32
 }
 
 // Result is a run's outcome.
 type Result struct {
 	// Planes are the restored image, one plane per channel, in [0, 1].
-	Planes   [][]float32
-	Energy   float64 // mean energy per sample at the end
-	Start    float64 // ... and at the start
-	Steps    int
-	Status   optim.Status
-	Method   string
-	Backend  string
-	Renderer string
-	Seconds  float64
+	Planes [][]float32
+	Energy float64 // mean energy per sample at the end
+	Start  float64 // ... and at the start
+	Steps  int
+	Status optim.Status
+	Method string
+	// LearningRate is the base rate the run used.
+	LearningRate float64
+	Backend      string
+	Renderer     string
+	Seconds      float64
 }
 
 // Rule returns the per-sample form of method, its defaults resolved as
@@ -177,7 +181,7 @@ func Run(p *kernels.Restoration, cell float64, s Settings) (*Result, error) {
 		return nil, err
 	}
 	defer r.Close()
-	res := &Result{Method: methodName(rule.Kind), Backend: name, Status: optim.IterationLimit}
+	res := &Result{Method: methodName(rule.Kind), LearningRate: s.LearningRate, Backend: name, Status: optim.IterationLimit}
 	if name != "cpu" {
 		res.Renderer = be.Renderer()
 	}
@@ -196,6 +200,9 @@ func Run(p *kernels.Restoration, cell float64, s Settings) (*Result, error) {
 		}
 		if s.Recorder != nil {
 			c := Check{Step: t, Energy: e, LR: lr}
+			if s.WantImage {
+				c.Image = r.Image()
+			}
 			if err := s.Recorder(c); err != nil {
 				return nil, err
 			}

@@ -1,0 +1,128 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/quantfit/quantfit/gpu"
+	"github.com/quantfit/quantfit/host/imageset"
+	"github.com/quantfit/quantfit/host/optim"
+	"github.com/quantfit/quantfit/host/restore"
+	"github.com/quantfit/quantfit/internal/photos"
+	"github.com/quantfit/quantfit/kernels"
+)
+
+// RestoreMeasurement is one restoration configuration's speed: steps of
+// the fused gradient, update and projection over an RGB image.
+type RestoreMeasurement struct {
+	Backend  string  `json:"backend"`
+	Renderer string  `json:"renderer"`
+	Pixels   int     `json:"pixels"`
+	Energy   string  `json:"energy"`
+	Rule     string  `json:"optimizer"`
+	Step     float64 `json:"step_seconds"`
+	// StepsPerSecond and SamplesPerSecond (pixels × 3 channels) over the
+	// timed steps, the last one's completion included.
+	StepsPerSecond   float64 `json:"steps_per_second"`
+	SamplesPerSecond float64 `json:"samples_per_second"`
+}
+
+// RestoreImage is a side×side RGB photograph (retina.jpg tiled) stored by
+// the midrise quantizer at b = 9.64.
+func RestoreImage(side int) (*imageset.Image, error) {
+	src, err := photos.Load("retina.jpg")
+	if err != nil {
+		return nil, err
+	}
+	im := &imageset.Image{Name: "bench", W: side, H: side, Channels: 3}
+	var lut [256]uint8
+	for v := range lut {
+		lut[v] = uint8(math.Floor(kernels.Midrise.Apply(float64(kernels.Level8(v)), 9.64)*255 + 0.5))
+	}
+	for c := range 3 {
+		pl := make([]uint8, side*side)
+		for y := range side {
+			for x := range side {
+				pl[y*side+x] = lut[src.Pix8[c][(y%src.H)*src.W+x%src.W]]
+			}
+		}
+		im.Pix8 = append(im.Pix8, pl)
+	}
+	return im, nil
+}
+
+// RunRestore times repeat steps (after two of warm-up) of the edge-aware
+// and Tikhonov energies with Nesterov's rule, on images of about each
+// pixel count, per backend ("cpu", or "gpu" on dev).
+func RunRestore(ctx context.Context, backends []string, pixels []int, repeat int, dev *gpu.Device) ([]RestoreMeasurement, error) {
+	var out []RestoreMeasurement
+	for _, n := range pixels {
+		side := int(math.Round(math.Sqrt(float64(n))))
+		im, err := RestoreImage(side)
+		if err != nil {
+			return nil, err
+		}
+		for _, kind := range []kernels.Smoothness{kernels.EdgeAware, kernels.Tikhonov} {
+			p, _, err := restore.Dequantization(im, kernels.Midrise, 9.64, kernels.Energy{Kind: kind})
+			if err != nil {
+				return nil, err
+			}
+			if p.Rule, err = restore.Rule(&optim.Nesterov{}); err != nil {
+				return nil, err
+			}
+			for _, be := range backends {
+				if err := ctx.Err(); err != nil {
+					return out, err
+				}
+				var r kernels.Restorer
+				m := RestoreMeasurement{Backend: be, Pixels: side * side, Energy: kind.String(), Rule: "nesterov"}
+				if be == "gpu" {
+					g, err := dev.NewRestorer(p)
+					if err != nil {
+						return nil, fmt.Errorf("bench: restore on the GPU at %d pixels: %w", side*side, err)
+					}
+					r, m.Renderer = g, dev.Info().Renderer
+				} else if r, err = kernels.NewRestorer(p); err != nil {
+					return nil, err
+				}
+				c := p.Rule.Consts(0.02, 1)
+				r.Step(c)
+				r.Step(c)
+				r.Energy() // waits for the GPU
+				start := time.Now()
+				for range repeat {
+					r.Step(c)
+				}
+				r.Energy()
+				el := time.Since(start).Seconds()
+				err := r.Err()
+				r.Close()
+				if err != nil {
+					return nil, err
+				}
+				m.Step = el / float64(repeat)
+				m.StepsPerSecond = 1 / m.Step
+				m.SamplesPerSecond = float64(3*side*side) / m.Step
+				out = append(out, m)
+			}
+		}
+	}
+	return out, nil
+}
+
+// WriteRestoreMarkdown writes the restoration figures as a table.
+func WriteRestoreMarkdown(w io.Writer, ms []RestoreMeasurement) {
+	fmt.Fprintln(w, "| backend | pixels | energy | optimizer | step | steps/s | samples/s |")
+	fmt.Fprintln(w, "| --- | ---: | --- | --- | ---: | ---: | ---: |")
+	for _, m := range ms {
+		be := m.Backend
+		if m.Renderer != "" {
+			be += " (" + m.Renderer + ")"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.1f | %s |\n", be, si(float64(m.Pixels), ""), m.Energy, m.Rule,
+			dur(m.Step), m.StepsPerSecond, si(m.SamplesPerSecond, ""))
+	}
+}

@@ -1,0 +1,342 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/quantfit/quantfit/gpu"
+	"github.com/quantfit/quantfit/gpu/backend"
+	"github.com/quantfit/quantfit/host/estimate"
+	"github.com/quantfit/quantfit/host/imageset"
+	"github.com/quantfit/quantfit/host/optim"
+	"github.com/quantfit/quantfit/host/options"
+	"github.com/quantfit/quantfit/host/restore"
+	"github.com/quantfit/quantfit/internal/atomicfile"
+	"github.com/quantfit/quantfit/kernels"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+)
+
+func init() {
+	commands = append(commands, &command{
+		name:      "restore",
+		usageLine: "restore [flags] QUANT OUT",
+		short:     "restore a quantized image, or inpaint missing pixels, by energy minimization",
+		long: `
+Restore dequantizes QUANT, an image stored by the quantizer: it finds the
+smoothest image (by -energy) whose every sample stays in the quantization
+cell of its stored value, starting from the stored image, by the per-pixel
+update rule of -optimizer. b is -b, or estimated from the pair -orig ORIG
+QUANT, or blindly from QUANT alone.
+
+With -inpaint, the pixels named missing (by a mask image whose non-zero
+pixels are missing, or "extremes": pixels at 0 or at full scale) are
+filled by the same minimization with the known pixels fixed.
+
+The steps run on the GPU where -backend puts them (fused gradient, update
+and projection per pixel), else on all CPU cores. OUT is a PNG of -depth
+bits, written only when the run succeeds. A JSON report goes to stdout.
+
+Exit status: 0 on success, 1 when the restoration fails, 2 on bad usage or
+input.`,
+		flags: func(fs *flag.FlagSet) any { f := &restoreFlags{}; f.declare(fs); return f },
+		run:   runRestore,
+	})
+}
+
+type restoreFlags struct {
+	b          float64
+	model      string
+	orig       string
+	inpaint    string
+	energy     string
+	eps        float64
+	fidelity   float64
+	optimizer  string
+	lr         float64
+	schedule   string
+	decay      float64
+	decaySteps float64
+	steps      int
+	tol        float64
+	every      int
+	depth      int
+	trace      string
+	window     bool
+	backend    string
+	maxPixels  int
+}
+
+func (f *restoreFlags) declare(fs *flag.FlagSet) {
+	fs.Float64Var(&f.b, "b", math.NaN(), "the quantizer's `b` (default: from -orig, else estimated blindly)")
+	fs.StringVar(&f.model, "model", "midrise", "quantizer `model`: "+strings.Join(kernels.Models(), ", "))
+	fs.StringVar(&f.orig, "orig", "", "an `original` of QUANT, to estimate b from the pair")
+	fs.StringVar(&f.inpaint, "inpaint", "", "inpaint instead: the missing pixels, a `mask` image (non-zero: missing) or extremes (pixels at 0 or full scale)")
+	fs.StringVar(&f.energy, "energy", "", "smoothness `energy`: tikhonov, tv, edge (default: edge; tikhonov when inpainting)")
+	fs.Float64Var(&f.eps, "eps", 0, "total variation's `ε` (default: a fifth of a cell; 0.01 when inpainting)")
+	fs.Float64Var(&f.fidelity, "fidelity", 0, "`weight` of the data term Σ(u − stored)²")
+	fs.StringVar(&f.optimizer, "optimizer", "nesterov", "update `rule`: "+strings.Join(optim.MethodNames(), ", "))
+	fs.Float64Var(&f.lr, "lr", 0, "learning `rate` (default: the rule's for the energy)")
+	fs.StringVar(&f.schedule, "schedule", "constant", "learning-rate `schedule`: "+strings.Join(optim.Schedules(), ", "))
+	fs.Float64Var(&f.decay, "decay", 0, "schedule `factor`: step multiplier (default 0.5), exp per-step decay (default 0.99)")
+	fs.Float64Var(&f.decaySteps, "decay-steps", 0, "schedule `steps`: step interval (default 100), inv time constant (default 100)")
+	fs.IntVar(&f.steps, "steps", 300, "most `steps`")
+	fs.Float64Var(&f.tol, "tol", 0, "stop when the energy falls by less than this `share` between checks (0: never)")
+	fs.IntVar(&f.every, "every", 10, "`steps` between energy checks")
+	fs.IntVar(&f.depth, "depth", 8, "bits per sample of OUT: 8 or 16")
+	fs.StringVar(&f.trace, "trace", "", "write the energy at every check to `file.csv` (step, energy, lr)")
+	fs.BoolVar(&f.window, "window", false, "show the image as it improves (builds with -tags glfw, with a display)")
+	fs.StringVar(&f.backend, "backend", "auto", "`backend`: auto, cpu, gpu")
+	fs.IntVar(&f.maxPixels, "max-pixels", imageset.DefaultMaxPixels, "largest image accepted, in `pixels`")
+}
+
+// restoreReport is the JSON report of a run.
+type restoreReport struct {
+	Mode     string  `json:"mode"`
+	Model    string  `json:"model,omitempty"`
+	B        float64 `json:"b,omitempty"`
+	BFrom    string  `json:"b_from,omitempty"`
+	Energy   string  `json:"energy"`
+	Missing  int     `json:"missing,omitempty"`
+	Start    float64 `json:"energy_start"`
+	End      float64 `json:"energy_end"`
+	Steps    int     `json:"steps"`
+	Status   string  `json:"status"`
+	Method   string  `json:"optimizer"`
+	LR       float64 `json:"lr"`
+	Backend  string  `json:"backend"`
+	Renderer string  `json:"renderer,omitempty"`
+	Seconds  float64 `json:"seconds"`
+	PSNRIn   float64 `json:"psnr_stored,omitempty"`
+	PSNROut  float64 `json:"psnr_restored,omitempty"`
+}
+
+func (f *restoreFlags) check(fs *flag.FlagSet) error {
+	switch {
+	case fs.NArg() != 2:
+		return options.Usagef("", "want QUANT OUT; got %d arguments", fs.NArg())
+	case f.steps < 1:
+		return options.Usagef("steps", "-steps %d must be at least 1", f.steps)
+	case f.every < 1:
+		return options.Usagef("every", "-every %d must be at least 1", f.every)
+	case f.depth != 8 && f.depth != 16:
+		return options.Usagef("depth", "-depth %d: want 8 or 16", f.depth)
+	case !(f.tol >= 0) || math.IsInf(f.tol, 0):
+		return options.Usagef("tol", "-tol %v must be a share, 0 or more", f.tol)
+	case !(f.lr >= 0) || math.IsInf(f.lr, 0):
+		return options.Usagef("lr", "-lr %v must be positive", f.lr)
+	case !(f.eps >= 0) || math.IsInf(f.eps, 0):
+		return options.Usagef("eps", "-eps %v must be positive", f.eps)
+	case !(f.fidelity >= 0) || math.IsInf(f.fidelity, 0):
+		return options.Usagef("fidelity", "-fidelity %v must be 0 or more", f.fidelity)
+	case f.maxPixels < 1:
+		return options.Usagef("max-pixels", "-max-pixels %d must be positive", f.maxPixels)
+	case f.inpaint != "" && (f.orig != "" || !math.IsNaN(f.b)):
+		return options.Usagef("inpaint", "-inpaint fills missing pixels: not with -b or -orig")
+	case f.orig != "" && !math.IsNaN(f.b):
+		return options.Usagef("orig", "give -b or -orig, not both")
+	case !math.IsNaN(f.b) && (math.IsInf(f.b, 0) || f.b > 1<<16):
+		return options.Usagef("b", "-b %v is not a quantizer's", f.b)
+	}
+	return checkOutputs(fs.Arg(1), ".png", "OUT")
+}
+
+func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
+	f := &restoreFlags{}
+	f.declare(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := f.check(fs); err != nil {
+		return err
+	}
+	if err := checkOutputs(f.trace, ".csv", "-trace"); err != nil {
+		return err
+	}
+	model, err := kernels.ParseModel(f.model)
+	if err != nil {
+		return options.Flagged(err)
+	}
+	method, err := optim.ParseMethod(f.optimizer)
+	if err != nil {
+		return options.Usagef("optimizer", "-optimizer: %v", err)
+	}
+	if _, err := restore.Rule(method); err != nil {
+		return options.Usagef("optimizer", "-optimizer %s: %v", f.optimizer, err)
+	}
+	sched, err := optim.ParseSchedule(f.schedule, f.decay, f.decaySteps)
+	if err != nil {
+		return options.Usagef("schedule", "-schedule: %v", err)
+	}
+	energyName := f.energy
+	if energyName == "" {
+		energyName = "edge"
+		if f.inpaint != "" {
+			energyName = "tikhonov"
+		}
+	}
+	kind, err := kernels.ParseSmoothness(energyName)
+	if err != nil {
+		return options.Usagef("energy", "-energy: %v", err)
+	}
+	e := kernels.Energy{Kind: kind, Eps: f.eps, Fidelity: f.fidelity}
+	q, err := imageset.Load(fs.Arg(0), f.maxPixels)
+	if err != nil {
+		return options.UsageError{Err: err}
+	}
+	rep := &restoreReport{Energy: energyName}
+	var p *kernels.Restoration
+	cell := 1.0
+	var orig *imageset.Image
+	if f.inpaint != "" {
+		rep.Mode = "inpaint"
+		missing := restore.Extremes(q)
+		if f.inpaint != "extremes" {
+			mask, err := imageset.Load(f.inpaint, f.maxPixels)
+			if err != nil {
+				return options.UsageError{Flag: "inpaint", Err: err}
+			}
+			if mask.W != q.W || mask.H != q.H {
+				return options.Usagef("inpaint", "-inpaint %s is %d×%d, %s is %d×%d", f.inpaint, mask.W, mask.H, fs.Arg(0), q.W, q.H)
+			}
+			missing = func(_, i int) bool { return mask.Value(0, i) > 0 }
+		}
+		if p, err = restore.Inpainting(q, missing, e); err != nil {
+			return options.UsageError{Err: err}
+		}
+		for c := range q.Channels {
+			for i := range q.W * q.H {
+				if missing(c, i) {
+					rep.Missing++
+				}
+			}
+		}
+	} else {
+		rep.Mode, rep.Model = "dequantize", model.String()
+		b := f.b
+		rep.BFrom = "flag"
+		if f.orig != "" {
+			pair, err := imageset.LoadPair(f.orig, fs.Arg(0), f.maxPixels)
+			if err != nil {
+				return options.UsageError{Err: err}
+			}
+			orig = pair.Orig
+			_, rs, err := estimate.EstimateSet(&imageset.Set{Pairs: []imageset.Pair{pair}}, false, estimate.Settings{Model: model}, nil)
+			if err != nil {
+				return err
+			}
+			b, rep.BFrom = rs[0].B, "pair"
+		} else if math.IsNaN(b) {
+			r, err := estimate.EstimateBlindSet(&imageset.Set{Filtered: []*imageset.Image{q}}, false, []kernels.Model{model}, estimate.Range{Min: 5, Max: 30})
+			if err != nil {
+				return fmt.Errorf("estimating b blindly (give -b or -orig): %w", err)
+			}
+			b, rep.BFrom = r.Results[0].B, "blind"
+		}
+		rep.B = b
+		if p, cell, err = restore.Dequantization(q, model, b, e); err != nil {
+			return options.UsageError{Flag: "b", Err: err}
+		}
+	}
+	be, release, err := backend.Open(f.backend, gpu.Options{}, c.stderr)
+	if err != nil {
+		return options.UsageError{Flag: "backend", Err: fmt.Errorf("-backend %s: %w", f.backend, err)}
+	}
+	defer release()
+	s := restore.Settings{Energy: p.Energy, Method: method, LearningRate: f.lr, Schedule: sched, Steps: f.steps,
+		Tolerance: f.tol, Every: f.every, Backend: backend.Restore(be)}
+	var trace strings.Builder
+	trace.WriteString("step,energy,lr\n")
+	progress, finish := restoreProgress(c.stderr, f.steps)
+	defer finish()
+	var win *gpu.Window
+	if f.window {
+		scale := min(1, 1024/float64(max(q.W, q.H)))
+		if win, err = gpu.OpenWindow("quantfit restore", int(scale*float64(q.W)), int(scale*float64(q.H))); err != nil {
+			return options.UsageError{Flag: "window", Err: fmt.Errorf("-window: %w", err)}
+		}
+		defer win.Close()
+		s.WantImage = true
+	}
+	s.Recorder = func(ck restore.Check) error {
+		fmt.Fprintf(&trace, "%d,%.10g,%.10g\n", ck.Step, ck.Energy, ck.LR)
+		progress(ck.Step)
+		if win != nil && ck.Image != nil {
+			win.ShowImage(rgba(ck.Image, q.W, q.H), q.W, q.H)
+		}
+		return nil
+	}
+	res, err := restore.Run(p, cell, s)
+	if err != nil {
+		return err
+	}
+	out, err := restore.Image(res.Planes, q.W, q.H, f.depth, q.Name)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(fs.Arg(1), func(w io.Writer) error { return out.EncodePNG(w) }); err != nil {
+		return err
+	}
+	if f.trace != "" {
+		if err := atomicfile.Write(f.trace, func(w io.Writer) error { _, err := io.WriteString(w, trace.String()); return err }); err != nil {
+			return err
+		}
+	}
+	rep.Start, rep.End, rep.Steps, rep.Status = res.Start, res.Energy, res.Steps, res.Status.String()
+	rep.Method, rep.LR, rep.Backend, rep.Renderer, rep.Seconds = res.Method, res.LearningRate, res.Backend, res.Renderer, res.Seconds
+	if orig != nil {
+		rep.PSNRIn, rep.PSNROut = restore.PSNR(planesOf(q), orig), restore.PSNR(planesOf(out), orig)
+	}
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	if win != nil {
+		defer func() {
+			fmt.Fprintln(c.stderr, "quantfit: close the window to exit")
+			win.Wait(0)
+		}()
+	}
+	return enc.Encode(rep)
+}
+
+// planesOf is an image's samples in [0, 1], as float32 planes.
+func planesOf(im *imageset.Image) [][]float32 {
+	out := make([][]float32, im.Channels)
+	for c := range out {
+		out[c] = make([]float32, im.W*im.H)
+		for i := range out[c] {
+			out[c][i] = im.Value(c, i)
+		}
+	}
+	return out
+}
+
+// rgba packs planes (grey or RGB) for the window.
+func rgba(planes [][]float32, w, h int) []uint8 {
+	out := make([]uint8, 4*w*h)
+	for i := range w * h {
+		for c := range 3 {
+			v := planes[min(c, len(planes)-1)][i]
+			out[4*i+c] = uint8(math.Round(255 * float64(min(max(v, 0), 1))))
+		}
+		out[4*i+3] = 255
+	}
+	return out
+}
+
+// restoreProgress draws a bar of steps on a terminal; elsewhere nothing.
+func restoreProgress(w io.Writer, steps int) (report func(step int), finish func()) {
+	fh, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(fh.Fd())) {
+		return func(int) {}, func() {}
+	}
+	bar := progressbar.NewOptions(steps, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("restore"),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("steps"),
+		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond))
+	return func(step int) { bar.Set(step) }, func() { fmt.Fprintln(w) }
+}
