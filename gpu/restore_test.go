@@ -34,7 +34,13 @@ func restoration(r *rand.Rand, w, h, channels int, e kernels.Energy, rule kernel
 
 // TestRestoreParity holds restore.comp to kernels.CPURestorer: every
 // energy and update rule, 25 steps on an image of odd size (workgroups cut
-// at the edges), the energies along the way and the images at the end.
+// at the edges), the images after the first step and at the end, the
+// energies along the way. Total variation under the adaptive rules is held
+// looser after the first step: NVIDIA's sqrt and division are not
+// correctly rounded, and those rules divide a gradient by its own size, so
+// where TV's gradient cancels to nearly zero a last-bit difference turns a
+// step of lr around (seen on the H100: 0.015 apart after 25 steps, the
+// energies within 3e-4).
 func TestRestoreParity(t *testing.T) {
 	d := device(t)
 	rules := []kernels.Rule{
@@ -59,29 +65,45 @@ func TestRestoreParity(t *testing.T) {
 			if rule.Kind >= kernels.RuleAdagrad {
 				lr = 0.01
 			}
+			loose := e.Kind == kernels.TV && rule.Kind >= kernels.RuleAdagrad
+			compare := func(when string, tol, meanTol float64) {
+				a, b := cpu.Image(), g.Image()
+				if err := g.Err(); err != nil {
+					t.Fatal(err)
+				}
+				worst, sum, n := 0.0, 0.0, 0
+				for c := range a {
+					for i := range a[c] {
+						d := math.Abs(float64(a[c][i] - b[c][i]))
+						worst, sum, n = math.Max(worst, d), sum+d, n+1
+					}
+				}
+				if worst > tol || sum/float64(n) > meanTol {
+					t.Errorf("%v rule %d %s: images differ by %.3g at most, %.3g on average", e.Kind, rule.Kind, when, worst, sum/float64(n))
+				}
+			}
 			for step := 1; step <= 25; step++ {
 				c := rule.Consts(lr, step)
 				cpu.Step(c)
 				g.Step(c)
+				if step == 1 {
+					compare("after a step", 2e-5, 2e-5)
+				}
 				if step%5 == 0 {
 					ec, eg := cpu.Energy(), g.Energy()
-					if math.Abs(ec-eg) > 1e-5*math.Max(1, ec) {
+					tol := 1e-5
+					if loose {
+						tol = 1e-3
+					}
+					if math.Abs(ec-eg) > tol*math.Max(1, ec) {
 						t.Errorf("%v rule %d step %d: energy cpu %.8g, gpu %.8g", e.Kind, rule.Kind, step, ec, eg)
 					}
 				}
 			}
-			a, b := cpu.Image(), g.Image()
-			if err := g.Err(); err != nil {
-				t.Fatal(err)
-			}
-			worst := 0.0
-			for c := range a {
-				for i := range a[c] {
-					worst = math.Max(worst, math.Abs(float64(a[c][i]-b[c][i])))
-				}
-			}
-			if worst > 2e-5 {
-				t.Errorf("%v rule %d: images differ by %.3g", e.Kind, rule.Kind, worst)
+			if loose {
+				compare("after 25 steps", 0.05, 1e-3)
+			} else {
+				compare("after 25 steps", 2e-5, 2e-5)
 			}
 			g.Close()
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,7 +75,12 @@ type restoreFlags struct {
 }
 
 func (f *restoreFlags) declare(fs *flag.FlagSet) {
-	fs.Float64Var(&f.b, "b", math.NaN(), "the quantizer's `b` (default: from -orig, else estimated blindly)")
+	f.b = math.NaN()
+	fs.Func("b", "the quantizer's `b` (default: from -orig, else estimated blindly)", func(v string) error {
+		var err error
+		f.b, err = strconv.ParseFloat(v, 64)
+		return err
+	})
 	fs.StringVar(&f.model, "model", "midrise", "quantizer `model`: "+strings.Join(kernels.Models(), ", "))
 	fs.StringVar(&f.orig, "orig", "", "an `original` of QUANT, to estimate b from the pair")
 	fs.StringVar(&f.inpaint, "inpaint", "", "inpaint instead: the missing pixels, a `mask` image (non-zero: missing) or extremes (pixels at 0 or full scale)")

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"encoding/json"
+	"image"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/quantfit/quantfit/host/imageset"
+)
+
+// TestRestoreCommand: restore end to end, dequantizing with b from the
+// pair (PSNR reported, 8 and 16 bits) and inpainting the extremes, and its
+// refusals, which leave OUT as it was.
+func TestRestoreCommand(t *testing.T) {
+	dir := t.TempDir()
+	orig, quant := synthPair(t, dir, "video-001.png", "q.png", "-b", "7.3")
+	out := filepath.Join(dir, "r.png")
+	code, stdout, errs := quantfit(t, "restore", "-orig", orig, "-backend", "cpu", "-trace", filepath.Join(dir, "t.csv"), quant, out)
+	if code != 0 {
+		t.Fatalf("restore: exit %d: %s", code, errs)
+	}
+	var rep restoreReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Mode != "dequantize" || rep.BFrom != "pair" || rep.B < 7.2 || rep.B > 7.4 || rep.Steps != 300 || !(rep.End < rep.Start) {
+		t.Errorf("report %+v", rep)
+	}
+	if rep.PSNROut < rep.PSNRIn-0.3 {
+		t.Errorf("restored PSNR %.2f dB against the stored %.2f", rep.PSNROut, rep.PSNRIn)
+	}
+	im, err := imageset.Load(out, 0)
+	if err != nil || im.W != 150 || im.H != 103 || im.Depth() != 8 {
+		t.Fatalf("OUT: %v, %+v", err, im)
+	}
+	if tr, err := os.ReadFile(filepath.Join(dir, "t.csv")); err != nil || !strings.HasPrefix(string(tr), "step,energy,lr\n10,") {
+		t.Errorf("trace: %v %q", err, tr)
+	}
+	out16 := filepath.Join(dir, "r16.png")
+	if code, _, errs := quantfit(t, "restore", "-b", "7.3", "-depth", "16", "-energy", "tv", "-optimizer", "adam", "-steps", "20", "-backend", "cpu", quant, out16); code != 0 {
+		t.Fatalf("restore -depth 16: exit %d: %s", code, errs)
+	}
+	if im, err := imageset.Load(out16, 0); err != nil || im.Depth() != 16 {
+		t.Fatalf("-depth 16: %v", err)
+	}
+
+	// inpainting: half the pixels of a grey photo knocked to 0 or 255
+	src, err := imageset.Load(writePhoto(t, dir, "video-005.gray.png"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := image.NewGray(image.Rect(0, 0, src.W, src.H))
+	r := rand.New(rand.NewPCG(1, 2))
+	for i, v := range src.Pix8[0] {
+		v = min(max(v, 1), 254)
+		if r.IntN(2) == 0 {
+			v = uint8(255 * r.IntN(2))
+		}
+		g.Pix[i] = v
+	}
+	broken := filepath.Join(dir, "broken.png")
+	writePNG(t, broken, g)
+	filled := filepath.Join(dir, "filled.png")
+	code, stdout, errs = quantfit(t, "restore", "-inpaint", "extremes", "-backend", "cpu", broken, filled)
+	if code != 0 {
+		t.Fatalf("restore -inpaint: exit %d: %s", code, errs)
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || rep.Mode != "inpaint" || rep.Missing == 0 || rep.Energy != "tikhonov" {
+		t.Errorf("inpaint report %+v (%v)", rep, err)
+	}
+	f, err := imageset.Load(filled, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range g.Pix {
+		if v != 0 && v != 255 && f.Pix8[0][i] != v {
+			t.Fatalf("known pixel %d changed from %d to %d", i, v, f.Pix8[0][i])
+		}
+	}
+
+	// refusals: exit 2, one line naming the culprit, OUT untouched
+	keep := filepath.Join(dir, "keep.png")
+	if err := os.WriteFile(keep, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	small := filepath.Join(dir, "small.png")
+	writePNG(t, small, image.NewGray(image.Rect(0, 0, 4, 4)))
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"missing.png", keep}, "missing.png"},
+		{[]string{"-b", "7.3", "-depth", "12", quant, keep}, "-depth"},
+		{[]string{"-b", "7.3", "-energy", "sharp", quant, keep}, "sharp"},
+		{[]string{"-b", "7.3", "-optimizer", "newton", quant, keep}, "newton"},
+		{[]string{"-b", "7.3", "-steps", "0", quant, keep}, "-steps"},
+		{[]string{"-b", "0.5", quant, keep}, "b = 0.5"},
+		{[]string{"-inpaint", small, broken, keep}, "small.png"},
+		{[]string{"-inpaint", "extremes", "-b", "3", broken, keep}, "-inpaint"},
+		{[]string{"-b", "7.3", quant, filepath.Join(dir, "r.jpg")}, ".png"},
+	} {
+		code, _, errs := quantfit(t, append([]string{"restore"}, c.args...)...)
+		if code != 2 || !strings.Contains(errs, c.want) {
+			t.Errorf("restore %v: exit %d, %q; want 2 naming %q", c.args, code, errs, c.want)
+		}
+	}
+	if b, _ := os.ReadFile(keep); string(b) != "keep" {
+		t.Errorf("a refused run wrote OUT")
+	}
+}

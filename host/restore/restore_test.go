@@ -1,0 +1,247 @@
+package restore
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/quantfit/quantfit/host/imageset"
+	"github.com/quantfit/quantfit/host/optim"
+	"github.com/quantfit/quantfit/internal/photos"
+	"github.com/quantfit/quantfit/kernels"
+)
+
+// stored is im's samples as planes (its stored values in [0, 1]).
+func stored(im *imageset.Image) [][]float32 {
+	out := make([][]float32, im.Channels)
+	for c := range out {
+		out[c] = make([]float32, im.W*im.H)
+		for i := range out[c] {
+			out[c][i] = im.Value(c, i)
+		}
+	}
+	return out
+}
+
+// as8 is planes stored as an 8-bit image would hold them.
+func as8(t testing.TB, planes [][]float32, w, h int) [][]float32 {
+	im, err := Image(planes, w, h, 8, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stored(im)
+}
+
+// ramp is a smooth w×h grey image: a slow wave across a gradient, the
+// content quantization bands.
+func ramp(w, h int) *imageset.Image {
+	im := &imageset.Image{Name: "ramp", W: w, H: h, Channels: 1}
+	pl := make([]uint8, w*h)
+	for y := range h {
+		for x := range w {
+			v := 0.2 + 0.5*float64(x)/float64(w) + 0.15*math.Sin(float64(y)/17)
+			pl[y*w+x] = uint8(math.Round(255 * v))
+		}
+	}
+	im.Pix8 = append(im.Pix8, pl)
+	return im
+}
+
+func quantize(im *imageset.Image, b float64) *imageset.Image {
+	return im.Filter(func(x float64) float64 { return kernels.Midrise.Apply(x, b) })
+}
+
+// TestRampRecovered: a banded ramp is restored closer to the original by
+// every energy (Tikhonov and TV by 3 dB; edge-aware, which holds back
+// wherever the bands narrow, by 0.5), each sample within its cell, and
+// the energy falls.
+func TestRampRecovered(t *testing.T) {
+	orig := ramp(160, 120)
+	const b = 7.3
+	q := quantize(orig, b)
+	base := PSNR(stored(q), orig)
+	for _, kind := range []kernels.Smoothness{kernels.Tikhonov, kernels.TV, kernels.EdgeAware} {
+		p, cell, err := Dequantization(q, kernels.Midrise, b, kernels.Energy{Kind: kind})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Run(p, cell, Settings{Steps: 1500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := PSNR(as8(t, res.Planes, q.W, q.H), orig)
+		t.Logf("%v: PSNR %.2f dB from %.2f, energy %.3g → %.3g", kind, got, base, res.Start, res.Energy)
+		want := 3.0
+		if kind == kernels.EdgeAware {
+			want = 0.5
+		}
+		if got < base+want {
+			t.Errorf("%v: PSNR %.2f dB, want %.1f dB over the stored %.2f", kind, got, want, base)
+		}
+		if !(res.Energy < res.Start) {
+			t.Errorf("%v: energy %.3g → %.3g did not fall", kind, res.Start, res.Energy)
+		}
+		cells := kernels.NewCells(kernels.Midrise, b, 255, false)
+		for i, v := range res.Planes[0] {
+			lo, hi := cells.Bounds(float64(q.Value(0, i)))
+			if float64(v) < lo-1e-6 || float64(v) > hi+1e-6 {
+				t.Fatalf("%v: sample %d = %v left its cell [%v, %v]", kind, i, v, lo, hi)
+			}
+		}
+	}
+}
+
+// TestRulesAreOptims: the per-sample rules take host/optim's steps: three
+// steps of each on the same gradients agree to float32 rounding.
+func TestRulesAreOptims(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const n = 64
+	for _, name := range optim.MethodNames() {
+		m, err := optim.ParseMethod(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rule, err := Rule(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// a 1×n row under Tikhonov with a data term: bounds far away
+		p := &kernels.Restoration{W: n, H: 1, Energy: kernels.Energy{Kind: kernels.Tikhonov, Fidelity: 0.7}, Rule: rule}
+		q, lo, hi := make([]float32, n), make([]float32, n), make([]float32, n)
+		for i := range q {
+			q[i], lo[i], hi[i] = r.Float32(), -10, 10
+		}
+		p.Q, p.Lo, p.Hi = [][]float32{q}, [][]float32{lo}, [][]float32{hi}
+		cpu, err := kernels.NewRestorer(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Init(n)
+		x, g := make([]float64, n), make([]float64, n)
+		for i := range x {
+			x[i] = float64(q[i])
+		}
+		for step := 1; step <= 3; step++ {
+			for i := range g {
+				g[i] = float64(cpu.Gradient(0, i, 0))
+			}
+			m.Update(x, g, 0.01)
+			cpu.Step(rule.Consts(0.01, step))
+			got := cpu.Image()[0]
+			for i := range x {
+				if math.Abs(float64(got[i])-x[i]) > 2e-6 {
+					t.Fatalf("%s step %d sample %d: rule %v, optim %v", name, step, i, got[i], x[i])
+				}
+			}
+			for i := range x {
+				x[i] = float64(got[i]) // both go on from the float32 point
+			}
+		}
+	}
+}
+
+// TestInpaintNinetyPercent: the demonstration, 90% of a 512×512
+// grey photograph replaced by 0 or 1 at known positions, filled by
+// Tikhonov with Nesterov, beside the plain gradient descent users write
+// (Tikhonov, annealed step, 500 steps).
+func TestInpaintNinetyPercent(t *testing.T) {
+	orig, err := photos.Load("brick.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(90, 10))
+	gone := make([]bool, orig.W*orig.H)
+	broken := &imageset.Image{Name: "broken", W: orig.W, H: orig.H, Channels: 1, Pix8: [][]uint8{append([]uint8(nil), orig.Pix8[0]...)}}
+	for i := range gone {
+		if r.Float64() < 0.9 {
+			gone[i] = true
+			broken.Pix8[0][i] = uint8(255 * r.IntN(2))
+		}
+	}
+	missing := func(_, i int) bool { return gone[i] }
+	before := PSNR(stored(broken), orig)
+	runs := []struct {
+		name string
+		s    Settings
+	}{
+		{"plain GD, annealed", Settings{Method: &optim.SGD{}, LearningRate: 0.12, Schedule: optim.InverseTime{Tau: 100}, Steps: 500}},
+		{"nesterov", Settings{Method: &optim.Nesterov{}, Steps: 500}},
+	}
+	var got []float64
+	for _, run := range runs {
+		p, err := Inpainting(broken, missing, kernels.Energy{Kind: kernels.Tikhonov})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Run(p, 1, run.s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps := PSNR(as8(t, res.Planes, orig.W, orig.H), orig)
+		got = append(got, ps)
+		t.Logf("%s: PSNR %.2f dB (corrupted %.2f), %d steps, %.2f s on the CPU", run.name, ps, before, res.Steps, res.Seconds)
+		for i, v := range res.Planes[0] {
+			if !gone[i] && v != orig.Value(0, i) {
+				t.Fatalf("%s: known sample %d moved", run.name, i)
+			}
+		}
+	}
+	if got[1] < before+10 || got[1] < got[0]-0.05 {
+		t.Errorf("nesterov: PSNR %.2f dB, want 10 dB over the corrupted %.2f and no less than plain GD's %.2f", got[1], before, got[0])
+	}
+}
+
+// TestPhotoTrials (an accuracy trial) dequantizes the photographs at three
+// b each, 24 images-and-b, with every energy, and compares with ffmpeg's
+// deband where it is installed. The default (edge) must never lose more
+// than 0.3 dB to the stored image; the bar (≥ 1 dB on average,
+// never 0.1 dB worse) is reported, not met on these mostly textured
+// photographs (bench/RESULTS.md).
+func TestPhotoTrials(t *testing.T) {
+	if os.Getenv("QUANTFIT_ACCURACY") == "" {
+		t.Skip("an accuracy trial on photos: set QUANTFIT_ACCURACY=1 to run it")
+	}
+	kinds := []kernels.Smoothness{kernels.EdgeAware, kernels.Tikhonov, kernels.TV}
+	sum := make([]float64, len(kinds))
+	trials := 0
+	for _, n := range photos.Names() {
+		orig, err := photos.Load(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range []float64{5.7, 12.3, 23.9} {
+			q := quantize(orig, b)
+			base := PSNR(stored(q), orig)
+			line := fmt.Sprintf("%-22s b %4.1f: stored %.2f dB", n, b, base)
+			for k, kind := range kinds {
+				p, cell, err := Dequantization(q, kernels.Midrise, b, kernels.Energy{Kind: kind})
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := Run(p, cell, Settings{Steps: 200})
+				if err != nil {
+					t.Fatal(err)
+				}
+				gain := PSNR(as8(t, res.Planes, q.W, q.H), orig) - base
+				sum[k] += gain
+				line += fmt.Sprintf(", %v %+.2f", kind, gain)
+				if kind == kernels.EdgeAware && gain < -0.3 {
+					t.Errorf("%s b %.1f: edge loses %.2f dB to the stored image", n, b, -gain)
+				}
+			}
+			if d, ok := deband(t, q, orig); ok {
+				line += fmt.Sprintf(", ffmpeg deband %+.2f", d-base)
+			}
+			trials++
+			t.Log(line)
+		}
+	}
+	var mean []string
+	for k, kind := range kinds {
+		mean = append(mean, fmt.Sprintf("%v %+.2f dB", kind, sum[k]/float64(trials)))
+	}
+	t.Logf("%d images-and-b, mean gain: %s", trials, strings.Join(mean, ", "))
+}
