@@ -6,6 +6,7 @@
 #   bash bench/device.sh kernels   # parity, fp32 and fp64 kernel steps, PyTorch peers
 #   bash bench/device.sh bench     # quantfit bench on both backends, the stack trial
 #   bash bench/device.sh spatial   # image stacks: the 16 MP step on both backends, the trials on the GPU
+#   bash bench/device.sh restore   # restore: parity, bench -restore on both backends
 set -uo pipefail
 for f in .gl/*.deb; do dpkg -x "$f" /; done
 ldconfig
@@ -48,8 +49,12 @@ spatial)
 	QUANTFIT_REQUIRE_GPU=1 QUANTFIT_ACCURACY=1 QUANTFIT_SPATIAL_TRIALS=${TRIALS:-40} gotest host/estimate \
 		timeout 300 "$PWD/.bin/estimate.test" -test.run "${RUN:-TestSpatialStacksOnGPU}" -test.v > "$out/spatial-trials.txt" 2>&1
 	;;
+restore)
+	QUANTFIT_REQUIRE_GPU=1 gotest gpu timeout 120 "$PWD/.bin/gpu.test" -test.run Restore -test.v > "$out/restore-parity.txt" 2>&1
+	timeout 300 "$q" bench -restore -backend cpu,gpu -pixels 1e6,4e6,1.6e7 -repeat 20 -o "$out/restore-bench.md" > /dev/null 2> "$out/restore-bench.err"
+	;;
 *)
-	echo "device.sh: unknown part $1 (kernels, bench or spatial)" >&2
+	echo "device.sh: unknown part $1 (kernels, bench, spatial or restore)" >&2
 	exit 2
 	;;
 esac

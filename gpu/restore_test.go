@@ -86,7 +86,11 @@ func TestRestoreParity(t *testing.T) {
 				c := rule.Consts(lr, step)
 				cpu.Step(c)
 				g.Step(c)
-				if step == 1 {
+				if step == 1 && loose {
+					// a first adaptive step is ±lr wherever g ≠ 0: a
+					// cancelled g of the other sign moves 2·lr the other way
+					compare("after a step", 2.5*lr, 1e-4)
+				} else if step == 1 {
 					compare("after a step", 2e-5, 2e-5)
 				}
 				if step%5 == 0 {

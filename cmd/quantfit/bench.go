@@ -166,15 +166,13 @@ func runBench(c *cli, fs *flag.FlagSet, args []string) error {
 	if err := checkOutputs(f.out, ".md", "-o"); err != nil {
 		return err
 	}
-	for _, b := range cfg.Backends {
-		if b == "gpu" {
-			d, err := gpu.Open(gpu.Options{AllowSoftware: true, Debug: f.debug, DebugLog: c.stderr})
-			if err != nil {
-				return options.UsageError{Flag: "backend", Err: fmt.Errorf("-backend gpu: %w", err)}
-			}
-			defer d.Close()
-			cfg.Device = d
-		}
+	d, err := c.benchDevice(cfg.Backends, f.debug)
+	if err != nil {
+		return err
+	}
+	if d != nil {
+		defer d.Close()
+		cfg.Device = d
 	}
 	if fh, ok := c.stderr.(*os.File); ok && term.IsTerminal(int(fh.Fd())) {
 		var bar *progressbar.ProgressBar
@@ -229,16 +227,12 @@ func (c *cli) benchRestore(f *benchFlags, fs *flag.FlagSet, cfg bench.Config) er
 	if !given {
 		pixels = []int{1 << 20, 4 << 20, 16 << 20}
 	}
-	var dev *gpu.Device
-	for _, b := range cfg.Backends {
-		if b == "gpu" {
-			d, err := gpu.Open(gpu.Options{AllowSoftware: true, Debug: f.debug, DebugLog: c.stderr})
-			if err != nil {
-				return options.UsageError{Flag: "backend", Err: fmt.Errorf("-backend gpu: %w", err)}
-			}
-			defer d.Close()
-			dev = d
-		}
+	dev, err := c.benchDevice(cfg.Backends, f.debug)
+	if err != nil {
+		return err
+	}
+	if dev != nil {
+		defer dev.Close()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -261,4 +255,19 @@ func (c *cli) benchRestore(f *benchFlags, fs *flag.FlagSet, cfg bench.Config) er
 		return atomicfile.Write(f.out, func(w io.Writer) error { bench.WriteRestoreMarkdown(w, ms); return nil })
 	}
 	return nil
+}
+
+// benchDevice opens the GPU if backends name it (any OpenGL 4.3 context,
+// software renderers included); nil if they do not.
+func (c *cli) benchDevice(backends []string, debug bool) (*gpu.Device, error) {
+	for _, b := range backends {
+		if b == "gpu" {
+			d, err := gpu.Open(gpu.Options{AllowSoftware: true, Debug: debug, DebugLog: c.stderr})
+			if err != nil {
+				return nil, options.UsageError{Flag: "backend", Err: fmt.Errorf("-backend gpu: %w", err)}
+			}
+			return d, nil
+		}
+	}
+	return nil, nil
 }

@@ -89,9 +89,7 @@ func (f *restoreFlags) declare(fs *flag.FlagSet) {
 	fs.Float64Var(&f.fidelity, "fidelity", 0, "`weight` of the data term Σ(u − stored)²")
 	fs.StringVar(&f.optimizer, "optimizer", "nesterov", "update `rule`: "+strings.Join(optim.MethodNames(), ", "))
 	fs.Float64Var(&f.lr, "lr", 0, "learning `rate` (default: the rule's for the energy)")
-	fs.StringVar(&f.schedule, "schedule", "constant", "learning-rate `schedule`: "+strings.Join(optim.Schedules(), ", "))
-	fs.Float64Var(&f.decay, "decay", 0, "schedule `factor`: step multiplier (default 0.5), exp per-step decay (default 0.99)")
-	fs.Float64Var(&f.decaySteps, "decay-steps", 0, "schedule `steps`: step interval (default 100), inv time constant (default 100)")
+	options.DeclareSchedule(fs, &f.schedule, &f.decay, &f.decaySteps)
 	fs.IntVar(&f.steps, "steps", 300, "most `steps`")
 	fs.Float64Var(&f.tol, "tol", 0, "stop when the energy falls by less than this `share` between checks (0: never)")
 	fs.IntVar(&f.every, "every", 10, "`steps` between energy checks")
@@ -297,7 +295,7 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 	rep.Start, rep.End, rep.Steps, rep.Status = res.Start, res.Energy, res.Steps, res.Status.String()
 	rep.Method, rep.LR, rep.Backend, rep.Renderer, rep.Seconds = res.Method, res.LearningRate, res.Backend, res.Renderer, res.Seconds
 	if orig != nil {
-		rep.PSNRIn, rep.PSNROut = restore.PSNR(planesOf(q), orig), restore.PSNR(planesOf(out), orig)
+		rep.PSNRIn, rep.PSNROut = restore.PSNR(restore.Planes(q), orig), restore.PSNR(restore.Planes(out), orig)
 	}
 	enc := json.NewEncoder(c.stdout)
 	enc.SetIndent("", "  ")
@@ -308,18 +306,6 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 		}()
 	}
 	return enc.Encode(rep)
-}
-
-// planesOf is an image's samples in [0, 1], as float32 planes.
-func planesOf(im *imageset.Image) [][]float32 {
-	out := make([][]float32, im.Channels)
-	for c := range out {
-		out[c] = make([]float32, im.W*im.H)
-		for i := range out[c] {
-			out[c][i] = im.Value(c, i)
-		}
-	}
-	return out
 }
 
 // rgba packs planes (grey or RGB) for the window.

@@ -126,9 +126,7 @@ func (o *Options) Declare(fs *flag.FlagSet) {
 	fs.Float64Var(&o.delta, "delta", 0.02, "Huber threshold `δ`")
 	fs.StringVar(&o.optimizer, "optimizer", "adam", "`optimizer`: "+strings.Join(optim.MethodNames(), ", "))
 	fs.Float64Var(&o.lr, "lr", 0, "learning `rate` (default: the optimizer's)")
-	fs.StringVar(&o.schedule, "schedule", "constant", "learning-rate `schedule`: constant, step, exp, inv")
-	fs.Float64Var(&o.decay, "decay", 0, "schedule `factor`: step multiplier (default 0.5), exp per-step decay (default 0.99)")
-	fs.Float64Var(&o.decaySteps, "decay-steps", 0, "schedule `steps`: step interval (default 100), inv time constant (default 100)")
+	DeclareSchedule(fs, &o.schedule, &o.decay, &o.decaySteps)
 	fs.IntVar(&o.steps, "steps", 500, "gradient `steps` per run")
 	fs.IntVar(&o.batch, "batch", 0, "mini-batch `size` in samples, reshuffled each epoch (0: full batch)")
 	fs.Float64Var(&o.noise, "noise", 0, "annealed gradient noise `η` (variance η/(1+t)^0.55)")
@@ -177,6 +175,14 @@ var fieldFlags = map[string]string{
 	"Strategy.Init": "init", "Strategy.Basins": "starts", "Strategy.Starts": "starts",
 	"Strategy.ScanPoints": "scan-points", "Strategy.Points": "scan-points", "Strategy.Stages": "stages",
 	"Mode": "mode", "Stack": "stack", "Params": "param", "Blocks": "blocks",
+}
+
+// DeclareSchedule declares -schedule, -decay and -decay-steps, the
+// flags of optim.ParseSchedule, for estimation and restoration alike.
+func DeclareSchedule(fs *flag.FlagSet, name *string, factor, steps *float64) {
+	fs.StringVar(name, "schedule", "constant", "learning-rate `schedule`: "+strings.Join(optim.Schedules(), ", "))
+	fs.Float64Var(factor, "decay", 0, "schedule `factor`: step multiplier (default 0.5), exp per-step decay (default 0.99)")
+	fs.Float64Var(steps, "decay-steps", 0, "schedule `steps`: step interval (default 100), inv time constant (default 100)")
 }
 
 // Flagged turns a settings error of package kernels or estimate into a

@@ -40,5 +40,5 @@ func deband(t *testing.T, q, orig *imageset.Image) (float64, bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return PSNR(stored(d), orig), true
+	return PSNR(Planes(d), orig), true
 }

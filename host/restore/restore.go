@@ -341,6 +341,18 @@ func Image(planes [][]float32, w, h, depth int, name string) (*imageset.Image, e
 	return im, nil
 }
 
+// Planes are im's samples in [0, 1] as float32 planes, one per channel.
+func Planes(im *imageset.Image) [][]float32 {
+	out := make([][]float32, im.Channels)
+	for c := range out {
+		out[c] = make([]float32, im.W*im.H)
+		for i := range out[c] {
+			out[c][i] = im.Value(c, i)
+		}
+	}
+	return out
+}
+
 // PSNR is the peak signal-to-noise ratio of planes a against image ref,
 // in dB over every sample (+Inf when equal).
 func PSNR(a [][]float32, ref *imageset.Image) float64 {
