@@ -222,9 +222,7 @@ func (c *cli) benchRestore(f *benchFlags, fs *flag.FlagSet, cfg bench.Config) er
 		return options.Usagef("restore", "-restore writes no -plot or -write-data")
 	}
 	pixels := cfg.Pixels
-	given := false
-	fs.Visit(func(fl *flag.Flag) { given = given || fl.Name == "pixels" })
-	if !given {
+	if !given(fs, "pixels") {
 		pixels = []int{1 << 20, 4 << 20, 16 << 20}
 	}
 	dev, err := c.benchDevice(cfg.Backends, f.debug)

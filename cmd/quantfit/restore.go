@@ -86,7 +86,7 @@ func (f *restoreFlags) declare(fs *flag.FlagSet) {
 	fs.StringVar(&f.inpaint, "inpaint", "", "inpaint instead: the missing pixels, a `mask` image (non-zero: missing) or extremes (pixels at 0 or full scale)")
 	fs.StringVar(&f.energy, "energy", "", "smoothness `energy`: tikhonov, tv, edge (default: edge; tikhonov when inpainting)")
 	fs.Float64Var(&f.eps, "eps", 0, "total variation's `ε` (default: a fifth of a cell; 0.01 when inpainting)")
-	fs.Float64Var(&f.fidelity, "fidelity", 0, "`weight` of the data term Σ(u − stored)²")
+	fs.Float64Var(&f.fidelity, "fidelity", restore.DefaultFidelity, "`weight` of the data term, per cell: (b − shift)·weight·Σ(u − stored)² (dequantizing)")
 	fs.StringVar(&f.optimizer, "optimizer", "nesterov", "update `rule`: "+strings.Join(optim.MethodNames(), ", "))
 	fs.Float64Var(&f.lr, "lr", 0, "learning `rate` (default: the rule's for the energy)")
 	options.DeclareSchedule(fs, &f.schedule, &f.decay, &f.decaySteps)
@@ -141,8 +141,8 @@ func (f *restoreFlags) check(fs *flag.FlagSet) error {
 		return options.Usagef("fidelity", "-fidelity %v must be 0 or more", f.fidelity)
 	case f.maxPixels < 1:
 		return options.Usagef("max-pixels", "-max-pixels %d must be positive", f.maxPixels)
-	case f.inpaint != "" && (f.orig != "" || !math.IsNaN(f.b)):
-		return options.Usagef("inpaint", "-inpaint fills missing pixels: not with -b or -orig")
+	case f.inpaint != "" && (f.orig != "" || !math.IsNaN(f.b) || given(fs, "fidelity")):
+		return options.Usagef("inpaint", "-inpaint fills missing pixels: not with -b, -orig or -fidelity")
 	case f.orig != "" && !math.IsNaN(f.b):
 		return options.Usagef("orig", "give -b or -orig, not both")
 	case !math.IsNaN(f.b) && (math.IsInf(f.b, 0) || f.b > 1<<16):
@@ -253,7 +253,7 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 		return options.UsageError{Flag: "backend", Err: fmt.Errorf("-backend %s: %w", f.backend, err)}
 	}
 	defer release()
-	s := restore.Settings{Energy: p.Energy, Method: method, LearningRate: f.lr, Schedule: sched, Steps: f.steps,
+	s := restore.Settings{Method: method, LearningRate: f.lr, Schedule: sched, Steps: f.steps,
 		Tolerance: f.tol, Every: f.every, Backend: backend.Restore(be)}
 	var trace strings.Builder
 	trace.WriteString("step,energy,lr\n")
@@ -331,4 +331,11 @@ func restoreProgress(w io.Writer, steps int) (report func(step int), finish func
 		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("steps"),
 		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond))
 	return func(step int) { bar.Set(step) }, func() { fmt.Fprintln(w) }
+}
+
+// given reports whether flag name was set on the command line.
+func given(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

@@ -42,10 +42,9 @@ func quantize(im *imageset.Image, b float64) *imageset.Image {
 	return im.Filter(func(x float64) float64 { return kernels.Midrise.Apply(x, b) })
 }
 
-// TestRampRecovered: a banded ramp is restored closer to the original by
-// every energy (Tikhonov and TV by 3 dB; edge-aware, which holds back
-// wherever the bands narrow, by 0.5), each sample within its cell, and
-// the energy falls.
+// TestRampRecovered: a banded ramp is restored 3 dB closer to the
+// original by every energy without a data term, each sample within its
+// cell, and the energy falls.
 func TestRampRecovered(t *testing.T) {
 	orig := ramp(160, 120)
 	const b = 7.3
@@ -62,12 +61,8 @@ func TestRampRecovered(t *testing.T) {
 		}
 		got := PSNR(as8(t, res.Planes, q.W, q.H), orig)
 		t.Logf("%v: PSNR %.2f dB from %.2f, energy %.3g → %.3g", kind, got, base, res.Start, res.Energy)
-		want := 3.0
-		if kind == kernels.EdgeAware {
-			want = 0.5
-		}
-		if got < base+want {
-			t.Errorf("%v: PSNR %.2f dB, want %.1f dB over the stored %.2f", kind, got, want, base)
+		if got < base+3 {
+			t.Errorf("%v: PSNR %.2f dB, want 3 dB over the stored %.2f", kind, got, base)
 		}
 		if !(res.Energy < res.Start) {
 			t.Errorf("%v: energy %.3g → %.3g did not fall", kind, res.Start, res.Energy)
@@ -183,11 +178,11 @@ func TestInpaintNinetyPercent(t *testing.T) {
 }
 
 // TestPhotoTrials (an accuracy trial) dequantizes the photographs at three
-// b each, 24 images-and-b, with every energy, and compares with ffmpeg's
-// deband where it is installed. The default (edge) must never lose more
-// than 0.5 dB to the stored image (brick.png at b = 5.7 loses 0.37); the
-// issue's bar (≥ 1 dB on average, never 0.1 dB worse) is reported, not
-// met on these mostly textured photographs (bench/RESULTS.md).
+// b each, 24 images-and-b, with every energy at the command's fidelity,
+// and compares with ffmpeg's deband where it is installed. The default
+// (edge) must never lose more than 0.1 dB to the stored image and gain
+// 0.95 dB on average (measured: +0.996, every image +0.00 or more; the
+// issue asks 1 dB).
 func TestPhotoTrials(t *testing.T) {
 	if os.Getenv("QUANTFIT_ACCURACY") == "" {
 		t.Skip("an accuracy trial on photos: set QUANTFIT_ACCURACY=1 to run it")
@@ -205,7 +200,7 @@ func TestPhotoTrials(t *testing.T) {
 			base := PSNR(Planes(q), orig)
 			line := fmt.Sprintf("%-22s b %4.1f: stored %.2f dB", n, b, base)
 			for k, kind := range kinds {
-				p, cell, err := Dequantization(q, kernels.Midrise, b, kernels.Energy{Kind: kind})
+				p, cell, err := Dequantization(q, kernels.Midrise, b, kernels.Energy{Kind: kind, Fidelity: DefaultFidelity})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -216,7 +211,7 @@ func TestPhotoTrials(t *testing.T) {
 				gain := PSNR(as8(t, res.Planes, q.W, q.H), orig) - base
 				sum[k] += gain
 				line += fmt.Sprintf(", %v %+.2f", kind, gain)
-				if kind == kernels.EdgeAware && gain < -0.5 {
+				if kind == kernels.EdgeAware && gain < -0.1 {
 					t.Errorf("%s b %.1f: edge loses %.2f dB to the stored image", n, b, -gain)
 				}
 			}
@@ -232,4 +227,7 @@ func TestPhotoTrials(t *testing.T) {
 		mean = append(mean, fmt.Sprintf("%v %+.2f dB", kind, sum[k]/float64(trials)))
 	}
 	t.Logf("%d images-and-b, mean gain: %s", trials, strings.Join(mean, ", "))
+	if m := sum[0] / float64(trials); m < 0.95 {
+		t.Errorf("edge gains %.3f dB on average, want 0.95", m)
+	}
 }
