@@ -1,8 +1,9 @@
 // Package restore recovers images by energy minimization: a quantized
-// image dequantized (the smoothest image whose every sample stays in the
-// quantization cell of its stored value) and missing pixels inpainted (the
-// smoothest fill of the known ones), by the per-pixel update rules of
-// host/optim's methods. The steps run where a Backend puts them: the CPU
+// image dequantized (the image of least energy, smoothness plus a pull
+// towards the stored values, whose every sample stays in the quantization
+// cell of its stored value) and missing pixels inpainted (the smoothest
+// fill of the known ones), by the per-pixel update rules of host/optim's
+// methods. The steps run where a Backend puts them: the CPU
 // (kernels.CPURestorer) or the GPU (package gpu through gpu/backend).
 package restore
 
