@@ -35,6 +35,7 @@ const (
 	bindWy = 8
 	bindM  = 9
 	bindV  = 10
+	bindDw = 11
 )
 
 var bindingDefines = []string{
@@ -48,6 +49,7 @@ var bindingDefines = []string{
 	fmt.Sprintf("BIND_LO=%d", bindLo), fmt.Sprintf("BIND_HI=%d", bindHi),
 	fmt.Sprintf("BIND_WX=%d", bindWx), fmt.Sprintf("BIND_WY=%d", bindWy),
 	fmt.Sprintf("BIND_M=%d", bindM), fmt.Sprintf("BIND_V=%d", bindV),
+	fmt.Sprintf("BIND_DW=%d", bindDw),
 }
 
 // source returns shader name specialized by defines and the bindings.

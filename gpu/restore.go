@@ -30,7 +30,7 @@ type Restorer struct {
 }
 
 type restoreChannel struct {
-	u, next, q, lo, hi, wx, wy, m, v buffer
+	u, next, q, lo, hi, wx, wy, dw, m, v buffer
 }
 
 type restoreUniforms struct {
@@ -55,8 +55,12 @@ func (d *Device) NewRestorer(p *kernels.Restoration) (*Restorer, error) {
 		if lim := maxStorageBlock(); 4*n > lim {
 			return fmt.Errorf("gpu: a %d×%d plane needs a %d MB buffer; this device binds at most %d MB", p.W, p.H, 4*n>>20, lim>>20)
 		}
+		defines := []string{energy, ruleDefines[p.Rule.Kind]}
+		if p.D != nil {
+			defines = append(defines, "DATA_WEIGHTS")
+		}
 		for pass, dst := range map[string]**kernel{"PASS_STEP": &r.step, "PASS_ENERGY": &r.energy} {
-			src, err := source("restore.comp", pass, energy, ruleDefines[p.Rule.Kind])
+			src, err := source("restore.comp", append([]string{pass}, defines...)...)
 			if err != nil {
 				return err
 			}
@@ -80,6 +84,9 @@ func (d *Device) NewRestorer(p *kernels.Restoration) (*Restorer, error) {
 			if p.Energy.Kind == kernels.EdgeAware {
 				ch.wx = newBuffer(4*n, unsafe.Pointer(&p.Wx[c][0]))
 				ch.wy = newBuffer(4*n, unsafe.Pointer(&p.Wy[c][0]))
+			}
+			if p.D != nil {
+				ch.dw = newBuffer(4*n, unsafe.Pointer(&p.D[c][0]))
 			}
 			zero := make([]float32, n)
 			if p.Rule.Kind != kernels.RuleSGD {
@@ -123,7 +130,7 @@ func (r *Restorer) bindChannel(k *kernel, u restoreUniforms, c int) {
 	for _, b := range []struct {
 		buf buffer
 		at  uint32
-	}{{ch.wx, bindWx}, {ch.wy, bindWy}, {ch.m, bindM}, {ch.v, bindV}} {
+	}{{ch.wx, bindWx}, {ch.wy, bindWy}, {ch.dw, bindDw}, {ch.m, bindM}, {ch.v, bindV}} {
 		if b.buf != 0 {
 			b.buf.bind(b.at)
 		}
@@ -214,7 +221,7 @@ func (r *Restorer) Close() {
 	r.chans = nil
 	_ = r.d.do(func() error {
 		for _, ch := range chans {
-			for _, b := range []buffer{ch.u, ch.next, ch.q, ch.lo, ch.hi, ch.wx, ch.wy, ch.m, ch.v} {
+			for _, b := range []buffer{ch.u, ch.next, ch.q, ch.lo, ch.hi, ch.wx, ch.wy, ch.dw, ch.m, ch.v} {
 				b.delete()
 			}
 		}

@@ -9,7 +9,8 @@ import (
 )
 
 // restoration is a problem over a textured w×h image quantized at b = 7:
-// cells as bounds, random pair weights, a few samples fixed as known.
+// cells as bounds, random pair weights, a few samples fixed as known, and
+// random data weights where the energy has a data term.
 func restoration(r *rand.Rand, w, h, channels int, e kernels.Energy, rule kernels.Rule) *kernels.Restoration {
 	x := texture(r, w, h, channels)
 	cells := kernels.NewCells(kernels.Midrise, 7, 255, false)
@@ -28,6 +29,13 @@ func restoration(r *rand.Rand, w, h, channels int, e kernels.Energy, rule kernel
 		}
 		p.Q, p.Lo, p.Hi = append(p.Q, q), append(p.Lo, lo), append(p.Hi, hi)
 		p.Wx, p.Wy = append(p.Wx, wx), append(p.Wy, wy)
+		if e.Fidelity > 0 {
+			dw := make([]float32, n)
+			for i := range dw {
+				dw[i] = r.Float32()
+			}
+			p.D = append(p.D, dw)
+		}
 	}
 	return p
 }

@@ -86,7 +86,7 @@ func ApplyMix(m Mixture, x Planes, tx []Planes, tangents bool) (Planes, []Planes
 		for c, pl := range x.C {
 			out := make([]float64, len(pl))
 			k := kx.C[c]
-			parallel(len(pl), func(lo, hi int) {
+			Parallel(len(pl), func(lo, hi int) {
 				for i := lo; i < hi; i++ {
 					out[i] = u*pl[i] + v*k[i]
 				}
@@ -168,7 +168,7 @@ func (Saturation) ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) 
 			return
 		}
 		r, g, b := x.C[0], x.C[1], x.C[2]
-		parallel(len(r), func(lo, hi int) {
+		Parallel(len(r), func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				l := lumaW[0]*r[i] + lumaW[1]*g[i] + lumaW[2]*b[i]
 				for c := range 3 {
@@ -250,7 +250,7 @@ func (ColorMatrix) ColorGLSL() (apply, deriv string) {
 func (ColorMatrix) ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
 	mul := func(x Planes, off bool) Planes {
 		y := NewPlanes(x.W, x.H, 3)
-		parallel(len(x.C[0]), func(lo, hi int) {
+		Parallel(len(x.C[0]), func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				r, g, b := x.C[0][i], x.C[1][i], x.C[2][i]
 				for c := range 3 {
@@ -340,7 +340,7 @@ func GaussTaps(sigma float64) (w, dw []float64) {
 func convolve1(dst, src []float64, width, height int, w []float64, horizontal bool) {
 	r := len(w) - 1
 	if horizontal {
-		parallel(height, func(lo, hi int) {
+		Parallel(height, func(lo, hi int) {
 			for y := lo; y < hi; y++ {
 				row := src[y*width : (y+1)*width]
 				out := dst[y*width : (y+1)*width]
@@ -355,7 +355,7 @@ func convolve1(dst, src []float64, width, height int, w []float64, horizontal bo
 		})
 		return
 	}
-	parallel(height, func(lo, hi int) {
+	Parallel(height, func(lo, hi int) {
 		for y := lo; y < hi; y++ {
 			out := dst[y*width : (y+1)*width]
 			for x := range out {
@@ -438,9 +438,10 @@ func (s Sharpen) ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) (
 	return ApplyMix(s.Mix(p), x, tx, tangents)
 }
 
-// parallel runs f over [0, n) in contiguous spans on the shared pool,
-// one a worker; n counts rows of an image (short) or samples (long).
-func parallel(n int, f func(lo, hi int)) {
+// Parallel runs f over [0, n) in contiguous spans of 64 or more on the
+// shared pool, one a worker; n counts rows or columns of an image (short)
+// or samples (long). Exported for the host's per-pixel preparations.
+func Parallel(n int, f func(lo, hi int)) {
 	k := min(workers(), max(1, n/64))
 	var wg sync.WaitGroup
 	runChunks(&spans{n, k, f}, k, &wg)

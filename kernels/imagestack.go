@@ -111,7 +111,7 @@ func pixelApply(op Op, x Planes, p []float64, tx []Planes, tangents bool) (Plane
 		}
 	}
 	for c, pl := range x.C {
-		parallel(x.H, func(lo, hi int) {
+		Parallel(x.H, func(lo, hi int) {
 			var dp [MaxParams]float64
 			for i := lo * x.W; i < hi*x.W; i++ {
 				v, d := op.Apply(pl[i], p, dp[:np])

@@ -52,7 +52,8 @@ func ParseSmoothness(name string) (Smoothness, error) {
 }
 
 // Energy is a restoration's energy per channel: a smoothness term plus
-// Fidelity·Σ(u − q)², q the stored image.
+// Fidelity·Σ d·(u − q)², q the stored image and d the problem's data
+// weight of each sample (1 where the problem has none).
 type Energy struct {
 	Kind Smoothness
 	// Eps is TV's ε. Required positive for TV.
@@ -140,11 +141,14 @@ func sqrt32(v float32) float32 { return float32(math.Sqrt(float64(v))) }
 
 // Restoration is a problem: the stored image Q and the bounds, planes of
 // W·H samples per channel, EdgeAware's weights of the pairs to the right
-// (Wx) and below (Wy) of each sample, the energy and the update rule.
+// (Wx) and below (Wy) of each sample, the data weights D (optional, for
+// any energy: nil weighs every sample's data term 1), the energy and the
+// update rule.
 type Restoration struct {
 	W, H      int
 	Q, Lo, Hi [][]float32
 	Wx, Wy    [][]float32
+	D         [][]float32
 	Energy    Energy
 	Rule      Rule
 }
@@ -173,6 +177,16 @@ func (p *Restoration) Check() error {
 		for c := range p.Q {
 			if len(p.Wx[c]) != n || len(p.Wy[c]) != n {
 				return fmt.Errorf("kernels: channel %d's pair weights hold other than %d×%d samples", c, p.W, p.H)
+			}
+		}
+	}
+	if p.D != nil {
+		if len(p.D) != len(p.Q) {
+			return errors.New("kernels: data weights given for some channels only")
+		}
+		for c := range p.Q {
+			if len(p.D[c]) != n {
+				return fmt.Errorf("kernels: channel %d's data weights hold other than %d×%d samples", c, p.W, p.H)
 			}
 		}
 	}
@@ -277,6 +291,9 @@ func gradAt(p *Restoration, c int, u []float32, x, y int, eps, fid float32) floa
 			g += 2 * wa * (ui - u[i-w])
 		}
 	}
+	if p.D != nil {
+		fid *= p.D[c][i]
+	}
 	return g + 2*fid*(ui-q[i])
 }
 
@@ -308,7 +325,7 @@ func (r *CPURestorer) Step(c StepConsts) {
 		if len(r.v) > 0 {
 			v = r.v[ch]
 		}
-		parallel(p.H, func(y0, y1 int) {
+		Parallel(p.H, func(y0, y1 int) {
 			var dm, dv float32
 			for y := y0; y < y1; y++ {
 				for x := range w {
@@ -336,7 +353,7 @@ func (r *CPURestorer) Energy() float64 {
 	rows := make([]float64, p.H*len(r.u))
 	for ch := range r.u {
 		u := r.u[ch]
-		parallel(p.H, func(y0, y1 int) {
+		Parallel(p.H, func(y0, y1 int) {
 			for y := y0; y < y1; y++ {
 				s := 0.0
 				for x := range p.W {
@@ -368,6 +385,9 @@ func energyAt(p *Restoration, c int, u []float32, x, y int, eps, fid float32) fl
 		e = p.Wx[c][i]*dx*dx + p.Wy[c][i]*dy*dy
 	default:
 		e = dx*dx + dy*dy
+	}
+	if p.D != nil {
+		fid *= p.D[c][i]
 	}
 	d := u[i] - q[i]
 	return e + fid*d*d

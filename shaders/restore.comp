@@ -8,7 +8,8 @@
 //                projection onto [lo, hi], into U_OUT;
 //   PASS_ENERGY  each sample's share of the energy, summed per workgroup
 //                into partial[group] (double), for reduce.comp.
-// ENERGY_TIKHONOV, ENERGY_TV or ENERGY_EDGE (pairs weighted by WX, WY).
+// ENERGY_TIKHONOV, ENERGY_TV or ENERGY_EDGE (pairs weighted by WX, WY);
+// DATA_WEIGHTS where the problem weighs each sample's data term (DW).
 #extension GL_ARB_gpu_shader_fp64 : enable
 
 layout(local_size_x = 16, local_size_y = 16) in;
@@ -20,6 +21,7 @@ layout(std430, binding = BIND_LO) readonly buffer Lo { float lo[]; };
 layout(std430, binding = BIND_HI) readonly buffer Hi { float hi[]; };
 layout(std430, binding = BIND_WX) readonly buffer Wx { float wx[]; };
 layout(std430, binding = BIND_WY) readonly buffer Wy { float wy[]; };
+layout(std430, binding = BIND_DW) readonly buffer Dw { float dw[]; };
 layout(std430, binding = BIND_M) buffer M { float m[]; };
 layout(std430, binding = BIND_V) buffer V { float v[]; };
 layout(std430, binding = BIND_PARTIAL) writeonly buffer Partial { double partial[]; };
@@ -38,6 +40,15 @@ vec2 fwd(uint x, uint y) {
 }
 
 float phi(vec2 d) { return sqrt(d.x * d.x + d.y * d.y + eps * eps); }
+
+// dataWeight is sample i's weight of the data term, fid·d.
+float dataWeight(uint i) {
+#if defined(DATA_WEIGHTS)
+	return fid * dw[i];
+#else
+	return fid;
+#endif
+}
 
 #if defined(PASS_STEP)
 // grad is kernels.gradAt.
@@ -81,7 +92,7 @@ float grad(uint x, uint y) {
 		g += 2.0 * wa * (ui - u[i - iw]);
 	}
 #endif
-	return g + 2.0 * fid * (ui - q[i]);
+	return g + 2.0 * dataWeight(i) * (ui - q[i]);
 }
 
 void main() {
@@ -142,7 +153,7 @@ void main() {
 		e = d.x * d.x + d.y * d.y;
 #endif
 		float r = u[i] - q[i];
-		e += fid * r * r;
+		e += dataWeight(i) * r * r;
 	}
 	red[lid] = e;
 	barrier();

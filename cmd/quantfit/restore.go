@@ -86,7 +86,7 @@ func (f *restoreFlags) declare(fs *flag.FlagSet) {
 	fs.StringVar(&f.inpaint, "inpaint", "", "inpaint instead: the missing pixels, a `mask` image (non-zero: missing) or extremes (pixels at 0 or full scale)")
 	fs.StringVar(&f.energy, "energy", "", "smoothness `energy`: tikhonov, tv, edge (default: edge; tikhonov when inpainting)")
 	fs.Float64Var(&f.eps, "eps", 0, "total variation's `ε` (default: a fifth of a cell; 0.01 when inpainting)")
-	fs.Float64Var(&f.fidelity, "fidelity", restore.DefaultFidelity, "`weight` of the data term, per cell: (b − shift)·weight·Σ(u − stored)² (dequantizing)")
+	fs.Float64Var(&f.fidelity, "fidelity", restore.DefaultFidelity, "`weight` of the data term, per cell: (b − shift)·weight·Σ(u − stored)², lowered by edge where smoothing recovers a ramp (dequantizing)")
 	fs.StringVar(&f.optimizer, "optimizer", "nesterov", "update `rule`: "+strings.Join(optim.MethodNames(), ", "))
 	fs.Float64Var(&f.lr, "lr", 0, "learning `rate` (default: the rule's for the energy)")
 	options.DeclareSchedule(fs, &f.schedule, &f.decay, &f.decaySteps)

@@ -227,13 +227,16 @@ func methodName(k kernels.RuleKind) string {
 
 // DefaultFidelity is the data term's weight quantfit restore uses: on the
 // shipped photographs at b from 5.7 to 23.9 it gave the most PSNR with
-// none lost (bench/RESULTS.md).
+// none lost, and on scikit-image's other photographs, held out, as much
+// (bench/RESULTS.md).
 const DefaultFidelity = 0.4
 
 // Dequantization is the problem of restoring im, stored by the quantizer
 // of model m at b: every sample bound to its value's cell. e.Fidelity is
 // the data term's weight per cell: the kernel's λ is e.Fidelity·(b −
 // shift), so the pull towards the stored value grows as the cells narrow.
+// The edge-aware energy weighs its pairs by Weights and its data term by
+// DataWeights.
 func Dequantization(im *imageset.Image, m kernels.Model, b float64, e kernels.Energy) (*kernels.Restoration, float64, error) {
 	if !(b > m.Shift()+1) || math.IsInf(b, 0) {
 		return nil, 0, fmt.Errorf("restore: b = %g is not a quantizer's for model %s", b, m)
@@ -248,18 +251,35 @@ func Dequantization(im *imageset.Image, m kernels.Model, b float64, e kernels.En
 	if p.Energy.Kind == kernels.TV && p.Energy.Eps == 0 {
 		p.Energy.Eps = cell / 5
 	}
+	// every stored value's cell, once: the samples look theirs up
+	levels, level := 1<<8, kernels.Level8
+	if im.Pix16 != nil {
+		levels, level = 1<<16, kernels.Level16
+	}
+	bounds := make([][3]float32, levels)
+	for v := range bounds {
+		t := level(v)
+		l, h := cells.Bounds(float64(t))
+		bounds[v] = [3]float32{t, float32(l), float32(h)}
+	}
 	n := im.W * im.H
 	for c := range im.Channels {
 		q, lo, hi := make([]float32, n), make([]float32, n), make([]float32, n)
-		for i := range n {
-			t := float64(im.Value(c, i))
-			q[i] = float32(t)
-			l, h := cells.Bounds(t)
-			lo[i], hi[i] = float32(l), float32(h)
-		}
+		kernels.Parallel(n, func(i0, i1 int) {
+			for i := i0; i < i1; i++ {
+				var b [3]float32
+				if im.Pix16 != nil {
+					b = bounds[im.Pix16[c][i]]
+				} else {
+					b = bounds[im.Pix8[c][i]]
+				}
+				q[i], lo[i], hi[i] = b[0], b[1], b[2]
+			}
+		})
 		if p.Energy.Kind == kernels.EdgeAware {
 			wx, wy := Weights(q, im.W, im.H, cell)
 			p.Wx, p.Wy = append(p.Wx, wx), append(p.Wy, wy)
+			p.D = append(p.D, DataWeights(q, im.W, im.H))
 		}
 		p.Q, p.Lo, p.Hi = append(p.Q, q), append(p.Lo, lo), append(p.Hi, hi)
 	}
@@ -389,16 +409,228 @@ func Weights(q []float32, w, h int, cell float64) (wx, wy []float32) {
 		l := max(abs(d)*inv-1, 0)
 		return 1 / (1 + 4*l*l)
 	}
-	for y := range h {
-		for x := range w {
-			i := y*w + x
-			if x+1 < w {
-				wx[i] = weight(q[i+1] - q[i])
-			}
-			if y+1 < h {
-				wy[i] = weight(q[i+w] - q[i])
+	kernels.Parallel(h, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			for x := range w {
+				i := y*w + x
+				if x+1 < w {
+					wx[i] = weight(q[i+1] - q[i])
+				}
+				if y+1 < h {
+					wy[i] = weight(q[i+w] - q[i])
+				}
 			}
 		}
-	}
+	})
 	return wx, wy
+}
+
+// The data weights' scales, in pixels and in changes per pair (measured on
+// the shipped photographs, checked on held-out ones: bench/RESULTS.md).
+const (
+	// bandRadius is the window in which DataWeights counts level changes:
+	// a band's edge is ramp to recover within it.
+	bandRadius = 3
+	// throughRadius is the window in which a sample's level must have
+	// both a lower and a higher one for its band to be part of a ramp.
+	throughRadius = 30
+	// textureDensity is the share of neighbour pairs changing level at
+	// which a window is texture, held at full weight.
+	textureDensity = 0.25
+)
+
+// DataWeights are the edge-aware energy's data weights of a plane q of
+// stored values: where the cells' smoothing recovers the scene the data
+// term steps aside, elsewhere it holds the stored value. Smoothing
+// recovers a ramp: bands a few pixels either side of a level change, in
+// a neighbourhood where few pairs change level. Texture (many changes)
+// and flat regions (none within bandRadius) keep weight 1, and so does a
+// level with no lower or no higher one within throughRadius: a local
+// extremum, such as a faint star on a black sky, which smoothing would
+// flatten onto its neighbours. Between, the weight is (ρ/ρ₀)², ρ the
+// share of pairs changing level and ρ₀ = textureDensity.
+func DataWeights(q []float32, w, h int) []float32 {
+	n := w * h
+	// changes[i] counts the pairs to i's right and below that change level
+	changes := make([]int32, n)
+	kernels.Parallel(h, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			for x := range w {
+				i := y*w + x
+				if x+1 < w && q[i+1] != q[i] {
+					changes[i]++
+				}
+				if y+1 < h && q[i+w] != q[i] {
+					changes[i]++
+				}
+			}
+		}
+	})
+	count := boxSum(changes, w, h, bandRadius)
+	lo, hi := extremes(q, w, h, throughRadius)
+	out := make([]float32, n)
+	kernels.Parallel(h, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			ny := min(y+bandRadius+1, h) - max(y-bandRadius, 0)
+			for x := range w {
+				i := y*w + x
+				out[i] = 1
+				if count[i] == 0 || !(lo[i] < q[i] && q[i] < hi[i]) {
+					continue
+				}
+				nx := min(x+bandRadius+1, w) - max(x-bandRadius, 0)
+				rho := float64(count[i]) / float64(2*nx*ny) / textureDensity
+				out[i] = float32(min(rho*rho, 1))
+			}
+		}
+	})
+	return out
+}
+
+// boxSum sums v over the (2r+1)² window about each sample, cut at the
+// borders: running sums along each row, then down spans of columns a row
+// at a time (in memory order).
+func boxSum(v []int32, w, h, r int) []int32 {
+	rows := make([]int32, len(v))
+	kernels.Parallel(h, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			line, out := v[y*w:(y+1)*w], rows[y*w:(y+1)*w]
+			var s int32
+			for x := range min(r, w) {
+				s += line[x]
+			}
+			for x := range w {
+				if x+r < w {
+					s += line[x+r]
+				}
+				if x-r-1 >= 0 {
+					s -= line[x-r-1]
+				}
+				out[x] = s
+			}
+		}
+	})
+	out := make([]int32, len(v))
+	kernels.Parallel(w, func(x0, x1 int) {
+		row := func(y int) []int32 { return rows[y*w+x0 : y*w+x1] }
+		s := make([]int32, x1-x0)
+		for y := range min(r, h) {
+			for x, c := range row(y) {
+				s[x] += c
+			}
+		}
+		for y := range h {
+			if y+r < h {
+				for x, c := range row(y + r) {
+					s[x] += c
+				}
+			}
+			if y-r-1 >= 0 {
+				for x, c := range row(y - r - 1) {
+					s[x] -= c
+				}
+			}
+			copy(out[y*w+x0:y*w+x1], s)
+		}
+	})
+	return out
+}
+
+// extremes are the least and greatest of q over the (2r+1)² window about
+// each sample, cut at the borders.
+func extremes(q []float32, w, h, r int) (lo, hi []float32) {
+	neg := make([]float32, len(q))
+	for i, v := range q {
+		neg[i] = -v
+	}
+	hi = boxMin(neg, w, h, r)
+	for i, v := range hi {
+		hi[i] = -v
+	}
+	return boxMin(q, w, h, r), hi
+}
+
+// boxMin is the least of q over the (2r+1)² window about each sample, cut
+// at the borders: along each row, then down spans of columns a row at a
+// time (in memory order). Both passes are van Herk's and Gil and Werman's:
+// padded with r copies of its end values (which the cut windows hold
+// anyway), a line's every window is k = 2r+1 long and spans at most two
+// blocks of k: its least is the least of the first block's suffix and the
+// second block's prefix, three comparisons a sample whatever r.
+func boxMin(q []float32, w, h, r int) []float32 {
+	k := 2*r + 1
+	rows := make([]float32, len(q))
+	kernels.Parallel(h, func(y0, y1 int) {
+		m := w + 2*r
+		padded, pre, suf := make([]float32, m), make([]float32, m), make([]float32, m)
+		for y := y0; y < y1; y++ {
+			line, out := q[y*w:(y+1)*w], rows[y*w:(y+1)*w]
+			for j := range r {
+				padded[j], padded[m-1-j] = line[0], line[w-1]
+			}
+			copy(padded[r:], line)
+			for b0 := 0; b0 < m; b0 += k {
+				b1 := min(b0+k, m)
+				pre[b0], suf[b1-1] = padded[b0], padded[b1-1]
+				for j := b0 + 1; j < b1; j++ {
+					pre[j] = min32(pre[j-1], padded[j])
+				}
+				for j := b1 - 2; j >= b0; j-- {
+					suf[j] = min32(suf[j+1], padded[j])
+				}
+			}
+			for x := range w {
+				out[x] = min32(suf[x], pre[x+2*r])
+			}
+		}
+	})
+	// Down the columns a block of k padded rows at a time: the block's
+	// suffixes and the next block's prefixes.
+	out := make([]float32, len(q))
+	m := h + 2*r
+	kernels.Parallel(w, func(x0, x1 int) {
+		sw := x1 - x0
+		row := func(j int) []float32 { y := min(h-1, max(j-r, 0)); return rows[y*w+x0 : y*w+x1] }
+		sufs, pres := make([]float32, k*sw), make([]float32, k*sw)
+		at := func(buf []float32, j int) []float32 { return buf[j*sw : (j+1)*sw] }
+		for j0 := 0; j0 < h; j0 += k {
+			j1 := min(j0+k, m)
+			copy(at(sufs, j1-1-j0), row(j1-1))
+			for j := j1 - 2; j >= j0; j-- {
+				minRows(at(sufs, j-j0), at(sufs, j-j0+1), row(j))
+			}
+			n1 := min(j1+k, m) // the next block, [j1, n1)
+			if j1 < n1 {
+				copy(at(pres, 0), row(j1))
+				for j := j1 + 1; j < n1; j++ {
+					minRows(at(pres, j-j1), at(pres, j-j1-1), row(j))
+				}
+			}
+			for y := j0; y < min(j1, h); y++ {
+				dst := out[y*w+x0 : y*w+x1]
+				if y == j0 {
+					copy(dst, at(sufs, 0)) // the window is this block
+					continue
+				}
+				minRows(dst, at(sufs, y-j0), at(pres, y+2*r-j1))
+			}
+		}
+	})
+	return out
+}
+
+// minRows sets dst to the least of a and b, element by element.
+func minRows(dst, a, b []float32) {
+	b = b[:len(a)]
+	dst = dst[:len(a)]
+	for i, v := range a {
+		dst[i] = min32(v, b[i])
+	}
+}
+
+func min32(a, b float32) float32 {
+	if b < a {
+		return b
+	}
+	return a
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -177,57 +178,188 @@ func TestInpaintNinetyPercent(t *testing.T) {
 	}
 }
 
-// TestPhotoTrials (an accuracy trial) dequantizes the photographs at three
-// b each, 24 images-and-b, with every energy at the command's fidelity,
-// and compares with ffmpeg's deband where it is installed. The default
-// (edge) must never lose more than 0.1 dB to the stored image and gain
-// 0.95 dB on average (measured: +0.996, every image +0.00 or more; the
-// issue asks 1 dB).
+// trialPhotos are the photographs of the restore trial: the shipped ones
+// (the settings were tuned on them) and the held-out ones of testdata.
+func trialPhotos(t *testing.T) (shipped, heldOut []*imageset.Image) {
+	for _, n := range photos.Names() {
+		im, err := photos.Load(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shipped = append(shipped, im)
+	}
+	files, err := filepath.Glob(filepath.Join("testdata", "heldout", "*.*g"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no held-out photographs in testdata/heldout (%v)", err)
+	}
+	for _, f := range files {
+		im, err := imageset.Load(f, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		im.Name = filepath.Base(f)
+		heldOut = append(heldOut, im)
+	}
+	return shipped, heldOut
+}
+
+// TestPhotoTrials (an accuracy trial) dequantizes photographs at three b
+// each, 8-bit, with every energy at the command's fidelity, and compares
+// with ffmpeg's deband where it is installed: the 8 shipped photographs
+// (24 images-and-b, the settings tuned on them) and 6 held out (18). The
+// default (edge) must never lose more than 0.1 dB to the stored image and
+// gain 1 dB on average in each set (measured: +1.06 shipped, +1.23 held
+// out, the least +0.01).
 func TestPhotoTrials(t *testing.T) {
 	if os.Getenv("QUANTFIT_ACCURACY") == "" {
 		t.Skip("an accuracy trial on photos: set QUANTFIT_ACCURACY=1 to run it")
 	}
+	shipped, heldOut := trialPhotos(t)
 	kinds := []kernels.Smoothness{kernels.EdgeAware, kernels.Tikhonov, kernels.TV}
-	sum := make([]float64, len(kinds))
-	trials := 0
-	for _, n := range photos.Names() {
-		orig, err := photos.Load(n)
-		if err != nil {
-			t.Fatal(err)
+	for _, set := range []struct {
+		name string
+		ims  []*imageset.Image
+	}{{"shipped", shipped}, {"held out", heldOut}} {
+		sum := make([]float64, len(kinds)+1) // ... and deband's
+		trials, debanded := 0, 0
+		for _, orig := range set.ims {
+			for _, b := range []float64{5.7, 12.3, 23.9} {
+				q := quantize(orig, b)
+				base := PSNR(Planes(q), orig)
+				line := fmt.Sprintf("%-22s b %4.1f: stored %.2f dB", orig.Name, b, base)
+				for k, kind := range kinds {
+					p, cell, err := Dequantization(q, kernels.Midrise, b, kernels.Energy{Kind: kind, Fidelity: DefaultFidelity})
+					if err != nil {
+						t.Fatal(err)
+					}
+					res, err := Run(p, cell, Settings{Steps: 200})
+					if err != nil {
+						t.Fatal(err)
+					}
+					gain := PSNR(as8(t, res.Planes, q.W, q.H), orig) - base
+					sum[k] += gain
+					line += fmt.Sprintf(", %v %+.2f", kind, gain)
+					if kind == kernels.EdgeAware && gain < -0.1 {
+						t.Errorf("%s b %.1f: edge loses %.2f dB to the stored image", orig.Name, b, -gain)
+					}
+				}
+				if d, ok := deband(t, q, orig); ok {
+					line += fmt.Sprintf(", ffmpeg deband %+.2f", d-base)
+					sum[len(kinds)] += d - base
+					debanded++
+				}
+				trials++
+				t.Log(line)
+			}
 		}
-		for _, b := range []float64{5.7, 12.3, 23.9} {
-			q := quantize(orig, b)
-			base := PSNR(Planes(q), orig)
-			line := fmt.Sprintf("%-22s b %4.1f: stored %.2f dB", n, b, base)
-			for k, kind := range kinds {
-				p, cell, err := Dequantization(q, kernels.Midrise, b, kernels.Energy{Kind: kind, Fidelity: DefaultFidelity})
-				if err != nil {
-					t.Fatal(err)
-				}
-				res, err := Run(p, cell, Settings{Steps: 200})
-				if err != nil {
-					t.Fatal(err)
-				}
-				gain := PSNR(as8(t, res.Planes, q.W, q.H), orig) - base
-				sum[k] += gain
-				line += fmt.Sprintf(", %v %+.2f", kind, gain)
-				if kind == kernels.EdgeAware && gain < -0.1 {
-					t.Errorf("%s b %.1f: edge loses %.2f dB to the stored image", n, b, -gain)
-				}
-			}
-			if d, ok := deband(t, q, orig); ok {
-				line += fmt.Sprintf(", ffmpeg deband %+.2f", d-base)
-			}
-			trials++
-			t.Log(line)
+		var mean []string
+		for k, kind := range kinds {
+			mean = append(mean, fmt.Sprintf("%v %+.3f dB", kind, sum[k]/float64(trials)))
+		}
+		if debanded > 0 {
+			mean = append(mean, fmt.Sprintf("ffmpeg deband %+.3f dB", sum[len(kinds)]/float64(debanded)))
+		}
+		t.Logf("%s: %d images-and-b, mean gain: %s", set.name, trials, strings.Join(mean, ", "))
+		if m := sum[0] / float64(trials); m < 1 {
+			t.Errorf("%s: edge gains %.3f dB on average, want 1", set.name, m)
 		}
 	}
-	var mean []string
-	for k, kind := range kinds {
-		mean = append(mean, fmt.Sprintf("%v %+.2f dB", kind, sum[k]/float64(trials)))
+}
+
+// TestDataWeights: texture and flat regions hold the stored value (weight
+// 1), a ramp's band edges let smoothing work (less than 1), and so does
+// not a faint spot on a flat ground, a local extremum.
+func TestDataWeights(t *testing.T) {
+	const w, h = 64, 64
+	at := func(q []float32, x, y int) float32 { return q[y*w+x] }
+	// a ramp of bands 12 wide, and a spot one level up on flat ground
+	ramp, spot, noise := make([]float32, w*h), make([]float32, w*h), make([]float32, w*h)
+	r := rand.New(rand.NewPCG(1, 2))
+	for y := range h {
+		for x := range w {
+			ramp[y*w+x] = float32(x/12) / 8
+			noise[y*w+x] = float32(r.IntN(3)) / 8
+		}
 	}
-	t.Logf("%d images-and-b, mean gain: %s", trials, strings.Join(mean, ", "))
-	if m := sum[0] / float64(trials); m < 0.95 {
-		t.Errorf("edge gains %.3f dB on average, want 0.95", m)
+	spot[32*w+32] = 1.0 / 8
+	d := DataWeights(ramp, w, h)
+	if v := at(d, 35, 20); !(v < 0.5) {
+		t.Errorf("ramp: weight %.3g at a band's edge, want below 0.5", v)
+	}
+	if v := at(d, 42, 20); v != 1 {
+		t.Errorf("ramp: weight %.3g inside a band, want 1", v)
+	}
+	if v := at(d, 11, 20); v != 1 {
+		t.Errorf("ramp: weight %.3g at the lowest band's edge, a local extremum, want 1", v)
+	}
+	d = DataWeights(spot, w, h)
+	for _, xy := range [][2]int{{32, 32}, {31, 32}, {33, 33}, {0, 0}} {
+		if v := at(d, xy[0], xy[1]); v != 1 {
+			t.Errorf("spot: weight %.3g at %v, want 1", v, xy)
+		}
+	}
+	d = DataWeights(noise, w, h)
+	for _, xy := range [][2]int{{10, 10}, {40, 50}} {
+		if v := at(d, xy[0], xy[1]); v != 1 {
+			t.Errorf("noise: weight %.3g at %v, want 1", v, xy)
+		}
+	}
+}
+
+// TestWindows holds boxSum and extremes to their plain loops, on lines
+// shorter than a window and on images the pool cuts in spans.
+func TestWindows(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, sz := range [][3]int{{1, 1, 2}, {7, 5, 1}, {13, 9, 3}, {40, 3, 30}, {3, 40, 4}, {150, 131, 5}} {
+		w, h, rad := sz[0], sz[1], sz[2]
+		v, q := make([]int32, w*h), make([]float32, w*h)
+		for i := range v {
+			v[i], q[i] = int32(r.IntN(3)), float32(r.IntN(9))
+		}
+		sums := boxSum(v, w, h, rad)
+		lo, hi := extremes(q, w, h, rad)
+		for y := range h {
+			for x := range w {
+				var s int32
+				a, b := float32(math.Inf(1)), float32(math.Inf(-1))
+				for yy := max(y-rad, 0); yy < min(y+rad+1, h); yy++ {
+					for xx := max(x-rad, 0); xx < min(x+rad+1, w); xx++ {
+						s += v[yy*w+xx]
+						a, b = min(a, q[yy*w+xx]), max(b, q[yy*w+xx])
+					}
+				}
+				i := y*w + x
+				if sums[i] != s || lo[i] != a || hi[i] != b {
+					t.Fatalf("%d×%d r %d at (%d, %d): sum %d min %g max %g, want %d %g %g", w, h, rad, x, y, sums[i], lo[i], hi[i], s, a, b)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkDequantization builds a 4-megapixel RGB problem: the cells'
+// bounds, the pair weights and the data weights, the host's work before
+// the first step.
+func BenchmarkDequantization(b *testing.B) {
+	orig, err := photos.Load("retina.jpg")
+	if err != nil {
+		b.Fatal(err)
+	}
+	im := &imageset.Image{Name: "tiled", W: 2048, H: 2048, Channels: 3}
+	for c := range 3 {
+		pl := make([]uint8, im.W*im.H)
+		for y := range im.H {
+			for x := range im.W {
+				pl[y*im.W+x] = orig.Pix8[c][(y%orig.H)*orig.W+x%orig.W]
+			}
+		}
+		im.Pix8 = append(im.Pix8, pl)
+	}
+	q := quantize(im, 9.64)
+	b.ResetTimer()
+	for range b.N {
+		if _, _, err := Dequantization(q, kernels.Midrise, 9.64, kernels.Energy{Kind: kernels.EdgeAware, Fidelity: DefaultFidelity}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
