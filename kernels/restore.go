@@ -311,13 +311,17 @@ func fwd(u []float32, w, h, x, y int) (dx, dy float32) {
 
 func phi(dx, dy, eps float32) float32 { return sqrt32(dx*dx + dy*dy + eps*eps) }
 
-// Step implements Restorer.
+// Step implements Restorer: a row at a time, the gradient of its samples
+// (gradRow), then the rule over the row (ruleRow). Both equal gradAt and
+// Rule.update sample by sample, bit for bit (TestStepIsReference): the
+// same float32 operations in the same order, with the branches on the
+// energy, the rule and the borders taken once a row instead of once a
+// sample.
 func (r *CPURestorer) Step(c StepConsts) {
 	p := r.p
 	w := p.W
 	for ch := range r.u {
 		u, next := r.u[ch], r.next[ch]
-		lo, hi := p.Lo[ch], p.Hi[ch]
 		var m, v []float32
 		if len(r.m) > 0 {
 			m = r.m[ch]
@@ -326,23 +330,129 @@ func (r *CPURestorer) Step(c StepConsts) {
 			v = r.v[ch]
 		}
 		Parallel(p.H, func(y0, y1 int) {
-			var dm, dv float32
+			g := make([]float32, w)
 			for y := y0; y < y1; y++ {
-				for x := range w {
-					i := y*w + x
-					g := gradAt(p, ch, u, x, y, r.eps, r.fid)
-					pm, pv := &dm, &dv
-					if m != nil {
-						pm = &m[i]
+				gradRow(p, ch, u, y, r.eps, r.fid, g)
+				row := func(pl []float32) []float32 {
+					if pl == nil {
+						return nil
 					}
-					if v != nil {
-						pv = &v[i]
-					}
-					next[i] = min(max(p.Rule.update(u[i], g, pm, pv, c), lo[i]), hi[i])
+					return pl[y*w : (y+1)*w]
 				}
+				p.Rule.row(row(u), g, row(m), row(v), row(p.Lo[ch]), row(p.Hi[ch]), row(next), c)
 			}
 		})
 		r.u[ch], r.next[ch] = next, u
+	}
+}
+
+// gradRow writes into g the energy's gradient at every sample of row y:
+// gradAt at the image's border, loops specialized to the energy inside.
+func gradRow(p *Restoration, c int, u []float32, y int, eps, fid float32, g []float32) {
+	w, h := p.W, p.H
+	if y == 0 || y == h-1 || w < 3 {
+		for x := range w {
+			g[x] = gradAt(p, c, u, x, y, eps, fid)
+		}
+		return
+	}
+	g[0] = gradAt(p, c, u, 0, y, eps, fid)
+	g[w-1] = gradAt(p, c, u, w-1, y, eps, fid)
+	o := y * w
+	up, row, dn := u[o-w:o], u[o:o+w], u[o+w:o+2*w]
+	q := p.Q[c][o : o+w]
+	var d []float32
+	if p.D != nil {
+		d = p.D[c][o : o+w]
+	}
+	switch p.Energy.Kind {
+	case TV:
+		for x := 1; x < w-1; x++ {
+			ui := row[x]
+			dx, dy := row[x+1]-ui, dn[x]-ui
+			gx := -(dx + dy) / phi(dx, dy, eps)
+			lx, ly := ui-row[x-1], dn[x-1]-row[x-1]
+			gx += lx / phi(lx, ly, eps)
+			ax, ay := up[x+1]-up[x], ui-up[x]
+			gx += ay / phi(ax, ay, eps)
+			g[x] = gx + 2*dataWeight(fid, d, x)*(ui-q[x])
+		}
+	case EdgeAware:
+		wx, wy := p.Wx[c][o:o+w], p.Wy[c][o:o+w]
+		wa := p.Wy[c][o-w : o]
+		for x := 1; x < w-1; x++ {
+			ui := row[x]
+			var gx float32
+			gx += 2 * wx[x] * (ui - row[x+1])
+			gx += 2 * wx[x-1] * (ui - row[x-1])
+			gx += 2 * wy[x] * (ui - dn[x])
+			gx += 2 * wa[x] * (ui - up[x])
+			g[x] = gx + 2*dataWeight(fid, d, x)*(ui-q[x])
+		}
+	default: // gradAt's weights are 1 here, and 2·1 is exact
+		for x := 1; x < w-1; x++ {
+			ui := row[x]
+			var gx float32
+			gx += 2 * (ui - row[x+1])
+			gx += 2 * (ui - row[x-1])
+			gx += 2 * (ui - dn[x])
+			gx += 2 * (ui - up[x])
+			g[x] = gx + 2*dataWeight(fid, d, x)*(ui-q[x])
+		}
+	}
+}
+
+// dataWeight is gradAt's fid·D at x of a row's data weights d (nil: 1).
+func dataWeight(fid float32, d []float32, x int) float32 {
+	if d != nil {
+		return fid * d[x]
+	}
+	return fid
+}
+
+// row is update over a row: x the values, g their gradients, m and v the
+// rule's state (nil where it keeps none), the projection onto [lo, hi]
+// into out. One loop a rule.
+func (r Rule) row(x, g, m, v, lo, hi, out []float32, c StepConsts) {
+	n := len(x)
+	g, lo, hi, out = g[:n], lo[:n], hi[:n], out[:n]
+	proj := func(i int, nx float32) { out[i] = min(max(nx, lo[i]), hi[i]) }
+	switch r.Kind {
+	case RuleMomentum:
+		mu := float32(r.Mu)
+		for i, xi := range x {
+			m[i] = mu*m[i] + g[i]
+			proj(i, xi-c.LR*m[i])
+		}
+	case RuleNesterov:
+		mu := float32(r.Mu)
+		for i, xi := range x {
+			m[i] = mu*m[i] + g[i]
+			proj(i, xi-c.LR*(g[i]+mu*m[i]))
+		}
+	case RuleAdagrad:
+		eps := float32(r.Eps)
+		for i, xi := range x {
+			m[i] += g[i] * g[i]
+			proj(i, xi-c.LR*g[i]/(sqrt32(m[i])+eps))
+		}
+	case RuleRMSprop:
+		rho, eps := float32(r.Rho), float32(r.Eps)
+		for i, xi := range x {
+			m[i] = rho*m[i] + (1-rho)*g[i]*g[i]
+			proj(i, xi-c.LR*g[i]/(sqrt32(m[i])+eps))
+		}
+	case RuleAdam:
+		b1, b2, eps := float32(r.Beta1), float32(r.Beta2), float32(r.Eps)
+		for i, xi := range x {
+			m[i] = b1*m[i] + (1-b1)*g[i]
+			v[i] = b2*v[i] + (1-b2)*g[i]*g[i]
+			proj(i, xi-c.LR*(m[i]/c.C1)/(sqrt32(v[i]/c.C2)+eps))
+		}
+	default:
+		for i, xi := range x {
+			proj(i, xi-c.LR*g[i])
+		}
 	}
 }
 
