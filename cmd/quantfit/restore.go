@@ -34,7 +34,10 @@ Restore dequantizes QUANT, an image stored by the quantizer: it finds the
 smoothest image (by -energy) whose every sample stays in the quantization
 cell of its stored value, starting from the stored image, by the per-pixel
 update rule of -optimizer. b is -b, or estimated from the pair -orig ORIG
-QUANT, or blindly from QUANT alone.
+QUANT, or blindly from QUANT alone. -model auto (the default) takes the
+quantizer that fits best: the least loss on the pair with -orig, else the
+lattice that QUANT's values fit best (ImageMagick's -posterize is the
+posterize model, for one).
 
 With -inpaint, the pixels named missing (by a mask image whose non-zero
 pixels are missing, or "extremes": pixels at 0 or at full scale) are
@@ -81,7 +84,7 @@ func (f *restoreFlags) declare(fs *flag.FlagSet) {
 		f.b, err = strconv.ParseFloat(v, 64)
 		return err
 	})
-	fs.StringVar(&f.model, "model", "midrise", "quantizer `model`: "+strings.Join(kernels.Models(), ", "))
+	fs.StringVar(&f.model, "model", "auto", "quantizer `model`: "+strings.Join(kernels.Models(), ", ")+", or auto (the one that fits best)")
 	fs.StringVar(&f.orig, "orig", "", "an `original` of QUANT, to estimate b from the pair")
 	fs.StringVar(&f.inpaint, "inpaint", "", "inpaint instead: the missing pixels, a `mask` image (non-zero: missing) or extremes (pixels at 0 or full scale)")
 	fs.StringVar(&f.energy, "energy", "", "smoothness `energy`: tikhonov, tv, edge (default: edge; tikhonov when inpainting)")
@@ -102,23 +105,25 @@ func (f *restoreFlags) declare(fs *flag.FlagSet) {
 
 // restoreReport is the JSON report of a run.
 type restoreReport struct {
-	Mode     string  `json:"mode"`
-	Model    string  `json:"model,omitempty"`
-	B        float64 `json:"b,omitempty"`
-	BFrom    string  `json:"b_from,omitempty"`
-	Energy   string  `json:"energy"`
-	Missing  int     `json:"missing,omitempty"`
-	Start    float64 `json:"energy_start"`
-	End      float64 `json:"energy_end"`
-	Steps    int     `json:"steps"`
-	Status   string  `json:"status"`
-	Method   string  `json:"optimizer"`
-	LR       float64 `json:"lr"`
-	Backend  string  `json:"backend"`
-	Renderer string  `json:"renderer,omitempty"`
-	Seconds  float64 `json:"seconds"`
-	PSNRIn   float64 `json:"psnr_stored,omitempty"`
-	PSNROut  float64 `json:"psnr_restored,omitempty"`
+	Mode  string `json:"mode"`
+	Model string `json:"model,omitempty"`
+	// ModelFrom says how the model was chosen: "flag", "pair" or "blind".
+	ModelFrom string  `json:"model_from,omitempty"`
+	B         float64 `json:"b,omitempty"`
+	BFrom     string  `json:"b_from,omitempty"`
+	Energy    string  `json:"energy"`
+	Missing   int     `json:"missing,omitempty"`
+	Start     float64 `json:"energy_start"`
+	End       float64 `json:"energy_end"`
+	Steps     int     `json:"steps"`
+	Status    string  `json:"status"`
+	Method    string  `json:"optimizer"`
+	LR        float64 `json:"lr"`
+	Backend   string  `json:"backend"`
+	Renderer  string  `json:"renderer,omitempty"`
+	Seconds   float64 `json:"seconds"`
+	PSNRIn    float64 `json:"psnr_stored,omitempty"`
+	PSNROut   float64 `json:"psnr_restored,omitempty"`
 }
 
 func (f *restoreFlags) check(fs *flag.FlagSet) error {
@@ -163,9 +168,21 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 	if err := checkOutputs(f.trace, ".csv", "-trace"); err != nil {
 		return err
 	}
-	model, err := kernels.ParseModel(f.model)
-	if err != nil {
-		return options.Flagged(err)
+	// the blind estimate's range of b, and the models that reach it
+	blindRange := estimate.Range{Min: 5, Max: 30}
+	var models []kernels.Model
+	if f.model == "auto" {
+		for _, name := range kernels.Models() {
+			if m, _ := kernels.ParseModel(name); blindRange.Min > m.MinB() {
+				models = append(models, m)
+			}
+		}
+	} else {
+		m, err := kernels.ParseModel(f.model)
+		if err != nil {
+			return options.Flagged(err)
+		}
+		models = []kernels.Model{m}
 	}
 	method, err := optim.ParseMethod(f.optimizer)
 	if err != nil {
@@ -222,28 +239,46 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 			}
 		}
 	} else {
-		rep.Mode, rep.Model = "dequantize", model.String()
-		b := f.b
-		rep.BFrom = "flag"
+		rep.Mode = "dequantize"
+		b, model := f.b, models[0]
+		rep.BFrom, rep.ModelFrom = "flag", "flag"
 		if f.orig != "" {
 			pair, err := imageset.LoadPair(f.orig, fs.Arg(0), f.maxPixels)
 			if err != nil {
 				return options.UsageError{Err: err}
 			}
 			orig = pair.Orig
-			_, rs, err := estimate.EstimateSet(&imageset.Set{Pairs: []imageset.Pair{pair}}, false, estimate.Settings{Model: model}, nil)
+			_, rs, err := estimate.EstimateModels(&imageset.Set{Pairs: []imageset.Pair{pair}}, false, estimate.Settings{}, models, nil)
 			if err != nil {
 				return err
 			}
 			b, rep.BFrom = rs[0].B, "pair"
-		} else if math.IsNaN(b) {
-			r, err := estimate.EstimateBlindSet(&imageset.Set{Filtered: []*imageset.Image{q}}, false, []kernels.Model{model}, estimate.Range{Min: 5, Max: 30})
+			if model, err = kernels.ParseModel(rs[0].Model); err != nil {
+				return err
+			}
+			if len(models) > 1 {
+				rep.ModelFrom = "pair"
+			}
+		} else if math.IsNaN(b) || len(models) > 1 {
+			// blindly: b, or with -b the model alone
+			r, err := estimate.EstimateBlindSet(&imageset.Set{Filtered: []*imageset.Image{q}}, false, models, blindRange)
 			if err != nil {
+				if !math.IsNaN(b) {
+					return fmt.Errorf("choosing the model blindly (name it with -model): %w", err)
+				}
 				return fmt.Errorf("estimating b blindly (give -b or -orig): %w", err)
 			}
-			b, rep.BFrom = r.Results[0].B, "blind"
+			if model, err = kernels.ParseModel(r.Results[0].Model); err != nil {
+				return err
+			}
+			if math.IsNaN(b) {
+				b, rep.BFrom = r.Results[0].B, "blind"
+			}
+			if len(models) > 1 {
+				rep.ModelFrom = "blind"
+			}
 		}
-		rep.B = b
+		rep.B, rep.Model = b, model.String()
 		if p, cell, err = restore.Dequantization(q, model, b, e); err != nil {
 			return options.UsageError{Flag: "b", Err: err}
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"image"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -27,7 +28,7 @@ func TestRestoreCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.Mode != "dequantize" || rep.BFrom != "pair" || rep.B < 7.2 || rep.B > 7.4 || rep.Steps != 300 || !(rep.End < rep.Start) {
+	if rep.Mode != "dequantize" || rep.BFrom != "pair" || rep.Model != "midrise" || rep.ModelFrom != "pair" || rep.B < 7.2 || rep.B > 7.4 || rep.Steps != 300 || !(rep.End < rep.Start) {
 		t.Errorf("report %+v", rep)
 	}
 	if rep.PSNROut < rep.PSNRIn-0.3 {
@@ -39,6 +40,30 @@ func TestRestoreCommand(t *testing.T) {
 	}
 	if tr, err := os.ReadFile(filepath.Join(dir, "t.csv")); err != nil || !strings.HasPrefix(string(tr), "step,energy,lr\n10,") {
 		t.Errorf("trace: %v %q", err, tr)
+	}
+	// -model auto (the default) finds the posterize model, blindly and
+	// beside a -b; a named model is taken as named
+	_, post := synthPair(t, dir, "video-001.png", "p.png", "-model", "posterize", "-b", "6")
+	for _, c := range []struct {
+		args           []string
+		model, from, b string
+	}{
+		{nil, "posterize", "blind", "blind"},
+		{[]string{"-b", "6"}, "posterize", "blind", "flag"},
+		{[]string{"-b", "6", "-model", "truncate"}, "truncate", "flag", "flag"},
+	} {
+		args := append(append([]string{"restore", "-backend", "cpu", "-steps", "5"}, c.args...), post, out)
+		code, stdout, errs := quantfit(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errs)
+		}
+		var r restoreReport
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Model != c.model || r.ModelFrom != c.from || r.BFrom != c.b || math.Abs(r.B-6) > 0.2 {
+			t.Errorf("%v: model %s from %s, b %.3f from %s; want %s from %s, b 6 from %s", c.args, r.Model, r.ModelFrom, r.B, r.BFrom, c.model, c.from, c.b)
+		}
 	}
 	out16 := filepath.Join(dir, "r16.png")
 	if code, _, errs := quantfit(t, "restore", "-b", "7.3", "-depth", "16", "-energy", "tv", "-optimizer", "adam", "-steps", "20", "-backend", "cpu", quant, out16); code != 0 {

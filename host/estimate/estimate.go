@@ -1,10 +1,12 @@
 package estimate
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"time"
 
@@ -142,6 +144,48 @@ func Estimate(d *Data, s Settings) (*Result, error) {
 	}
 	r.Seconds = time.Since(start).Seconds()
 	return r, nil
+}
+
+// EstimateModels estimates set under each of models (s.Model ignored) and
+// keeps the least summed loss. Every model has the one parameter b, so the
+// least loss prefers none for its flexibility; a tie (within rounding)
+// goes to the earlier of models. The report names the runner-up and its
+// loss.
+func EstimateModels(set *imageset.Set, perChannel bool, s Settings, models []kernels.Model, before func(group int)) (*Report, []*Result, error) {
+	if len(models) == 0 {
+		return nil, nil, errors.New("estimate: no model to fit")
+	}
+	type fit struct {
+		rep   *Report
+		rs    []*Result
+		model kernels.Model
+		loss  float64
+	}
+	var fits []fit
+	for _, m := range models {
+		sm := s
+		sm.Model = m
+		rep, rs, err := EstimateSet(set, perChannel, sm, before)
+		if err != nil {
+			return nil, nil, err
+		}
+		f := fit{rep, rs, m, 0}
+		for _, r := range rs {
+			f.loss += r.Loss
+		}
+		fits = append(fits, f)
+	}
+	slices.SortStableFunc(fits, func(a, b fit) int {
+		if math.Abs(a.loss-b.loss) <= 1e-12*math.Max(a.loss, b.loss) {
+			return 0
+		}
+		return cmp.Compare(a.loss, b.loss)
+	})
+	best := fits[0]
+	if len(fits) > 1 {
+		best.rep.RunnerUp = &RunnerUp{Model: fits[1].model.String(), Loss: fits[1].loss}
+	}
+	return best.rep, best.rs, nil
 }
 
 // EstimateSet estimates every channel group of set (see Groups) with s and

@@ -6,7 +6,6 @@
 package options
 
 import (
-	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -514,41 +513,10 @@ func (o *Options) Models() []kernels.Model {
 }
 
 // estimateModels estimates b under each model whose range is valid and
-// keeps the least summed loss. Every model has the one parameter b, so the
-// least loss prefers none for its flexibility; a tie (within rounding)
-// goes to the earlier model of kernels.Models. The report names the
-// runner-up and its loss.
+// keeps the best (estimate.EstimateModels).
 func (o *Options) estimateModels(set *imageset.Set, s estimate.Settings, before func(group int)) (Outcome, error) {
-	type fit struct {
-		out   Outcome
-		model kernels.Model
-		loss  float64
-	}
-	var fits []fit
-	for _, m := range o.Models() {
-		sm := s
-		sm.Model = m
-		rep, rs, err := estimate.EstimateSet(set, o.PerChannel, sm, before)
-		if err != nil {
-			return Outcome{}, Flagged(err)
-		}
-		f := fit{Outcome{Report: rep, Results: rs}, m, 0}
-		for _, r := range rs {
-			f.loss += r.Loss
-		}
-		fits = append(fits, f)
-	}
-	slices.SortStableFunc(fits, func(a, b fit) int {
-		if math.Abs(a.loss-b.loss) <= 1e-12*math.Max(a.loss, b.loss) {
-			return 0
-		}
-		return cmp.Compare(a.loss, b.loss)
-	})
-	best := fits[0].out
-	if len(fits) > 1 {
-		best.Report.RunnerUp = &estimate.RunnerUp{Model: fits[1].model.String(), Loss: fits[1].loss}
-	}
-	return best, nil
+	rep, rs, err := estimate.EstimateModels(set, o.PerChannel, s, o.Models(), before)
+	return Outcome{Report: rep, Results: rs}, Flagged(err)
 }
 
 // UsageError is bad usage or bad input: exit status 2, HTTP 400. Flag
