@@ -147,6 +147,11 @@ type BlindResult struct {
 	// noisyScore) of the answer's and the rival's lattice.
 	Score      float64 `json:"score"`
 	RivalScore Number  `json:"rival_score"`
+	// Floor is set when the values fit only with every level stored
+	// rounded down to the file's depth, not to the nearest value: what
+	// ImageMagick writes (its -posterize 9 stores level 1 as 31/255, not
+	// 32/255).
+	Floor bool `json:"floor,omitempty"`
 }
 
 // noisyMisfit is the share of pixels off every lattice beyond which the
@@ -185,7 +190,8 @@ func EstimateBlind(counts []uint64, m kernels.Model, r Range) (*BlindResult, err
 	}
 	cfg := kernels.Config{Model: m, OutputLevels: float64(top)}
 	comb := newComb(counts)
-	lat := func(b float64) []int { return lattice(nil, cfg, b, top) }
+	floor := false // the levels stored rounded down, as ImageMagick does
+	lat := func(b float64) []int { return lattice(nil, cfg, b, top, floor) }
 	// fit is the misfit count and the empty levels of lattice l
 	fit := func(l []int) (miss uint64, empty int) {
 		for _, v := range vals {
@@ -206,27 +212,38 @@ func EstimateBlind(counts []uint64, m kernels.Model, r Range) (*BlindResult, err
 		empty  int
 		score  float64 // the comb score of noisyScore
 	}
-	var runs []run
-	var prev, cur []int
-	n := int(math.Floor((r.Max-r.Min)/blindStep)) + 1
-	for i := 0; i < n; i++ {
-		b := r.Min + float64(i)*blindStep
-		cur = lattice(cur[:0], cfg, b, top)
-		if len(runs) > 0 && slices.Equal(prev, cur) {
-			runs[len(runs)-1].hi = b
-			continue
+	// scan cuts the grid of b into runs of one lattice; clean reports
+	// whether one of them holds (nearly) every value
+	scan := func() (runs []run, clean bool) {
+		var prev, cur []int
+		n := int(math.Floor((r.Max-r.Min)/blindStep)) + 1
+		for i := 0; i < n; i++ {
+			b := r.Min + float64(i)*blindStep
+			cur = lattice(cur[:0], cfg, b, top, floor)
+			if len(runs) > 0 && slices.Equal(prev, cur) {
+				runs[len(runs)-1].hi = b
+				continue
+			}
+			miss, empty := fit(cur)
+			runs = append(runs, run{b, b, miss, empty, comb.score(cur)})
+			clean = clean || float64(miss) <= noisyMisfit*float64(total)
+			prev, cur = cur, prev
 		}
-		miss, empty := fit(cur)
-		runs = append(runs, run{b, b, miss, empty, comb.score(cur)})
-		prev, cur = cur, prev
+		return runs, clean
+	}
+	runs, clean := scan()
+	if !clean {
+		// the levels rounded down instead, which only a clean fit takes
+		floor = true
+		if fr, ok := scan(); ok {
+			runs, clean = fr, true
+		} else {
+			floor = false
+		}
 	}
 	// noisy: no lattice holds (nearly) every value, so the values are
 	// judged by how tightly they gather on a lattice, not whether they
 	// are on it.
-	clean := false
-	for _, r := range runs {
-		clean = clean || float64(r.miss) <= noisyMisfit*float64(total)
-	}
 	noisy := !clean
 	better := func(a, b run) bool {
 		if noisy {
@@ -269,7 +286,7 @@ func EstimateBlind(counts []uint64, m kernels.Model, r Range) (*BlindResult, err
 	}
 	res := &BlindResult{B: (lo + hi) / 2, Model: m.String(), Interval: [2]float64{lo, hi}, Occupied: len(vals),
 		Empty: w.empty, Misfit: float64(w.miss) / float64(total), RivalB: Number(math.NaN()), RivalEmpty: -1,
-		Noisy: noisy, Score: w.score, RivalScore: Number(math.NaN())}
+		Noisy: noisy, Score: w.score, RivalScore: Number(math.NaN()), Floor: floor}
 	// The rival: the best run of another lattice that holds as many values
 	// and is no neighbour of the answer's. Noisy scores change little from
 	// one lattice to the next, so there the neighbours reach 1% of b.
@@ -294,14 +311,19 @@ func EstimateBlind(counts []uint64, m kernels.Model, r Range) (*BlindResult, err
 }
 
 // lattice appends to out the sorted distinct stored values, in units of
-// 1/top, of every level the model makes for x in [0, 1] at b.
-func lattice(out []int, cfg kernels.Config, b float64, top int) []int {
+// 1/top, of every level the model makes for x in [0, 1] at b: each level
+// rounded to the nearest unit, or down where floor is set (less a hair
+// of rounding, so that a level on a unit stays on it).
+func lattice(out []int, cfg kernels.Config, b float64, top int, floor bool) []int {
 	c, _ := cfg.Model.Offsets()
 	s := b - cfg.Model.Shift()
 	for k := 0.0; ; k++ {
 		x := math.Min(1, (k+0.5-c)/s) // the middle of level k's x (or 1)
 		y := cfg.Exact(x, b)
 		v := int(math.Round(y * float64(top)))
+		if floor {
+			v = int(math.Floor(cfg.Model.Apply(x, b)*float64(top) + 1e-6))
+		}
 		if len(out) == 0 || out[len(out)-1] != v {
 			out = append(out, v)
 		}

@@ -62,6 +62,62 @@ func TestBlindOnPhotos(t *testing.T) {
 	}
 }
 
+// TestBlindFloorStored: levels stored rounded down to 8 bits, as
+// ImageMagick writes its -posterize (level 1 of 9 as 31, not 32), fit
+// cleanly (with Floor set, unless a lattice stored to the nearest value
+// holds them too): posterize's N in every trial, midrise and
+// truncate within 0.05 in 85% (rounding down leaves more b making the
+// same values than rounding to the nearest: measured 20/20 and 18/20).
+// Stored to the nearest value they fit without it.
+func TestBlindFloorStored(t *testing.T) {
+	r := rand.New(rand.NewPCG(42, 43))
+	photos := loadPhotos(t)
+	for _, m := range []kernels.Model{kernels.Midrise, kernels.Truncate, kernels.Posterize} {
+		ok, trials := 0, 20
+		for i := range trials {
+			b := 5 + 25*r.Float64()
+			if m == kernels.Posterize {
+				b = math.Round(b)
+			}
+			im := photos[i%len(photos)]
+			counts := make([]uint64, 256)
+			for c := range im.Channels {
+				for j := range im.W * im.H {
+					y := m.Apply(float64(im.Value(c, j)), b)
+					counts[int(math.Floor(255*y+1e-6))]++
+				}
+			}
+			res, err := EstimateBlind(counts, m, Range{Min: 5, Max: 30})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Noisy || res.Misfit > noisyMisfit {
+				t.Errorf("%v b=%.4f stored rounded down: noisy, misfit %g", m, b, res.Misfit)
+			}
+			if blindHit(m, res.B, b) {
+				ok++
+			} else {
+				t.Logf("%v photo %d b=%.4f: got %.4f in [%.4f, %.4f], misfit %g, empty %d, occupied %d", m, i%len(photos), b, res.B, res.Interval[0], res.Interval[1], res.Misfit, res.Empty, res.Occupied)
+			}
+		}
+		t.Logf("blind %v, stored rounded down: %d/%d trials", m, ok, trials)
+		want := 17
+		if m == kernels.Posterize {
+			want = trials
+		}
+		if ok < want {
+			t.Errorf("blind %v, stored rounded down: %d/%d trials right, want %d", m, ok, trials, want)
+		}
+		res, err := EstimateBlind(blindCounts(t, 0, m, 9), m, Range{Min: 5, Max: 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Floor || res.Misfit != 0 {
+			t.Errorf("%v b=9 stored to the nearest value: floor %v, misfit %g", m, res.Floor, res.Misfit)
+		}
+	}
+}
+
 // TestBlindDitheredPosterize: error diffusion (Floyd–Steinberg, as
 // ImageMagick's -posterize dithers) picks among the same N levels, so the
 // blind count of levels stays exact, in every one of 20 random trials.
