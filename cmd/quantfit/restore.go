@@ -180,7 +180,7 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 	} else {
 		m, err := kernels.ParseModel(f.model)
 		if err != nil {
-			return options.Flagged(err)
+			return options.Usagef("model", "-model %q: want auto or one of %s", f.model, strings.Join(kernels.Models(), ", "))
 		}
 		models = []kernels.Model{m}
 	}

@@ -122,6 +122,7 @@ func TestRestoreCommand(t *testing.T) {
 		{[]string{"-b", "7.3", "-depth", "12", quant, keep}, "-depth"},
 		{[]string{"-b", "7.3", "-energy", "sharp", quant, keep}, "sharp"},
 		{[]string{"-b", "7.3", "-optimizer", "newton", quant, keep}, "newton"},
+		{[]string{"-b", "7.3", "-model", "foo", quant, keep}, "want auto or one of"},
 		{[]string{"-b", "7.3", "-steps", "0", quant, keep}, "-steps"},
 		{[]string{"-b", "0.5", quant, keep}, "b = 0.5"},
 		{[]string{"-inpaint", small, broken, keep}, "small.png"},
