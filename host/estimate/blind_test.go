@@ -16,6 +16,16 @@ func blindCounts(t testing.TB, photo int, m kernels.Model, b float64) []uint64 {
 	return counts8(im.Filter(func(x float64) float64 { return m.Apply(x, b) }))
 }
 
+// randomB is a trial's b: uniform in [5, 30], whole for posterize (its
+// level count).
+func randomB(r *rand.Rand, m kernels.Model) float64 {
+	b := 5 + 25*r.Float64()
+	if m == kernels.Posterize {
+		b = math.Round(b)
+	}
+	return b
+}
+
 // counts8 is the histogram of an 8-bit image's values, all channels.
 func counts8(im *imageset.Image) []uint64 {
 	counts := make([]uint64, 256)
@@ -36,10 +46,7 @@ func TestBlindOnPhotos(t *testing.T) {
 	for _, m := range []kernels.Model{kernels.Midrise, kernels.Truncate, kernels.Posterize} {
 		ok, trials := 0, 40
 		for i := range trials {
-			b := 5 + 25*r.Float64()
-			if m == kernels.Posterize {
-				b = math.Round(b)
-			}
+			b := randomB(r, m)
 			res, err := EstimateBlind(blindCounts(t, i%n, m, b), m, Range{Min: 5, Max: 30})
 			if err != nil {
 				t.Fatal(err)
@@ -75,10 +82,7 @@ func TestBlindFloorStored(t *testing.T) {
 	for _, m := range []kernels.Model{kernels.Midrise, kernels.Truncate, kernels.Posterize} {
 		ok, trials := 0, 20
 		for i := range trials {
-			b := 5 + 25*r.Float64()
-			if m == kernels.Posterize {
-				b = math.Round(b)
-			}
+			b := randomB(r, m)
 			im := photos[i%len(photos)]
 			counts := make([]uint64, 256)
 			for c := range im.Channels {
@@ -194,10 +198,7 @@ func TestBlindJPEG(t *testing.T) {
 			r := rand.New(rand.NewPCG(7, uint64(c.quality)))
 			ok, trials := 0, 20
 			for i := range trials {
-				b := 5 + 25*r.Float64()
-				if m == kernels.Posterize {
-					b = math.Round(b)
-				}
+				b := randomB(r, m)
 				im := ims[i%len(ims)]
 				res, err := EstimateBlind(jpegCounts(t, im, m, b, c.quality), m, Range{Min: 5, Max: 30})
 				if err != nil {
