@@ -111,32 +111,6 @@ func (r Rule) Consts(lr float64, t int) StepConsts {
 	return c
 }
 
-// update is the rule at one sample: x the value, g its gradient, m and v
-// its state (unused ones ignored); it returns the new value, unprojected.
-func (r Rule) update(x, g float32, m, v *float32, c StepConsts) float32 {
-	switch r.Kind {
-	case RuleMomentum:
-		*m = float32(r.Mu)*(*m) + g
-		return x - c.LR*(*m)
-	case RuleNesterov:
-		*m = float32(r.Mu)*(*m) + g
-		return x - c.LR*(g+float32(r.Mu)*(*m))
-	case RuleAdagrad:
-		*m += g * g
-		return x - c.LR*g/(sqrt32(*m)+float32(r.Eps))
-	case RuleRMSprop:
-		rho := float32(r.Rho)
-		*m = rho*(*m) + (1-rho)*g*g
-		return x - c.LR*g/(sqrt32(*m)+float32(r.Eps))
-	case RuleAdam:
-		b1, b2 := float32(r.Beta1), float32(r.Beta2)
-		*m = b1*(*m) + (1-b1)*g
-		*v = b2*(*v) + (1-b2)*g*g
-		return x - c.LR*(*m/c.C1)/(sqrt32(*v/c.C2)+float32(r.Eps))
-	}
-	return x - c.LR*g
-}
-
 func sqrt32(v float32) float32 { return float32(math.Sqrt(float64(v))) }
 
 // Restoration is a problem: the stored image Q and the bounds, planes of
@@ -312,8 +286,9 @@ func fwd(u []float32, w, h, x, y int) (dx, dy float32) {
 func phi(dx, dy, eps float32) float32 { return sqrt32(dx*dx + dy*dy + eps*eps) }
 
 // Step implements Restorer: a row at a time, the gradient of its samples
-// (gradRow), then the rule over the row (ruleRow). Both equal gradAt and
-// Rule.update sample by sample, bit for bit (TestStepIsReference): the
+// (gradRow), then the rule over the row (Rule.row). Both equal the plain
+// loop, gradAt and the per-sample rule of restore_test.go's update, bit
+// for bit (TestStepIsReference): the
 // same float32 operations in the same order, with the branches on the
 // energy, the rule and the borders taken once a row instead of once a
 // sample.
@@ -410,9 +385,10 @@ func dataWeight(fid float32, d []float32, x int) float32 {
 	return fid
 }
 
-// row is update over a row: x the values, g their gradients, m and v the
+// row is the rule over a row: x the values, g their gradients, m and v the
 // rule's state (nil where it keeps none), the projection onto [lo, hi]
-// into out. One loop a rule.
+// into out. One loop a rule; the specification, sample by sample, is
+// update in restore_test.go.
 func (r Rule) row(x, g, m, v, lo, hi, out []float32, c StepConsts) {
 	n := len(x)
 	g, lo, hi, out = g[:n], lo[:n], hi[:n], out[:n]

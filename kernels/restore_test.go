@@ -26,6 +26,32 @@ func restoreProblem(r *rand.Rand, w, h int, e Energy, rule Rule) *Restoration {
 	return p
 }
 
+// update is the rule at one sample, the plain form Rule.row must equal: x the value, g its gradient, m and v
+// its state (unused ones ignored); it returns the new value, unprojected.
+func (r Rule) update(x, g float32, m, v *float32, c StepConsts) float32 {
+	switch r.Kind {
+	case RuleMomentum:
+		*m = float32(r.Mu)*(*m) + g
+		return x - c.LR*(*m)
+	case RuleNesterov:
+		*m = float32(r.Mu)*(*m) + g
+		return x - c.LR*(g+float32(r.Mu)*(*m))
+	case RuleAdagrad:
+		*m += g * g
+		return x - c.LR*g/(sqrt32(*m)+float32(r.Eps))
+	case RuleRMSprop:
+		rho := float32(r.Rho)
+		*m = rho*(*m) + (1-rho)*g*g
+		return x - c.LR*g/(sqrt32(*m)+float32(r.Eps))
+	case RuleAdam:
+		b1, b2 := float32(r.Beta1), float32(r.Beta2)
+		*m = b1*(*m) + (1-b1)*g
+		*v = b2*(*v) + (1-b2)*g*g
+		return x - c.LR*(*m/c.C1)/(sqrt32(*v/c.C2)+float32(r.Eps))
+	}
+	return x - c.LR*g
+}
+
 // referenceStep is Step as the plain loop: gradAt and Rule.update at
 // every sample.
 func referenceStep(r *CPURestorer, c StepConsts) {

@@ -1,6 +1,6 @@
 // Restoration by energy minimization, one channel plane a dispatch: package
 // gpu's Restorer. CPU twin: kernels.CPURestorer (gradAt, energyAt,
-// Rule.update): its loops are the specification, float32 as here.
+// Rule.row): its loops are the specification, float32 as here.
 //
 //   PASS_STEP    at every sample the energy's gradient at U_IN, the update
 //                rule (RULE_SGD, RULE_MOMENTUM, RULE_NESTEROV, RULE_ADAGRAD,
@@ -104,7 +104,7 @@ void main() {
 	float g = grad(x, y);
 	float xi = u[i];
 	float nx;
-	// Rule.update
+	// Rule.row
 #if defined(RULE_MOMENTUM)
 	float mi = mu * m[i] + g;
 	m[i] = mi;

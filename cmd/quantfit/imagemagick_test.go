@@ -131,26 +131,13 @@ func TestImageMagickPosterizeRestored(t *testing.T) {
 		if msg, err := exec.Command(convert, orig, "+dither", "-posterize", fmt.Sprint(levels), quant).CombinedOutput(); err != nil {
 			t.Fatalf("convert: %v: %s", err, msg)
 		}
-		code, stdout, errs := quantfit(t, "restore", "-backend", "cpu", "-orig", orig, quant, out)
-		if code != 0 {
-			t.Fatalf("%s: restore: exit %d: %s", name, code, errs)
-		}
-		var rep restoreReport
-		if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
-			t.Fatal(err)
-		}
+		rep := restoreJSON(t, "-backend", "cpu", "-orig", orig, quant, out)
 		if rep.Model != "posterize" || math.Abs(rep.B-float64(levels)) > 0.05 {
 			t.Errorf("%s, -posterize %d: model %s, b %.3f from the pair", name, levels, rep.Model, rep.B)
 		}
 		gain := rep.PSNROut - rep.PSNRIn
 		// blindly, the PSNR measured here
-		if code, stdout, errs = quantfit(t, "restore", "-backend", "cpu", quant, out); code != 0 {
-			t.Fatalf("%s: restore: exit %d: %s", name, code, errs)
-		}
-		var blind restoreReport
-		if err := json.Unmarshal([]byte(stdout), &blind); err != nil {
-			t.Fatal(err)
-		}
+		blind := restoreJSON(t, "-backend", "cpu", quant, out)
 		o, err := imageset.Load(orig, 0)
 		if err != nil {
 			t.Fatal(err)

@@ -170,14 +170,8 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 	}
 	// the blind estimate's range of b, and the models that reach it
 	blindRange := estimate.Range{Min: 5, Max: 30}
-	var models []kernels.Model
-	if f.model == "auto" {
-		for _, name := range kernels.Models() {
-			if m, _ := kernels.ParseModel(name); blindRange.Min > m.MinB() {
-				models = append(models, m)
-			}
-		}
-	} else {
+	models := estimate.ModelsFrom(blindRange.Min)
+	if f.model != "auto" {
 		m, err := kernels.ParseModel(f.model)
 		if err != nil {
 			return options.Usagef("model", "-model %q: want auto or one of %s", f.model, strings.Join(kernels.Models(), ", "))

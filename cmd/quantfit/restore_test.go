@@ -13,6 +13,21 @@ import (
 	"github.com/quantfit/quantfit/host/imageset"
 )
 
+// restoreJSON runs quantfit restore with args, which must succeed, and
+// returns its report.
+func restoreJSON(t *testing.T, args ...string) restoreReport {
+	t.Helper()
+	code, stdout, errs := quantfit(t, append([]string{"restore"}, args...)...)
+	if code != 0 {
+		t.Fatalf("restore %v: exit %d: %s", args, code, errs)
+	}
+	var rep restoreReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("restore %v: %v", args, err)
+	}
+	return rep
+}
+
 // TestRestoreCommand: restore end to end, dequantizing with b from the
 // pair (PSNR reported, 8 and 16 bits) and inpainting the extremes, and its
 // refusals, which leave OUT as it was.
@@ -20,14 +35,7 @@ func TestRestoreCommand(t *testing.T) {
 	dir := t.TempDir()
 	orig, quant := synthPair(t, dir, "video-001.png", "q.png", "-b", "7.3")
 	out := filepath.Join(dir, "r.png")
-	code, stdout, errs := quantfit(t, "restore", "-orig", orig, "-backend", "cpu", "-trace", filepath.Join(dir, "t.csv"), quant, out)
-	if code != 0 {
-		t.Fatalf("restore: exit %d: %s", code, errs)
-	}
-	var rep restoreReport
-	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := restoreJSON(t, "-orig", orig, "-backend", "cpu", "-trace", filepath.Join(dir, "t.csv"), quant, out)
 	if rep.Mode != "dequantize" || rep.BFrom != "pair" || rep.Model != "midrise" || rep.ModelFrom != "pair" || rep.B < 7.2 || rep.B > 7.4 || rep.Steps != 300 || !(rep.End < rep.Start) {
 		t.Errorf("report %+v", rep)
 	}
@@ -52,15 +60,7 @@ func TestRestoreCommand(t *testing.T) {
 		{[]string{"-b", "6"}, "posterize", "blind", "flag"},
 		{[]string{"-b", "6", "-model", "truncate"}, "truncate", "flag", "flag"},
 	} {
-		args := append(append([]string{"restore", "-backend", "cpu", "-steps", "5"}, c.args...), post, out)
-		code, stdout, errs := quantfit(t, args...)
-		if code != 0 {
-			t.Fatalf("%v: exit %d: %s", args, code, errs)
-		}
-		var r restoreReport
-		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
-			t.Fatal(err)
-		}
+		r := restoreJSON(t, append(append([]string{"-backend", "cpu", "-steps", "5"}, c.args...), post, out)...)
 		if r.Model != c.model || r.ModelFrom != c.from || r.BFrom != c.b || math.Abs(r.B-6) > 0.2 {
 			t.Errorf("%v: model %s from %s, b %.3f from %s; want %s from %s, b 6 from %s", c.args, r.Model, r.ModelFrom, r.B, r.BFrom, c.model, c.from, c.b)
 		}
@@ -90,12 +90,8 @@ func TestRestoreCommand(t *testing.T) {
 	broken := filepath.Join(dir, "broken.png")
 	writePNG(t, broken, g)
 	filled := filepath.Join(dir, "filled.png")
-	code, stdout, errs = quantfit(t, "restore", "-inpaint", "extremes", "-backend", "cpu", broken, filled)
-	if code != 0 {
-		t.Fatalf("restore -inpaint: exit %d: %s", code, errs)
-	}
-	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || rep.Mode != "inpaint" || rep.Missing == 0 || rep.Energy != "tikhonov" {
-		t.Errorf("inpaint report %+v (%v)", rep, err)
+	if rep = restoreJSON(t, "-inpaint", "extremes", "-backend", "cpu", broken, filled); rep.Mode != "inpaint" || rep.Missing == 0 || rep.Energy != "tikhonov" {
+		t.Errorf("inpaint report %+v", rep)
 	}
 	f, err := imageset.Load(filled, 0)
 	if err != nil {

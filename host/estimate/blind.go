@@ -190,7 +190,7 @@ func EstimateBlind(counts []uint64, m kernels.Model, r Range) (*BlindResult, err
 	}
 	cfg := kernels.Config{Model: m, OutputLevels: float64(top)}
 	comb := newComb(counts)
-	floor := false // the levels stored rounded down, as ImageMagick does
+	floor := false // the answer's levels stored rounded down, as ImageMagick does
 	lat := func(b float64) []int { return lattice(nil, cfg, b, top, floor) }
 	// fit is the misfit count and the empty levels of lattice l
 	fit := func(l []int) (miss uint64, empty int) {
@@ -214,7 +214,7 @@ func EstimateBlind(counts []uint64, m kernels.Model, r Range) (*BlindResult, err
 	}
 	// scan cuts the grid of b into runs of one lattice; clean reports
 	// whether one of them holds (nearly) every value
-	scan := func() (runs []run, clean bool) {
+	scan := func(floor bool) (runs []run, clean bool) {
 		var prev, cur []int
 		n := int(math.Floor((r.Max-r.Min)/blindStep)) + 1
 		for i := 0; i < n; i++ {
@@ -231,14 +231,11 @@ func EstimateBlind(counts []uint64, m kernels.Model, r Range) (*BlindResult, err
 		}
 		return runs, clean
 	}
-	runs, clean := scan()
+	runs, clean := scan(false)
 	if !clean {
 		// the levels rounded down instead, which only a clean fit takes
-		floor = true
-		if fr, ok := scan(); ok {
-			runs, clean = fr, true
-		} else {
-			floor = false
+		if fr, ok := scan(true); ok {
+			runs, clean, floor = fr, true, true
 		}
 	}
 	// noisy: no lattice holds (nearly) every value, so the values are

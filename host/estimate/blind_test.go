@@ -1,6 +1,7 @@
 package estimate
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -24,6 +25,25 @@ func randomB(r *rand.Rand, m kernels.Model) float64 {
 		b = math.Round(b)
 	}
 	return b
+}
+
+// blindWant is the trials a blind test asks right of want: posterize's
+// level count is asked right in every trial.
+func blindWant(m kernels.Model, want, trials int) int {
+	if m == kernels.Posterize {
+		return trials
+	}
+	return want
+}
+
+// tally logs how many of the trials of what were right and fails the
+// test below want.
+func tally(t *testing.T, what string, ok, trials, want int) {
+	t.Helper()
+	t.Logf("%s: %d/%d trials", what, ok, trials)
+	if ok < want {
+		t.Errorf("%s: %d/%d trials right, want at least %d", what, ok, trials, want)
+	}
 }
 
 // counts8 is the histogram of an 8-bit image's values, all channels.
@@ -58,14 +78,7 @@ func TestBlindOnPhotos(t *testing.T) {
 					m, i%n, b, res.B, res.Interval[0], res.Interval[1], res.Occupied, res.Empty, res.RivalB, res.RivalEmpty)
 			}
 		}
-		t.Logf("blind %v: %d/%d trials", m, ok, trials)
-		want := 38
-		if m == kernels.Posterize {
-			want = trials
-		}
-		if ok < want {
-			t.Errorf("blind %v: %d/%d trials right, want %d", m, ok, trials, want)
-		}
+		tally(t, fmt.Sprintf("blind %v", m), ok, trials, blindWant(m, 38, trials))
 	}
 }
 
@@ -104,14 +117,7 @@ func TestBlindFloorStored(t *testing.T) {
 				t.Logf("%v photo %d b=%.4f: got %.4f in [%.4f, %.4f], misfit %g, empty %d, occupied %d", m, i%len(photos), b, res.B, res.Interval[0], res.Interval[1], res.Misfit, res.Empty, res.Occupied)
 			}
 		}
-		t.Logf("blind %v, stored rounded down: %d/%d trials", m, ok, trials)
-		want := 17
-		if m == kernels.Posterize {
-			want = trials
-		}
-		if ok < want {
-			t.Errorf("blind %v, stored rounded down: %d/%d trials right, want %d", m, ok, trials, want)
-		}
+		tally(t, fmt.Sprintf("blind %v, stored rounded down", m), ok, trials, blindWant(m, 17, trials))
 		res, err := EstimateBlind(blindCounts(t, 0, m, 9), m, Range{Min: 5, Max: 30})
 		if err != nil {
 			t.Fatal(err)
@@ -213,10 +219,7 @@ func TestBlindJPEG(t *testing.T) {
 					t.Logf("q%d %v %s b=%.3f: got %.3f (score %.3f; rival %.3f, %.3f)", c.quality, m, im.Name, b, res.B, res.Score, float64(res.RivalB), float64(res.RivalScore))
 				}
 			}
-			t.Logf("blind %v on JPEG q%d: %d/%d trials", m, c.quality, ok, trials)
-			if ok < c.want {
-				t.Errorf("blind %v on JPEG q%d: %d/%d trials right, want at least %d", m, c.quality, ok, trials, c.want)
-			}
+			tally(t, fmt.Sprintf("blind %v on JPEG q%d", m, c.quality), ok, trials, c.want)
 		}
 	}
 }

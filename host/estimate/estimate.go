@@ -146,6 +146,18 @@ func Estimate(d *Data, s Settings) (*Result, error) {
 	return r, nil
 }
 
+// ModelsFrom are the models, in kernels.Models order, whose b can be as
+// low as bmin: those -model auto fits.
+func ModelsFrom(bmin float64) []kernels.Model {
+	var ms []kernels.Model
+	for _, name := range kernels.Models() {
+		if m, _ := kernels.ParseModel(name); bmin > m.MinB() {
+			ms = append(ms, m)
+		}
+	}
+	return ms
+}
+
 // EstimateModels estimates set under each of models (s.Model ignored) and
 // keeps the least summed loss. Every model has the one parameter b, so the
 // least loss prefers none for its flexibility; a tie (within rounding)

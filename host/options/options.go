@@ -503,13 +503,7 @@ func (o *Options) Models() []kernels.Model {
 		m, _ := kernels.ParseModel(o.model)
 		return []kernels.Model{m}
 	}
-	var ms []kernels.Model
-	for _, name := range kernels.Models() {
-		if m, _ := kernels.ParseModel(name); o.bmin > m.MinB() {
-			ms = append(ms, m)
-		}
-	}
-	return ms
+	return estimate.ModelsFrom(o.bmin)
 }
 
 // estimateModels estimates b under each model whose range is valid and

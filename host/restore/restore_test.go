@@ -336,30 +336,3 @@ func TestWindows(t *testing.T) {
 		}
 	}
 }
-
-// BenchmarkDequantization builds a 4-megapixel RGB problem: the cells'
-// bounds, the pair weights and the data weights, the host's work before
-// the first step.
-func BenchmarkDequantization(b *testing.B) {
-	orig, err := photos.Load("retina.jpg")
-	if err != nil {
-		b.Fatal(err)
-	}
-	im := &imageset.Image{Name: "tiled", W: 2048, H: 2048, Channels: 3}
-	for c := range 3 {
-		pl := make([]uint8, im.W*im.H)
-		for y := range im.H {
-			for x := range im.W {
-				pl[y*im.W+x] = orig.Pix8[c][(y%orig.H)*orig.W+x%orig.W]
-			}
-		}
-		im.Pix8 = append(im.Pix8, pl)
-	}
-	q := quantize(im, 9.64)
-	b.ResetTimer()
-	for range b.N {
-		if _, _, err := Dequantization(q, kernels.Midrise, 9.64, kernels.Energy{Kind: kernels.EdgeAware, Fidelity: DefaultFidelity}); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
