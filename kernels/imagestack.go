@@ -208,17 +208,31 @@ func (c Cells) level(t float64) float64 {
 	return math.Max(c.Kb, math.Min(c.Kt, math.Round(t*c.S-c.D)))
 }
 
+// Cell returns the level k that stored value t names and the bounds of
+// its cell, lo ≤ x·s + c − k < hi: −Inf below the lowest level's, +Inf
+// above the highest's.
+func (c Cells) Cell(t float64) (k, lo, hi float64) {
+	k = c.level(t)
+	lo, hi = (k-c.C)/c.S, (k+1-c.C)/c.S
+	if k <= c.Kb {
+		lo = math.Inf(-1)
+	}
+	if k >= c.Kt {
+		hi = math.Inf(1)
+	}
+	return k, lo, hi
+}
+
 // Residual is g's distance to the cell of the level that t names, 0
 // inside it.
 func (c Cells) Residual(g, t float64) float64 {
-	k := c.level(t)
-	lo, hi := (k-c.C)/c.S, (k+1-c.C)/c.S
+	_, lo, hi := c.Cell(t)
 	switch {
-	case k > c.Kb && g < lo:
+	case g < lo:
 		return g - lo
-	case k < c.Kt && g > hi:
+	case g > hi:
 		return g - hi
-	case c.Middle && k > c.Kb && k < c.Kt:
+	case c.Middle && !math.IsInf(lo, 0) && !math.IsInf(hi, 0):
 		return g - (lo+hi)/2
 	}
 	return 0
