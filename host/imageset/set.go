@@ -60,7 +60,7 @@ func MatchDirs(dirOrig, dirQuant string) ([][2]string, error) {
 	var out [][2]string
 	var missing []string
 	for _, e := range es {
-		if e.IsDir() || !isImageName(e.Name()) {
+		if e.IsDir() || !IsImageName(e.Name()) {
 			continue
 		}
 		q := filepath.Join(dirQuant, e.Name())
@@ -80,7 +80,9 @@ func MatchDirs(dirOrig, dirQuant string) ([][2]string, error) {
 	return out, nil
 }
 
-func isImageName(n string) bool {
+// IsImageName reports whether a file name has an image extension that
+// Load decodes.
+func IsImageName(n string) bool {
 	switch strings.ToLower(filepath.Ext(n)) {
 	case ".png", ".jpg", ".jpeg", ".gif", ".tif", ".tiff", ".webp":
 		return true

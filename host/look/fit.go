@@ -40,8 +40,14 @@ type Report struct {
 	// Stack is the chosen stack.
 	Stack      string      `json:"stack"`
 	Candidates []Candidate `json:"candidates"`
-	// ValidPSNR is the chosen stack's PSNR on the held-out tiles.
+	// ValidPSNR is the chosen stack's PSNR on the held-out tiles, and
+	// TrainPSNR the final look's on every sampled pixel.
 	ValidPSNR float64 `json:"validation_psnr"`
+	TrainPSNR float64 `json:"train_psnr"`
+	// Baked is the TrainPSNR of the look baked into the default .cube
+	// ("cube-33") and Hald CLUT ("hald-8"): what a LUT loses (a quantizer's
+	// steps, above all).
+	Baked map[string]float64 `json:"baked_psnr"`
 	// Pairs has each pair's PSNR of the look against the edited image,
 	// over the whole image.
 	Pairs []PairPSNR `json:"pairs"`
@@ -124,10 +130,11 @@ func Fit(pairs []imageset.Pair, s Settings) (*Look, error) {
 	if s.LUTSize == 0 {
 		s.LUTSize = 17
 	}
-	if !(s.Smooth >= 0) {
+	if s.Smooth == 0 {
 		s.Smooth = 1
-	} else if s.Smooth == 0 {
-		s.Smooth = 1
+	}
+	if !(s.Smooth > 0) || math.IsInf(s.Smooth, 0) {
+		return nil, fmt.Errorf("look: smoothness %v must be positive", s.Smooth)
 	}
 	if s.Quantize == "" {
 		s.Quantize = "auto"
@@ -193,7 +200,11 @@ func Fit(pairs []imageset.Pair, s Settings) (*Look, error) {
 	progress("refitting " + best.Stack + " on every sampled pixel")
 	all := train.join(valid)
 	l := fitStack(best.smooth(), channels, all, q, s)
-	rep.Stack, rep.ValidPSNR = l.Stack, psnr(bestMSE)
+	rep.Stack, rep.ValidPSNR, rep.TrainPSNR = l.Stack, psnr(bestMSE), psnr(l.mse(all, top))
+	rep.Baked = map[string]float64{
+		fmt.Sprintf("cube-%d", DefaultCubeSize): l.bakedPSNR(all, DefaultCubeSize, top),
+		fmt.Sprintf("hald-%d", DefaultHaldLevel): l.bakedPSNR(all, DefaultHaldLevel*DefaultHaldLevel, top),
+	}
 	rep.Unexplained = unexplained(all, channels)
 	if rep.Unexplained > unexplainedWarn {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%.1f%% of the sampled pixels are edited differently from others of the same colour by more than 3 levels: the edit is not pixel-wise (a blur, a crop, a retouch, a lossy save?), and no look reproduces those pixels", 100*rep.Unexplained))

@@ -61,7 +61,10 @@ func monotone(v, w []float64) {
 	if v[n-1] < v[0] {
 		sign = -1
 	}
-	type block struct{ sum, w float64; n int }
+	type block struct {
+		sum, w float64
+		n      int
+	}
 	var bs []block
 	for i := range n {
 		wi := w[i] + 1e-6
@@ -89,6 +92,7 @@ type latticeOp struct {
 	nb     []int32 // nb[27·i + o]: node i's neighbour at stencil offset o, or −1
 	lambda float64
 	diag   []float64
+	d      []float64 // the prior's second differences, 3 axes × 3 channels a node
 }
 
 func newLatticeOp(sys *kernels.LatticeSystem, lambda float64) *latticeOp {
@@ -143,23 +147,47 @@ func (op *latticeOp) apply(v, out []float64) {
 	if op.lambda == 0 {
 		return
 	}
-	// the prior, one axis at a time: d = v[i−e] − 2v[i] + v[i+e] scattered
-	// back as (1, −2, 1)·d; serial, the lattice is small
-	for i := range m {
-		nb := op.nb[kernels.Stencil*i:]
-		for _, o := range [3][2]int{{12, 14}, {10, 16}, {4, 22}} {
-			lo, hi := nb[o[0]], nb[o[1]]
-			if lo < 0 || hi < 0 {
-				continue
-			}
-			for c := range 3 {
-				d := op.lambda * (v[3*int(lo)+c] - 2*v[3*i+c] + v[3*int(hi)+c])
-				out[3*int(lo)+c] += d
-				out[3*i+c] -= 2 * d
-				out[3*int(hi)+c] += d
+	// the prior, gathered per node so that nodes run in parallel: along
+	// each axis d(j) = v[j−e] − 2v[j] + v[j+e] at interior j, and node i
+	// gets λ·(d(i−e) − 2d(i) + d(i+e))
+	d := op.d
+	if len(d) != 9*m {
+		d = make([]float64, 9*m)
+		op.d = d
+	}
+	axes := [3][2]int{{12, 14}, {10, 16}, {4, 22}}
+	kernels.Parallel(m, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			nb := op.nb[kernels.Stencil*i:]
+			for a, o := range axes {
+				for c := range 3 {
+					x := 0.0
+					if l, h := nb[o[0]], nb[o[1]]; l >= 0 && h >= 0 {
+						x = v[3*int(l)+c] - 2*v[3*i+c] + v[3*int(h)+c]
+					}
+					d[9*i+3*a+c] = x
+				}
 			}
 		}
-	}
+	})
+	kernels.Parallel(m, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			nb := op.nb[kernels.Stencil*i:]
+			for a, o := range axes {
+				l, h := nb[o[0]], nb[o[1]]
+				for c := range 3 {
+					x := -2 * d[9*i+3*a+c]
+					if l >= 0 {
+						x += d[9*int(l)+3*a+c]
+					}
+					if h >= 0 {
+						x += d[9*int(h)+3*a+c]
+					}
+					out[3*i+c] += op.lambda * x
+				}
+			}
+		}
+	})
 }
 
 // solveLattice solves op·v = b by conjugate gradients with Jacobi's

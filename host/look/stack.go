@@ -215,12 +215,14 @@ func (f *matrixFit) u(p *problem, c, i int) float64 {
 }
 
 func (f *matrixFit) refit(p *problem, t [3][]float64) {
+	turns := 2
 	if f.m == nil {
 		f.m = make([][4]float64, 3)
 		f.post = make([]kernels.Curve, 3)
 		f.initMatrix(p, t)
+		turns = 6
 	}
-	for range 6 {
+	for range turns {
 		for c := range 3 {
 			lo, hi := math.Inf(1), math.Inf(-1)
 			for i := range p.n {
@@ -350,16 +352,24 @@ func (f *lutFit) refit(p *problem, t [3][]float64) {
 		f.op = newLatticeOp(sys, f.smooth*0.01*float64(p.n)/float64(f.size*f.size*f.size))
 		turns = 3
 	}
-	r := make([]float64, p.n)
+	var r [3][]float64
+	for c := range 3 {
+		r[c] = make([]float64, p.n)
+	}
 	for range turns {
-		for c := range 3 {
-			for i := range p.n {
-				r[i] = t[c][i] - f.lat.At(float64(p.x[0][i]), float64(p.x[1][i]), float64(p.x[2][i]))[c]
+		kernels.Parallel(p.n, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				y := f.lat.At(float64(p.x[0][i]), float64(p.x[1][i]), float64(p.x[2][i]))
+				for c := range 3 {
+					r[c][i] = t[c][i] - y[c]
+				}
 			}
-			f.c[c] = fitCurve(p.x[c], nil, r, inputKnots, 0, 1, f.smooth)
+		})
+		for c := range 3 {
+			f.c[c] = fitCurve(p.x[c], nil, r[c], inputKnots, 0, 1, f.smooth)
 		}
 		b := latticeRHS(p, f.lat, func(c, i int) float64 { return t[c][i] - f.c[c].At(float64(p.x[c][i])) })
-		solveLattice(f.op, b, f.lat.V, 1e-7, 400)
+		solveLattice(f.op, b, f.lat.V, 1e-5, 300)
 	}
 }
 
