@@ -39,7 +39,7 @@ func CellAverageLUT(x, y [3][]float32, n int) *kernels.Lattice {
 // difference)² (weighted per node by the mean samples a node gets) that
 // carries the fit smoothly into colours no sample shows, as
 // darktable_lut_generator and Image-Adaptive-3DLUT's regularised fits do.
-// Solved by conjugate gradients from the identity.
+// Solved by preconditioned conjugate gradients from the identity.
 func RegressionLUT(x, y [3][]float32, n int, lambda float64) *kernels.Lattice {
 	l := kernels.NewLattice(n)
 	sys := kernels.NewLatticeSystem(n)
@@ -51,6 +51,7 @@ func RegressionLUT(x, y [3][]float32, n int, lambda float64) *kernels.Lattice {
 	lam := lambda * float64(len(x[0])) / float64(m)
 	// the membrane's neighbours: ±1 on each axis (stencil offsets)
 	axes := []int{12, 14, 10, 16, 4, 22}
+	var membrane func(lo, hi int, v, out []float64)
 	nb := make([]int, kernels.Stencil*m)
 	for i := range m {
 		for o := range kernels.Stencil {
@@ -58,7 +59,10 @@ func RegressionLUT(x, y [3][]float32, n int, lambda float64) *kernels.Lattice {
 		}
 	}
 	apply := func(v, out []float64) {
-		for i := range m {
+		kernels.Parallel(m, func(lo, hi int) { membrane(lo, hi, v, out) })
+	}
+	membrane = func(lo, hi int, v, out []float64) {
+		for i := lo; i < hi; i++ {
 			var s [3]float64
 			for o := range kernels.Stencil {
 				a := sys.A[kernels.Stencil*i+o]
@@ -80,17 +84,36 @@ func RegressionLUT(x, y [3][]float32, n int, lambda float64) *kernels.Lattice {
 			}
 		}
 	}
+	// conjugate gradients with Jacobi's preconditioner, to a relative
+	// residual of 1e-5
+	diag := make([]float64, m)
+	for i := range m {
+		diag[i] = sys.A[kernels.Stencil*i+13] + 1e-9
+		for _, o := range axes {
+			if nb[kernels.Stencil*i+o] >= 0 {
+				diag[i] += lam
+			}
+		}
+	}
 	v := l.V
-	r, p, q := make([]float64, len(v)), make([]float64, len(v)), make([]float64, len(v))
+	r, z, p, q := make([]float64, len(v)), make([]float64, len(v)), make([]float64, len(v)), make([]float64, len(v))
 	apply(v, q)
-	rr, bb := 0.0, 0.0
+	rz, bb := 0.0, 0.0
 	for i := range r {
 		r[i] = sys.B[i] - q[i]
-		rr += r[i] * r[i]
+		z[i] = r[i] / diag[i/3]
+		rz += r[i] * z[i]
 		bb += sys.B[i] * sys.B[i]
 	}
-	copy(p, r)
-	for it := 0; it < 2000 && rr > 1e-16*bb; it++ {
+	copy(p, z)
+	for range 2000 {
+		rr := 0.0
+		for _, x := range r {
+			rr += x * x
+		}
+		if rr <= 1e-10*bb {
+			break
+		}
 		apply(p, q)
 		pq := 0.0
 		for i := range p {
@@ -99,17 +122,18 @@ func RegressionLUT(x, y [3][]float32, n int, lambda float64) *kernels.Lattice {
 		if !(pq > 0) {
 			break
 		}
-		a := rr / pq
-		rn := 0.0
+		a := rz / pq
+		rz2 := 0.0
 		for i := range v {
 			v[i] += a * p[i]
 			r[i] -= a * q[i]
-			rn += r[i] * r[i]
+			z[i] = r[i] / diag[i/3]
+			rz2 += r[i] * z[i]
 		}
 		for i := range p {
-			p[i] = r[i] + rn/rr*p[i]
+			p[i] = z[i] + rz2/rz*p[i]
 		}
-		rr = rn
+		rz = rz2
 	}
 	return l
 }

@@ -202,7 +202,7 @@ func Fit(pairs []imageset.Pair, s Settings) (*Look, error) {
 	l := fitStack(best.smooth(), channels, all, q, s)
 	rep.Stack, rep.ValidPSNR, rep.TrainPSNR = l.Stack, psnr(bestMSE), psnr(l.mse(all, top))
 	rep.Baked = map[string]float64{
-		fmt.Sprintf("cube-%d", DefaultCubeSize): l.bakedPSNR(all, DefaultCubeSize, top),
+		fmt.Sprintf("cube-%d", DefaultCubeSize):  l.bakedPSNR(all, DefaultCubeSize, top),
 		fmt.Sprintf("hald-%d", DefaultHaldLevel): l.bakedPSNR(all, DefaultHaldLevel*DefaultHaldLevel, top),
 	}
 	rep.Unexplained = unexplained(all, channels)
