@@ -38,7 +38,10 @@ one.
 MANIFEST is CSV with a header row naming id, original, quantized and any
 option columns (model, strategy, bmin, bmax, ... as the flags below), or
 JSON Lines of objects with those keys; a job with no original (an empty
-field, or none) is estimated blind from its filtered image. Relative paths
+field, or none) is estimated blind from its filtered image. A job of kind
+apply (columns kind, look, original, output) applies look (look fit's
+LOOK.json or an estimate's report) to original and writes output, a PNG,
+whole or not at all; its line names the output. Relative paths
 are taken from the manifest's directory. With -pairs, each image of DIR_ORIG is a job, id the
 file name, paired with the file of that name in DIR_QUANT.
 

@@ -52,7 +52,7 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("help: exit %d", code)
 	}
 	golden(t, "help.golden", out)
-	for _, c := range []string{"estimate", "synth", "demo", "restore"} {
+	for _, c := range []string{"estimate", "synth", "demo", "restore", "look"} {
 		code, out, _ := quantfit(t, "help", c)
 		if code != 0 {
 			t.Fatalf("help %s: exit %d", c, code)

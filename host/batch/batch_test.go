@@ -288,6 +288,9 @@ func FuzzParseManifest(f *testing.F) {
 	f.Add("m.csv", "id,original,quantized,model\na,b,c,posterize\n")
 	f.Add("m.jsonl", `{"id":"a","original":"b","quantized":"c","bmin":3}`+"\n")
 	f.Add("m.csv", "id,original,quantized\n\"a\nb\",c,d\n")
+	f.Add("m.csv", "id,,quAntiZed\n\"0\",,0")
+	f.Add("m.csv", "id,kind,look,original,output\na,apply,l.json,o.png,out.png\n")
+	f.Add("m.jsonl", `{"id":"a","kind":"apply","look":"l.json","original":"b","output":"c.png"}`+"\n")
 	f.Fuzz(func(t *testing.T, name, text string) {
 		jobs, err := ParseManifest(strings.NewReader(text), name, "", nil)
 		if err != nil {
@@ -295,7 +298,15 @@ func FuzzParseManifest(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, j := range jobs {
-			if j.ID == "" || j.Original == "" || j.Quantized == "" || seen[j.ID] {
+			// an estimate job has a quantized image (and an original,
+			// unless blind); an apply job a look, an image and an output
+			ok := j.ID != "" && !seen[j.ID]
+			if j.Kind == KindApply {
+				ok = ok && j.Look != "" && j.Original != "" && j.Output != "" && j.Quantized == ""
+			} else {
+				ok = ok && j.Kind == "" && j.Quantized != "" && j.Look == "" && j.Output == ""
+			}
+			if !ok {
 				t.Fatalf("accepted job %+v", j)
 			}
 			seen[j.ID] = true

@@ -21,12 +21,18 @@ import (
 )
 
 // Job is one pair to estimate, or, without an original, one filtered
-// image to estimate blind.
+// image to estimate blind; or, of kind apply, an edit (Look: a LOOK.json
+// or an estimate's report) to apply to Original, written to Output.
 type Job struct {
 	ID, Original, Quantized string
+	// Kind is "" (estimate) or "apply".
+	Kind, Look, Output string
 	// Options are estimation options by flag name, over the batch's own.
 	Options map[string]string
 }
+
+// KindApply is the kind of a job that applies a look.
+const KindApply = "apply"
 
 // maxManifestLine bounds one manifest line: a manifest is data from
 // elsewhere.
@@ -69,6 +75,16 @@ func ParseManifest(r io.Reader, name, dir string, base *options.Options) ([]Job,
 			return nil, &ManifestError{name, fmt.Errorf("job id %q appears twice", j.ID)}
 		}
 		seen[j.ID] = true
+		if dir != "" {
+			for _, p := range []*string{&j.Original, &j.Quantized, &j.Look, &j.Output} {
+				if *p != "" && !filepath.IsAbs(*p) {
+					*p = filepath.Join(dir, *p)
+				}
+			}
+		}
+		if j.Kind == KindApply {
+			continue
+		}
 		o := base.Clone()
 		err := o.Apply(j.Options)
 		if err == nil {
@@ -78,14 +94,6 @@ func ParseManifest(r io.Reader, name, dir string, base *options.Options) ([]Job,
 		if err != nil {
 			return nil, &ManifestError{name, fmt.Errorf("job %q: %w", j.ID, err)}
 		}
-		if dir != "" {
-			if j.Original != "" && !filepath.IsAbs(j.Original) {
-				j.Original = filepath.Join(dir, j.Original)
-			}
-			if !filepath.IsAbs(j.Quantized) {
-				j.Quantized = filepath.Join(dir, j.Quantized)
-			}
-		}
 	}
 	return jobs, nil
 }
@@ -94,6 +102,18 @@ func checkJob(j Job, where string) error {
 	switch {
 	case strings.TrimSpace(j.ID) == "":
 		return &ManifestError{where, fmt.Errorf("empty id")}
+	case j.Kind != "" && j.Kind != KindApply:
+		return &ManifestError{where, fmt.Errorf("job %q has kind %q; want estimate (or none) or apply", j.ID, j.Kind)}
+	case j.Kind == KindApply && (j.Look == "" || j.Original == "" || j.Output == ""):
+		return &ManifestError{where, fmt.Errorf("apply job %q needs look, original (the image to edit) and output", j.ID)}
+	case j.Kind == KindApply && !strings.HasSuffix(strings.ToLower(j.Output), ".png"):
+		return &ManifestError{where, fmt.Errorf("apply job %q: output %q must end in .png", j.ID, j.Output)}
+	case j.Kind == KindApply && (j.Quantized != "" || len(j.Options) > 0):
+		return &ManifestError{where, fmt.Errorf("apply job %q: quantized and estimation options belong to estimate jobs", j.ID)}
+	case j.Kind != KindApply && (j.Look != "" || j.Output != ""):
+		return &ManifestError{where, fmt.Errorf("job %q names a look or an output: give it kind apply", j.ID)}
+	case j.Kind == KindApply:
+		return nil
 	case j.Quantized == "":
 		return &ManifestError{where, fmt.Errorf("job %q has no quantized", j.ID)}
 	case strings.ContainsAny(j.ID, "\n\r"):
@@ -101,6 +121,9 @@ func checkJob(j Job, where string) error {
 	}
 	return nil
 }
+
+// reserved are the manifest's columns that are not options.
+var reserved = map[string]bool{"id": true, "original": true, "quantized": true, "kind": true, "look": true, "output": true}
 
 func parseCSV(data []byte, name string) ([]Job, error) {
 	cr := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff"))))
@@ -118,7 +141,11 @@ func parseCSV(data []byte, name string) ([]Job, error) {
 		}
 		col[h] = i
 	}
-	for _, need := range []string{"id", "quantized"} {
+	need := []string{"id", "quantized"}
+	if _, ok := col["kind"]; ok {
+		need = need[:1] // apply jobs have none
+	}
+	for _, need := range need {
 		if _, ok := col[need]; !ok {
 			return nil, &ManifestError{name, fmt.Errorf("no %q column (the header must name id, original, quantized; original may be left out for blind jobs)", need)}
 		}
@@ -136,12 +163,18 @@ func parseCSV(data []byte, name string) ([]Job, error) {
 		if len(rec) != len(header) {
 			return nil, &ManifestError{fmt.Sprintf("%s:%d", name, line), fmt.Errorf("%d fields, the header has %d", len(rec), len(header))}
 		}
-		j := Job{ID: strings.TrimSpace(rec[col["id"]]), Quantized: rec[col["quantized"]]}
-		if i, ok := col["original"]; ok {
-			j.Original = rec[i]
+		j := Job{ID: strings.TrimSpace(rec[col["id"]])}
+		for h, p := range map[string]*string{"original": &j.Original, "quantized": &j.Quantized, "kind": &j.Kind, "look": &j.Look, "output": &j.Output} {
+			if i, ok := col[h]; ok {
+				*p = rec[i]
+			}
+		}
+		j.Kind = strings.TrimSpace(strings.ToLower(j.Kind))
+		if j.Kind == "estimate" {
+			j.Kind = ""
 		}
 		for h, i := range col {
-			if h == "id" || h == "original" || h == "quantized" || strings.TrimSpace(rec[i]) == "" {
+			if reserved[h] || strings.TrimSpace(rec[i]) == "" {
 				continue
 			}
 			if j.Options == nil {
@@ -176,7 +209,7 @@ func parseJSONL(data []byte, name string) ([]Job, error) {
 		var j Job
 		for k, v := range obj {
 			switch k {
-			case "id", "original", "quantized":
+			case "id", "original", "quantized", "kind", "look", "output":
 				s, ok := v.(string)
 				if !ok {
 					if n, isNum := v.(json.Number); isNum && k == "id" {
@@ -190,6 +223,14 @@ func parseJSONL(data []byte, name string) ([]Job, error) {
 					j.ID = s
 				case "original":
 					j.Original = s
+				case "kind":
+					if j.Kind = strings.ToLower(s); j.Kind == "estimate" {
+						j.Kind = ""
+					}
+				case "look":
+					j.Look = s
+				case "output":
+					j.Output = s
 				default:
 					j.Quantized = s
 				}

@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"time"
 
 	"github.com/quantfit/quantfit/host/estimate"
 	"github.com/quantfit/quantfit/host/imageset"
+	"github.com/quantfit/quantfit/host/look"
 	"github.com/quantfit/quantfit/host/options"
+	"github.com/quantfit/quantfit/internal/atomicfile"
 )
 
 // Runner runs jobs.
@@ -38,11 +41,20 @@ type Progress struct {
 // Line is one line of the output: the job's id and either its report (a
 // quantizer's, a stack's or a blind one) or its error.
 type Line struct {
-	ID     string
-	Report *estimate.Report
-	Stack  *estimate.StackReport
-	Blind  *estimate.BlindReport
-	Error  string
+	ID      string
+	Report  *estimate.Report
+	Stack   *estimate.StackReport
+	Blind   *estimate.BlindReport
+	Applied *Applied
+	Error   string
+}
+
+// Applied is the line of an apply job: what edit was applied, and where
+// the image went.
+type Applied struct {
+	Kind   string `json:"kind"`
+	Edit   string `json:"edit"`
+	Output string `json:"output"`
 }
 
 // MarshalJSON writes {"id": ..., <the report's fields>} or {"id": ...,
@@ -68,6 +80,11 @@ func (l Line) MarshalJSON() ([]byte, error) {
 			ID string `json:"id"`
 			*estimate.BlindReport
 		}{ID: l.ID, BlindReport: l.Blind})
+	case l.Applied != nil:
+		return json.Marshal(struct {
+			ID string `json:"id"`
+			*Applied
+		}{ID: l.ID, Applied: l.Applied})
 	}
 	return json.Marshal(struct {
 		ID    string `json:"id"`
@@ -80,7 +97,10 @@ type decoded struct {
 	job Job
 	set *imageset.Set
 	opt *options.Options
-	err error
+	// an apply job's edit and image
+	edit *look.Edit
+	im   *imageset.Image
+	err  error
 }
 
 type finished struct {
@@ -223,6 +243,20 @@ func (e *StopError) Unwrap() error { return e.Cause }
 // decode loads a job's pair and options; failures travel with it.
 func (r *Runner) decode(seq int, j Job, base *options.Options) decoded {
 	d := decoded{seq: seq, job: j}
+	if j.Kind == KindApply {
+		data, err := os.ReadFile(j.Look)
+		if err == nil {
+			d.edit, err = look.ReadEdit(data)
+		}
+		if err == nil {
+			d.im, err = imageset.Load(j.Original, base.MaxPixels)
+		}
+		d.err = err
+		if err != nil && d.edit == nil {
+			d.err = fmt.Errorf("look %s: %w", j.Look, err)
+		}
+		return d
+	}
 	opt := base.Clone()
 	if err := opt.Apply(j.Options); err != nil {
 		d.err = err
@@ -249,11 +283,30 @@ func estimateOne(d decoded, be estimate.Backend) Line {
 		l.Error = d.err.Error()
 		return l
 	}
+	if d.edit != nil {
+		return applyOne(d)
+	}
 	out, err := d.opt.Estimate(d.set, be, nil, nil)
 	if err != nil {
 		l.Error = err.Error()
 		return l
 	}
 	l.Report, l.Stack, l.Blind = out.Report, out.Stack, out.Blind
+	return l
+}
+
+// applyOne applies an apply job's edit and writes its output whole, or
+// nothing.
+func applyOne(d decoded) Line {
+	l := Line{ID: d.job.ID}
+	out, err := d.edit.Apply(d.im)
+	if err == nil {
+		err = atomicfile.Write(d.job.Output, out.EncodePNG)
+	}
+	if err != nil {
+		l.Error = err.Error()
+		return l
+	}
+	l.Applied = &Applied{Kind: KindApply, Edit: d.edit.Kind, Output: d.job.Output}
 	return l
 }

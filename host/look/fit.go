@@ -78,8 +78,12 @@ type PairPSNR struct {
 	PSNR   float64 `json:"psnr"`
 }
 
-// maxPSNR stands for an exact match (JSON has no infinity).
-const maxPSNR = 100
+// maxPSNR stands for an exact match (JSON has no infinity); exactPSNR is
+// where the choice between stacks stops telling them apart.
+const (
+	maxPSNR   = 100
+	exactPSNR = 70
+)
 
 // unexplainedWarn is the share of unexplained pixels above which a fit
 // warns that the edit is not pixel-wise.
@@ -192,8 +196,8 @@ func Fit(pairs []imageset.Pair, s Settings) (*Look, error) {
 		tr, va := l.mse(train, top), l.mse(valid, top)
 		rep.Candidates = append(rep.Candidates, Candidate{Stack: l.Stack, TrainPSNR: psnr(tr), ValidPSNR: psnr(va)})
 		// a more complex stack must beat a simpler one by 0.2 dB on
-		// held-out tiles
-		if best == nil || va < bestMSE*math.Pow(10, -0.02) {
+		// held-out tiles, counting 70 dB (past 8-bit rounding) as exact
+		if best == nil || math.Min(psnr(va), exactPSNR) > math.Min(psnr(bestMSE), exactPSNR)+0.2 {
 			best, bestMSE = l, va
 		}
 	}

@@ -179,8 +179,9 @@ func fitCurve(x []float32, xs func(i int) float64, t []float64, n int, lo, hi, s
 		k, f := cv.Knot(xi)
 		sys.Add(k, f, v, 1)
 	}
-	// the prior's weight: a share of the samples a knot gets on average
-	cv.V = solveCurve(sys, smooth*0.01*float64(len(t))/float64(n))
+	// the prior's weight: a small share of the samples a knot gets on
+	// average, so that a knot of a few samples keeps them
+	cv.V = solveCurve(sys, smooth*1e-4*float64(len(t))/float64(n))
 	return cv
 }
 

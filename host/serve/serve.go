@@ -139,6 +139,7 @@ func New(cfg Config) *Server {
 	mux.HandleFunc("POST /v1/estimate", s.handleEstimate)
 	mux.HandleFunc("POST /v1/jobs", s.handleSubmit)
 	mux.HandleFunc("GET /v1/jobs/{id}", s.handleJob)
+	mux.HandleFunc("POST /v1/look/apply", s.handleLookApply)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
@@ -166,7 +167,7 @@ func routeOf(r *http.Request) string {
 	switch p := r.URL.Path; {
 	case strings.HasPrefix(p, "/v1/jobs/"):
 		return "/v1/jobs/{id}"
-	case p == "/v1/estimate", p == "/v1/jobs", p == "/healthz", p == "/readyz", p == "/metrics":
+	case p == "/v1/estimate", p == "/v1/jobs", p == "/v1/look/apply", p == "/healthz", p == "/readyz", p == "/metrics":
 		return p
 	}
 	return "other"
@@ -446,47 +447,21 @@ func newID() string {
 // like the command-line flags or as a JSON object in a part named
 // "options". Every failure is an *apiError with a 4xx status.
 func ParseRequest(r *http.Request, base *options.Options, maxBody int64, maxPixels int) (*imageset.Set, *options.Options, error) {
-	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || !strings.HasPrefix(mt, "multipart/") || params["boundary"] == "" {
-		return nil, nil, errorf(http.StatusBadRequest, "the body must be multipart/form-data with parts original and quantized")
+	boundary, err := multipartBoundary(r, maxBody, "original and quantized")
+	if err != nil {
+		return nil, nil, err
 	}
-	if r.ContentLength > maxBody {
-		return nil, nil, errorf(http.StatusRequestEntityTooLarge, "the body of %d bytes is over the limit of %d", r.ContentLength, maxBody)
-	}
-	body := io.LimitReader(r.Body, maxBody+1)
-	mr := multipart.NewReader(body, params["boundary"])
 	var origs, quants []*imageset.Image
 	values := map[string]string{}
-	read := int64(0)
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			if read > maxBody {
-				return nil, nil, errorf(http.StatusRequestEntityTooLarge, "the body is over the limit of %d bytes", maxBody)
-			}
-			return nil, nil, errorf(http.StatusBadRequest, "malformed multipart body: %v", err)
-		}
-		name := p.FormName()
-		data, err := io.ReadAll(p)
-		read += int64(len(data))
-		if read > maxBody {
-			return nil, nil, errorf(http.StatusRequestEntityTooLarge, "the body is over the limit of %d bytes", maxBody)
-		}
-		if err != nil {
-			return nil, nil, errorf(http.StatusBadRequest, "reading part %q: %v", name, err)
-		}
+	err = readParts(r, boundary, maxBody, func(name, fn string, data []byte) error {
 		switch name {
 		case "original", "quantized":
-			fn := p.FileName()
 			if fn == "" {
 				fn = name
 			}
 			im, err := imageset.Decode(bytes.NewReader(data), fmt.Sprintf("%s %q", name, fn), maxPixels)
 			if err != nil {
-				return nil, nil, asAPIError(err)
+				return asAPIError(err)
 			}
 			if name == "original" {
 				origs = append(origs, im)
@@ -498,7 +473,7 @@ func ParseRequest(r *http.Request, base *options.Options, maxBody int64, maxPixe
 			dec.UseNumber()
 			var obj map[string]any
 			if err := dec.Decode(&obj); err != nil {
-				return nil, nil, errorf(http.StatusBadRequest, "part options: not a JSON object: %v", err)
+				return errorf(http.StatusBadRequest, "part options: not a JSON object: %v", err)
 			}
 			for k, v := range obj {
 				switch v := v.(type) {
@@ -509,17 +484,19 @@ func ParseRequest(r *http.Request, base *options.Options, maxBody int64, maxPixe
 				case bool:
 					values[k] = fmt.Sprint(v)
 				default:
-					return nil, nil, errorf(http.StatusBadRequest, "option %q must be a string, number or boolean", k)
+					return errorf(http.StatusBadRequest, "option %q must be a string, number or boolean", k)
 				}
 			}
-		case "":
-			return nil, nil, errorf(http.StatusBadRequest, "a part has no form name")
 		default:
-			if p.FileName() != "" {
-				return nil, nil, errorf(http.StatusBadRequest, "unknown file part %q (want original and quantized)", name)
+			if fn != "" {
+				return errorf(http.StatusBadRequest, "unknown file part %q (want original and quantized)", name)
 			}
 			values[name] = string(data)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	if len(quants) == 0 || (len(origs) > 0 && len(origs) != len(quants)) {
 		return nil, nil, errorf(http.StatusBadRequest, "want as many quantized parts as original parts, at least one quantized (none original for a blind estimate); got %d and %d", len(quants), len(origs))
@@ -543,4 +520,52 @@ func ParseRequest(r *http.Request, base *options.Options, maxBody int64, maxPixe
 		set.Pairs = append(set.Pairs, p)
 	}
 	return set, opt, nil
+}
+
+// readParts reads a multipart body of at most maxBody bytes and gives each
+// part's form name, file name and data to part. Every failure is an
+// *apiError with a 4xx status.
+func readParts(r *http.Request, boundary string, maxBody int64, part func(name, file string, data []byte) error) error {
+	mr := multipart.NewReader(io.LimitReader(r.Body, maxBody+1), boundary)
+	read := int64(0)
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			if read > maxBody {
+				return errorf(http.StatusRequestEntityTooLarge, "the body is over the limit of %d bytes", maxBody)
+			}
+			return errorf(http.StatusBadRequest, "malformed multipart body: %v", err)
+		}
+		name := p.FormName()
+		data, err := io.ReadAll(p)
+		read += int64(len(data))
+		if read > maxBody {
+			return errorf(http.StatusRequestEntityTooLarge, "the body is over the limit of %d bytes", maxBody)
+		}
+		if err != nil {
+			return errorf(http.StatusBadRequest, "reading part %q: %v", name, err)
+		}
+		if name == "" {
+			return errorf(http.StatusBadRequest, "a part has no form name")
+		}
+		if err := part(name, p.FileName(), data); err != nil {
+			return err
+		}
+	}
+}
+
+// multipartBoundary checks that r is multipart within maxBody and returns
+// its boundary.
+func multipartBoundary(r *http.Request, maxBody int64, want string) (string, error) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || !strings.HasPrefix(mt, "multipart/") || params["boundary"] == "" {
+		return "", errorf(http.StatusBadRequest, "the body must be multipart/form-data with parts %s", want)
+	}
+	if r.ContentLength > maxBody {
+		return "", errorf(http.StatusRequestEntityTooLarge, "the body of %d bytes is over the limit of %d", r.ContentLength, maxBody)
+	}
+	return params["boundary"], nil
 }
