@@ -1,5 +1,10 @@
 package kernels
 
+import (
+	"math"
+	"sync"
+)
+
 // A look (package host/look) is built of tone curves, a colour matrix and a
 // 3D lattice, each linear in its table's values. The tables' evaluation and
 // the normal equations that fit them are here: the per-pixel part.
@@ -229,3 +234,205 @@ func Neighbour(n, i, o int) int {
 	}
 	return r + n*(g+n*b)
 }
+
+// LookStack is the smooth stack of a look (package host/look), the tables
+// it holds saying which: a Matrix (with its Post curves) makes
+// u_c = Σ m_cj·x_j + o_c, y_c = Post_c(u_c); otherwise y_c = Curves_c(x_c),
+// plus the Lattice's output when there is one.
+type LookStack struct {
+	Curves  []Curve      `json:"curves,omitempty"`
+	Matrix  [][4]float64 `json:"matrix,omitempty"`
+	Post    []Curve      `json:"post,omitempty"`
+	Lattice *Lattice     `json:"lut,omitempty"`
+}
+
+// Smooth evaluates the stack at x (x[1], x[2] unused for one channel).
+// It is the specification of look.comp's lookSmooth.
+func (s *LookStack) Smooth(x [3]float64) (y [3]float64) {
+	if s.Matrix != nil {
+		for c := range 3 {
+			m := s.Matrix[c]
+			y[c] = s.Post[c].At(m[0]*x[0] + m[1]*x[1] + m[2]*x[2] + m[3])
+		}
+		return y
+	}
+	if s.Lattice != nil {
+		y = s.Lattice.At(x[0], x[1], x[2])
+	}
+	for c := range s.Curves {
+		y[c] += s.Curves[c].At(x[c])
+	}
+	return y
+}
+
+// LookData are the samples a look is fitted to: originals X and, per
+// channel, the interval [Lo, Hi] each output must reach (a point without a
+// quantizer, the sample's quantization cell with one, open at an end as
+// ±Inf).
+type LookData struct {
+	N, Channels int
+	X, Lo, Hi   [3][]float32
+	// Width is the width an open cell is taken to have when the first
+	// targets are its middle.
+	Width float64
+}
+
+// LookPasses are the per-sample passes of a look's fit, over data held
+// where they run: the CPU's (NewCPULook, the specification) or a GPU's
+// (package gpu, shaders/look.comp).
+type LookPasses interface {
+	// Targets sets each sample's target: st's output projected onto its
+	// interval, or with st nil the interval's middle (an open one taken
+	// as Width wide).
+	Targets(st *LookStack)
+	// CurveSystems returns, per channel c, the normal equations of a
+	// curve over the knots of like[c] (its range and size) fitted to the
+	// targets less minus's output (nil: nothing), the curve's input being
+	// x_c or, with m, u_c = Σ m_cj·x_j + o_c.
+	CurveSystems(like []Curve, m [][4]float64, minus *Lattice) []*CurveSystem
+	// LatticeRHS returns the right-hand sides (3 a node) of an n³
+	// lattice's normal equations for the targets less the curves' output
+	// (nil: nothing).
+	LatticeRHS(n int, minus []Curve) []float64
+	// T returns the targets.
+	T() [3][]float32
+	// Err is the first error of a pass (a lost GPU context); the CPU's is
+	// always nil.
+	Err() error
+	Close()
+}
+
+// residualBound keeps a residual within what the GPU's fixed-point sums
+// hold (look.comp): far beyond any output of a look.
+const residualBound = 7.5
+
+func boundResidual(r float64) float64 { return math.Max(-residualBound, math.Min(residualBound, r)) }
+
+// CPULook runs a look's passes on the CPU, all cores.
+type CPULook struct {
+	d *LookData
+	t [3][]float32
+}
+
+// NewCPULook returns the CPU's passes over d.
+func NewCPULook(d *LookData) *CPULook {
+	p := &CPULook{d: d}
+	for c := range d.Channels {
+		p.t[c] = make([]float32, d.N)
+	}
+	return p
+}
+
+func (p *CPULook) x(i int) [3]float64 {
+	return [3]float64{float64(p.d.X[0][i]), float64(p.d.X[1][i]), float64(p.d.X[2][i])}
+}
+
+// Targets implements LookPasses.
+func (p *CPULook) Targets(st *LookStack) {
+	d := p.d
+	Parallel(d.N, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			var y [3]float64
+			if st != nil {
+				y = st.Smooth(p.x(i))
+			}
+			for c := range d.Channels {
+				l, h := float64(d.Lo[c][i]), float64(d.Hi[c][i])
+				if st != nil {
+					p.t[c][i] = float32(math.Max(l, math.Min(h, y[c])))
+					continue
+				}
+				switch {
+				case math.IsInf(l, -1):
+					l = h - d.Width
+				case math.IsInf(h, 1):
+					h = l + d.Width
+				}
+				p.t[c][i] = float32((l + h) / 2)
+			}
+		}
+	})
+}
+
+// CurveSystems implements LookPasses.
+func (p *CPULook) CurveSystems(like []Curve, m [][4]float64, minus *Lattice) []*CurveSystem {
+	d := p.d
+	out := make([]*CurveSystem, d.Channels)
+	for c := range out {
+		out[c] = NewCurveSystem(len(like[c].V))
+	}
+	var mu sync.Mutex
+	Parallel(d.N, func(lo, hi int) {
+		own := make([]*CurveSystem, d.Channels)
+		for c := range own {
+			own[c] = NewCurveSystem(len(like[c].V))
+		}
+		for i := lo; i < hi; i++ {
+			x := p.x(i)
+			var part [3]float64
+			if minus != nil {
+				part = minus.At(x[0], x[1], x[2])
+			}
+			for c := range d.Channels {
+				v := x[c]
+				if m != nil {
+					v = m[c][0]*x[0] + m[c][1]*x[1] + m[c][2]*x[2] + m[c][3]
+				}
+				k, f := like[c].Knot(v)
+				own[c].Add(k, f, boundResidual(float64(p.t[c][i])-part[c]), 1)
+			}
+		}
+		mu.Lock()
+		for c := range out {
+			out[c].Merge(own[c])
+		}
+		mu.Unlock()
+	})
+	return out
+}
+
+// LatticeRHS implements LookPasses.
+func (p *CPULook) LatticeRHS(n int, minus []Curve) []float64 {
+	d := p.d
+	l := &Lattice{N: n}
+	var mu sync.Mutex
+	total := make([]float64, 3*n*n*n)
+	Parallel(d.N, func(lo, hi int) {
+		b := make([]float64, len(total))
+		var idx [8]int32
+		var w [8]float64
+		for i := lo; i < hi; i++ {
+			x := p.x(i)
+			l.Corners(x[0], x[1], x[2], &idx, &w)
+			var r [3]float64
+			for c := range 3 {
+				r[c] = float64(p.t[c][i])
+				if minus != nil {
+					r[c] -= minus[c].At(x[c])
+				}
+				r[c] = boundResidual(r[c])
+			}
+			for k := range 8 {
+				j := 3 * int(idx[k])
+				b[j] += w[k] * r[0]
+				b[j+1] += w[k] * r[1]
+				b[j+2] += w[k] * r[2]
+			}
+		}
+		mu.Lock()
+		for j, v := range b {
+			total[j] += v
+		}
+		mu.Unlock()
+	})
+	return total
+}
+
+// T implements LookPasses.
+func (p *CPULook) T() [3][]float32 { return p.t }
+
+// Err implements LookPasses.
+func (p *CPULook) Err() error { return nil }
+
+// Close implements LookPasses.
+func (p *CPULook) Close() {}

@@ -33,6 +33,23 @@ type Settings struct {
 	Tiles tiles.Settings
 	// Progress, if set, is called with the stage the fit is at.
 	Progress func(stage string)
+	// Backend runs the per-sample passes; nil means the CPU.
+	Backend Backend
+}
+
+// Backend runs a fit's per-sample passes over its samples: the CPU's
+// (CPU), or a GPU's (package gpu/backend).
+type Backend interface {
+	// Look returns the passes over d and the name of what runs them.
+	Look(d *kernels.LookData) (kernels.LookPasses, string, error)
+}
+
+// CPU runs the passes on the CPU, all cores.
+type CPU struct{}
+
+// Look implements Backend.
+func (CPU) Look(d *kernels.LookData) (kernels.LookPasses, string, error) {
+	return kernels.NewCPULook(d), "cpu", nil
 }
 
 // Report describes a fit.
@@ -59,9 +76,11 @@ type Report struct {
 	// Unexplained is the share of the sampled pixels whose edit differs
 	// by more than 3 levels from that of other pixels of the same colour:
 	// no pixel-wise look explains them.
-	Unexplained float64  `json:"unexplained"`
-	Seconds     float64  `json:"seconds"`
-	Warnings    []string `json:"warnings,omitempty"`
+	Unexplained float64 `json:"unexplained"`
+	// Backend ran the per-sample passes: cpu or gpu.
+	Backend  string   `json:"backend"`
+	Seconds  float64  `json:"seconds"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Candidate is one stack tried, with its PSNR on the training and on the
@@ -188,11 +207,25 @@ func Fit(pairs []imageset.Pair, s Settings) (*Look, error) {
 		return nil, err
 	}
 	rep := &Report{Pixels: train.n, ValidPixels: valid.n, TotalPixels: plan.Total}
+	be := s.Backend
+	if be == nil {
+		be = CPU{}
+	}
+	d := lookData(train, channels, q)
+	passes, name, err := be.Look(d)
+	if err != nil {
+		return nil, err
+	}
+	rep.Backend = name
 	var best *Look
 	bestMSE := math.Inf(1)
 	for _, st := range stacks {
 		progress("fitting " + st)
-		l := fitStack(st, channels, train, q, s)
+		l, err := fitStack(st, train, d, passes, q, s)
+		if err != nil {
+			passes.Close()
+			return nil, err
+		}
 		tr, va := l.mse(train, top), l.mse(valid, top)
 		rep.Candidates = append(rep.Candidates, Candidate{Stack: l.Stack, TrainPSNR: psnr(tr), ValidPSNR: psnr(va)})
 		// a more complex stack must beat a simpler one by 0.2 dB on
@@ -201,9 +234,18 @@ func Fit(pairs []imageset.Pair, s Settings) (*Look, error) {
 			best, bestMSE = l, va
 		}
 	}
+	passes.Close()
 	progress("refitting " + best.Stack + " on every sampled pixel")
 	all := train.join(valid)
-	l := fitStack(best.smooth(), channels, all, q, s)
+	d = lookData(all, channels, q)
+	if passes, _, err = be.Look(d); err != nil {
+		return nil, err
+	}
+	l, err := fitStack(best.smooth(), all, d, passes, q, s)
+	passes.Close()
+	if err != nil {
+		return nil, err
+	}
 	rep.Stack, rep.ValidPSNR, rep.TrainPSNR = l.Stack, psnr(bestMSE), psnr(l.mse(all, top))
 	rep.Baked = map[string]float64{
 		fmt.Sprintf("cube-%d", DefaultCubeSize):  l.bakedPSNR(all, DefaultCubeSize, top),

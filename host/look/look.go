@@ -46,15 +46,11 @@ type Look struct {
 	Stack string `json:"stack"`
 	// Channels is 1 (grey) or 3 (RGB).
 	Channels int `json:"channels"`
-	// Curves are the input tone curves, one a channel (curves, lut).
-	Curves []kernels.Curve `json:"curves,omitempty"`
-	// Matrix holds rows (m_c0, m_c1, m_c2, o_c): u_c = Σ m_cj·x_j + o_c.
-	Matrix [][4]float64 `json:"matrix,omitempty"`
-	// Post are the tone curves after the matrix, one a channel.
-	Post []kernels.Curve `json:"post,omitempty"`
-	// Lattice is added to the curves' output (lut).
-	Lattice   *kernels.Lattice `json:"lut,omitempty"`
-	Quantizer *Quantizer       `json:"quantizer,omitempty"`
+	// The tables: input tone curves, one a channel (curves, lut); the
+	// matrix's rows (m_c0, m_c1, m_c2, o_c) and the curves after it
+	// (matrix); the lattice added to the curves' output (lut).
+	kernels.LookStack
+	Quantizer *Quantizer `json:"quantizer,omitempty"`
 	// Fit is the report of the fit that made the look.
 	Fit *Report `json:"fit,omitempty"`
 }
@@ -71,31 +67,10 @@ type Quantizer struct {
 // smooth returns the stack's name without the quantizer.
 func (l *Look) smooth() string { return strings.TrimSuffix(l.Stack, ",quantize") }
 
-// Smooth evaluates the smooth stack at x (x[1], x[2] unused for grey).
-func (l *Look) Smooth(x [3]float64) (y [3]float64) {
-	switch l.smooth() {
-	case Matrix:
-		for c := range 3 {
-			m := l.Matrix[c]
-			y[c] = l.Post[c].At(m[0]*x[0] + m[1]*x[1] + m[2]*x[2] + m[3])
-		}
-	case LUT:
-		y = l.Lattice.At(x[0], x[1], x[2])
-		for c := range 3 {
-			y[c] += l.Curves[c].At(x[c])
-		}
-	default:
-		for c := range l.Channels {
-			y[c] = l.Curves[c].At(x[c])
-		}
-	}
-	return y
-}
-
 // Eval is the look's output at x in [0,1]: stored levels for a quantizer,
 // else clamped to [0,1].
 func (l *Look) Eval(x [3]float64) [3]float64 {
-	y := l.Smooth(x)
+	y := l.LookStack.Smooth(x)
 	for c := range l.Channels {
 		y[c] = l.finish(c, y[c])
 	}

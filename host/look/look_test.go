@@ -164,7 +164,7 @@ func TestFitRefuses(t *testing.T) {
 func validLook() *Look {
 	id := kernels.Curve{Lo: 0, Hi: 1, V: []float64{0, 1}}
 	return &Look{Version: Version, Stack: "lut,quantize", Channels: 3,
-		Curves: []kernels.Curve{id, id, id}, Lattice: &kernels.Lattice{N: 2, V: make([]float64, 24)},
+		LookStack: kernels.LookStack{Curves: []kernels.Curve{id, id, id}, Lattice: &kernels.Lattice{N: 2, V: make([]float64, 24)}},
 		Quantizer: &Quantizer{Model: "posterize", B: 3, Levels: [][]float64{{0, 0.5, 1}, {0, 0.5, 1}, {0, 0.5, 1}}}}
 }
 
@@ -277,7 +277,7 @@ func TestEditFromEstimateReport(t *testing.T) {
 // nodes (red fastest) and a Hald CLUT whose pixels are their colours.
 func TestExport(t *testing.T) {
 	id := kernels.Curve{Lo: 0, Hi: 1, V: []float64{0, 1}}
-	l := &Look{Version: Version, Stack: Curves, Channels: 3, Curves: []kernels.Curve{id, id, id}}
+	l := &Look{Version: Version, Stack: Curves, Channels: 3, LookStack: kernels.LookStack{Curves: []kernels.Curve{id, id, id}}}
 	var buf bytes.Buffer
 	if err := l.WriteCube(&buf, 5); err != nil {
 		t.Fatal(err)

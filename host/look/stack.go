@@ -19,67 +19,34 @@ const (
 // that an output fitted to a cell's edge does not fall over it.
 const cellMargin = 0.1
 
-// problem is what a smooth stack is fitted to: each sample's smooth
-// output must reach [lo, hi] per channel (a point without a quantizer,
-// the sample's quantization cell with one).
-type problem struct {
-	*samples
-	ch     int
-	lo, hi [3][]float32
-	q      *quantizer
-}
-
-func newProblem(s *samples, ch int, q *quantizer) *problem {
-	p := &problem{samples: s, ch: ch, q: q}
+// lookData is what a smooth stack is fitted to: the samples' originals
+// and the interval each output must reach per channel (a point without a
+// quantizer, the sample's quantization cell with one, kept cellMargin of
+// its width inside).
+func lookData(s *samples, ch int, q *quantizer) *kernels.LookData {
+	d := &kernels.LookData{N: s.n, Channels: ch, X: s.x}
 	for c := range ch {
 		if q == nil {
-			p.lo[c], p.hi[c] = s.y[c], s.y[c]
+			d.Lo[c], d.Hi[c] = s.y[c], s.y[c]
 			continue
 		}
-		p.lo[c], p.hi[c] = make([]float32, s.n), make([]float32, s.n)
+		d.Lo[c], d.Hi[c] = make([]float32, s.n), make([]float32, s.n)
 		w := 1 / q.cells.S
+		d.Width = (1 - 2*cellMargin) * w
 		for i, y := range s.y[c] {
 			_, lo, hi := q.cells.Cell(float64(y))
-			lo += cellMargin * w
-			hi -= cellMargin * w
-			p.lo[c][i], p.hi[c][i] = float32(lo), float32(hi)
+			d.Lo[c][i], d.Hi[c][i] = float32(lo+cellMargin*w), float32(hi-cellMargin*w)
 		}
 	}
-	return p
-}
-
-// targets writes each sample's target: its prediction projected onto its
-// interval, or without predictions the interval's middle (an open cell
-// taken as one cell wide).
-func (p *problem) targets(pred, t [3][]float64) {
-	for c := range p.ch {
-		for i := range p.n {
-			lo, hi := float64(p.lo[c][i]), float64(p.hi[c][i])
-			if pred[c] != nil {
-				t[c][i] = math.Max(lo, math.Min(hi, pred[c][i]))
-				continue
-			}
-			w := 0.0
-			if p.q != nil {
-				w = (1 - 2*cellMargin) / p.q.cells.S
-			}
-			switch {
-			case math.IsInf(lo, -1):
-				lo = hi - w
-			case math.IsInf(hi, 1):
-				hi = lo + w
-			}
-			t[c][i] = (lo + hi) / 2
-		}
-	}
+	return d
 }
 
 // stackFit is a smooth stack being fitted: refit moves its tables to the
-// least-squares fit of targets t (warm, from the current tables), and l
-// holds them.
+// least-squares fit of the passes' targets (warm, from the current
+// tables), and stack holds them.
 type stackFit interface {
-	refit(p *problem, t [3][]float64)
-	look() *Look
+	refit(d *kernels.LookData, p kernels.LookPasses)
+	stack() kernels.LookStack
 }
 
 // fitStack fits the smooth stack named name, then the quantizer's levels.
@@ -87,8 +54,7 @@ type stackFit interface {
 // projection onto the cells and refits descend the squared distance of
 // the smooth outputs to their cells: the gradient the quantizer passes
 // back is the way to its cell.
-func fitStack(name string, ch int, s *samples, q *quantizer, set Settings) *Look {
-	p := newProblem(s, ch, q)
+func fitStack(name string, s *samples, d *kernels.LookData, p kernels.LookPasses, q *quantizer, set Settings) (*Look, error) {
 	var f stackFit
 	switch name {
 	case Matrix:
@@ -98,42 +64,27 @@ func fitStack(name string, ch int, s *samples, q *quantizer, set Settings) *Look
 	default:
 		f = &curvesFit{smooth: set.Smooth}
 	}
-	var pred, t [3][]float64
-	for c := range ch {
-		t[c] = make([]float64, s.n)
-	}
 	rounds := 1
 	if q != nil {
 		rounds = 8
 	}
+	p.Targets(nil)
 	for r := range rounds {
-		p.targets(pred, t)
-		f.refit(p, t)
+		f.refit(d, p)
 		if r+1 < rounds {
-			l := f.look()
-			l.Channels, l.Stack = ch, name
-			for c := range ch {
-				if pred[c] == nil {
-					pred[c] = make([]float64, s.n)
-				}
-			}
-			kernels.Parallel(s.n, func(lo, hi int) {
-				for i := lo; i < hi; i++ {
-					y := l.Smooth(s.at(i))
-					for c := range ch {
-						pred[c][i] = y[c]
-					}
-				}
-			})
+			st := f.stack()
+			p.Targets(&st)
 		}
 	}
-	l := f.look()
-	l.Version, l.Channels, l.Stack = Version, ch, name
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	l := &Look{Version: Version, Channels: d.Channels, Stack: name, LookStack: f.stack()}
 	if q != nil {
 		l.Stack += ",quantize"
-		l.Quantizer = storedLevels(s, ch, q)
+		l.Quantizer = storedLevels(s, d.Channels, q)
 	}
-	return l
+	return l, nil
 }
 
 // storedLevels are the quantizer's levels as the edited images store
@@ -165,24 +116,24 @@ func storedLevels(s *samples, ch int, q *quantizer) *Quantizer {
 	return out
 }
 
-// fitCurve fits a curve of n knots over [lo, hi] to (x[i], t[i]).
-func fitCurve(x []float32, xs func(i int) float64, t []float64, n int, lo, hi, smooth float64) kernels.Curve {
-	cv := kernels.Curve{Lo: lo, Hi: hi, V: make([]float64, n)}
-	sys := kernels.NewCurveSystem(n)
-	for i, v := range t {
-		xi := 0.0
-		if x != nil {
-			xi = float64(x[i])
-		} else {
-			xi = xs(i)
-		}
-		k, f := cv.Knot(xi)
-		sys.Add(k, f, v, 1)
+// identity returns n curves of k knots over [lo, hi], values unset: the
+// knots a system is gathered over.
+func knots(n, k int, lo, hi float64) []kernels.Curve {
+	out := make([]kernels.Curve, n)
+	for c := range out {
+		out[c] = kernels.Curve{Lo: lo, Hi: hi, V: make([]float64, k)}
 	}
-	// the prior's weight: a small share of the samples a knot gets on
-	// average, so that a knot of a few samples keeps them
-	cv.V = solveCurve(sys, smooth*1e-4*float64(len(t))/float64(n))
-	return cv
+	return out
+}
+
+// solveCurves solves each channel's system for like's knots.
+func solveCurves(like []kernels.Curve, sys []*kernels.CurveSystem, n int, smooth float64) []kernels.Curve {
+	for c := range like {
+		// the prior's weight: a small share of the samples a knot gets on
+		// average, so that a knot of a few samples keeps them
+		like[c].V = solveCurve(sys[c], smooth*1e-4*float64(n)/float64(len(like[c].V)))
+	}
+	return like
 }
 
 type curvesFit struct {
@@ -190,14 +141,12 @@ type curvesFit struct {
 	c      []kernels.Curve
 }
 
-func (f *curvesFit) refit(p *problem, t [3][]float64) {
-	f.c = make([]kernels.Curve, p.ch)
-	for c := range p.ch {
-		f.c[c] = fitCurve(p.x[c], nil, t[c], inputKnots, 0, 1, f.smooth)
-	}
+func (f *curvesFit) refit(d *kernels.LookData, p kernels.LookPasses) {
+	like := knots(d.Channels, inputKnots, 0, 1)
+	f.c = solveCurves(like, p.CurveSystems(like, nil, nil), d.N, f.smooth)
 }
 
-func (f *curvesFit) look() *Look { return &Look{Curves: f.c} }
+func (f *curvesFit) stack() kernels.LookStack { return kernels.LookStack{Curves: f.c} }
 
 // matrixFit is u = M·x + o, then a curve per channel; fitted by turns:
 // the curves to the targets given u, then a damped Gauss-Newton step of
@@ -208,38 +157,42 @@ type matrixFit struct {
 	post   []kernels.Curve
 }
 
-func (f *matrixFit) look() *Look { return &Look{Matrix: f.m, Post: f.post} }
+func (f *matrixFit) stack() kernels.LookStack { return kernels.LookStack{Matrix: f.m, Post: f.post} }
 
-func (f *matrixFit) u(p *problem, c, i int) float64 {
+func (f *matrixFit) u(x [3][]float32, c, i int) float64 {
 	m := f.m[c]
-	return m[0]*float64(p.x[0][i]) + m[1]*float64(p.x[1][i]) + m[2]*float64(p.x[2][i]) + m[3]
+	return m[0]*float64(x[0][i]) + m[1]*float64(x[1][i]) + m[2]*float64(x[2][i]) + m[3]
 }
 
-func (f *matrixFit) refit(p *problem, t [3][]float64) {
+func (f *matrixFit) refit(d *kernels.LookData, p kernels.LookPasses) {
+	t := p.T()
 	turns := 2
 	if f.m == nil {
 		f.m = make([][4]float64, 3)
-		f.post = make([]kernels.Curve, 3)
-		f.initMatrix(p, t)
+		f.initMatrix(d, t)
 		turns = 6
 	}
 	for range turns {
+		like := make([]kernels.Curve, 3)
 		for c := range 3 {
 			lo, hi := math.Inf(1), math.Inf(-1)
-			for i := range p.n {
-				u := f.u(p, c, i)
+			for i := range d.N {
+				u := f.u(d.X, c, i)
 				lo, hi = math.Min(lo, u), math.Max(hi, u)
 			}
 			pad := 1e-3 + 0.01*(hi-lo)
-			f.post[c] = fitCurve(nil, func(i int) float64 { return f.u(p, c, i) }, t[c], postKnots, lo-pad, hi+pad, f.smooth)
-			f.step(p, c, t[c])
+			like[c] = knots(1, postKnots, lo-pad, hi+pad)[0]
+		}
+		f.post = solveCurves(like, p.CurveSystems(like, f.m, nil), d.N, f.smooth)
+		for c := range 3 {
+			f.step(d, c, t[c])
 		}
 	}
 }
 
 // initMatrix fits M, o by least squares on the samples whose targets lie
 // inside (0, 1) in every channel: the edit's clipping left them alone.
-func (f *matrixFit) initMatrix(p *problem, t [3][]float64) {
+func (f *matrixFit) initMatrix(d *kernels.LookData, t [3][]float32) {
 	inside := func(i int) bool {
 		for c := range 3 {
 			if !(t[c][i] > 0.02 && t[c][i] < 0.98) {
@@ -249,7 +202,7 @@ func (f *matrixFit) initMatrix(p *problem, t [3][]float64) {
 		return true
 	}
 	n := 0
-	for i := range p.n {
+	for i := range d.N {
 		if inside(i) {
 			n++
 		}
@@ -258,13 +211,13 @@ func (f *matrixFit) initMatrix(p *problem, t [3][]float64) {
 	for c := range 3 {
 		var a [16]float64
 		var b [4]float64
-		for i := range p.n {
+		for i := range d.N {
 			if !use(i) {
 				continue
 			}
-			r := [4]float64{float64(p.x[0][i]), float64(p.x[1][i]), float64(p.x[2][i]), 1}
+			r := [4]float64{float64(d.X[0][i]), float64(d.X[1][i]), float64(d.X[2][i]), 1}
 			for j := range 4 {
-				b[j] += r[j] * t[c][i]
+				b[j] += r[j] * float64(t[c][i])
 				for k := range 4 {
 					a[4*j+k] += r[j] * r[k]
 				}
@@ -276,26 +229,27 @@ func (f *matrixFit) initMatrix(p *problem, t [3][]float64) {
 
 // step is one damped Gauss-Newton step of row c of the matrix, kept if it
 // lowers the squared error.
-func (f *matrixFit) step(p *problem, c int, t []float64) {
+func (f *matrixFit) step(d *kernels.LookData, c int, t []float32) {
+	x := d.X
 	sse := func(m [4]float64) float64 {
 		s := 0.0
-		for i := range p.n {
-			u := m[0]*float64(p.x[0][i]) + m[1]*float64(p.x[1][i]) + m[2]*float64(p.x[2][i]) + m[3]
-			d := f.post[c].At(u) - t[i]
-			s += d * d
+		for i := range d.N {
+			u := m[0]*float64(x[0][i]) + m[1]*float64(x[1][i]) + m[2]*float64(x[2][i]) + m[3]
+			r := f.post[c].At(u) - float64(t[i])
+			s += r * r
 		}
 		return s
 	}
 	var a [16]float64
 	var g [4]float64
-	for i := range p.n {
-		u := f.u(p, c, i)
-		d := f.post[c].Slope(u)
-		if d == 0 {
+	for i := range d.N {
+		u := f.u(x, c, i)
+		s := f.post[c].Slope(u)
+		if s == 0 {
 			continue
 		}
-		r := t[i] - f.post[c].At(u)
-		j := [4]float64{d * float64(p.x[0][i]), d * float64(p.x[1][i]), d * float64(p.x[2][i]), d}
+		r := float64(t[i]) - f.post[c].At(u)
+		j := [4]float64{s * float64(x[0][i]), s * float64(x[1][i]), s * float64(x[2][i]), s}
 		for k := range 4 {
 			g[k] += j[k] * r
 			for m := range 4 {
@@ -305,10 +259,10 @@ func (f *matrixFit) step(p *problem, c int, t []float64) {
 	}
 	old := sse(f.m[c])
 	for mu := 1e-4; mu < 1e4; mu *= 10 {
-		d := solve4(a, g, mu)
+		dm := solve4(a, g, mu)
 		m := f.m[c]
 		for k := range 4 {
-			m[k] += d[k]
+			m[k] += dm[k]
 		}
 		if sse(m) < old {
 			f.m[c] = m
@@ -341,78 +295,36 @@ type lutFit struct {
 	op     *latticeOp
 }
 
-func (f *lutFit) look() *Look { return &Look{Curves: f.c, Lattice: f.lat} }
+func (f *lutFit) stack() kernels.LookStack { return kernels.LookStack{Curves: f.c, Lattice: f.lat} }
 
-func (f *lutFit) refit(p *problem, t [3][]float64) {
+func (f *lutFit) refit(d *kernels.LookData, p kernels.LookPasses) {
 	turns := 2
 	if f.lat == nil {
 		f.lat = &kernels.Lattice{N: f.size, V: make([]float64, 3*f.size*f.size*f.size)}
-		f.c = make([]kernels.Curve, 3)
-		sys := latticeSystem(p.samples, f.lat)
 		// the prior's weight: a share of the samples a node gets on average
-		f.op = newLatticeOp(sys, f.smooth*0.01*float64(p.n)/float64(f.size*f.size*f.size))
+		f.op = newLatticeOp(latticeSystem(d, f.lat), f.smooth*0.01*float64(d.N)/float64(f.size*f.size*f.size))
 		turns = 3
 	}
-	var r [3][]float64
-	for c := range 3 {
-		r[c] = make([]float64, p.n)
-	}
 	for range turns {
-		kernels.Parallel(p.n, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				y := f.lat.At(float64(p.x[0][i]), float64(p.x[1][i]), float64(p.x[2][i]))
-				for c := range 3 {
-					r[c][i] = t[c][i] - y[c]
-				}
-			}
-		})
-		for c := range 3 {
-			f.c[c] = fitCurve(p.x[c], nil, r[c], inputKnots, 0, 1, f.smooth)
-		}
-		b := latticeRHS(p, f.lat, func(c, i int) float64 { return t[c][i] - f.c[c].At(float64(p.x[c][i])) })
-		solveLattice(f.op, b, f.lat.V, 1e-5, 300)
+		like := knots(3, inputKnots, 0, 1)
+		f.c = solveCurves(like, p.CurveSystems(like, nil, f.lat), d.N, f.smooth)
+		solveLattice(f.op, p.LatticeRHS(f.size, f.c), f.lat.V, 1e-5, 300)
 	}
 }
 
-// latticeSystem gathers the lattice's normal matrix over s, privately per
-// worker, then merged.
-func latticeSystem(s *samples, l *kernels.Lattice) *kernels.LatticeSystem {
+// latticeSystem gathers the lattice's normal matrix over the samples,
+// privately per worker, then merged; it depends on the originals alone, so
+// a fit gathers it once.
+func latticeSystem(d *kernels.LookData, l *kernels.Lattice) *kernels.LatticeSystem {
 	var mu sync.Mutex
 	total := kernels.NewLatticeSystem(l.N)
-	kernels.Parallel(s.n, func(lo, hi int) {
+	kernels.Parallel(d.N, func(lo, hi int) {
 		sys := kernels.NewLatticeSystem(l.N)
 		for i := lo; i < hi; i++ {
-			sys.Add(l, float64(s.x[0][i]), float64(s.x[1][i]), float64(s.x[2][i]), [3]float64{}, 1)
+			sys.Add(l, float64(d.X[0][i]), float64(d.X[1][i]), float64(d.X[2][i]), [3]float64{}, 1)
 		}
 		mu.Lock()
 		total.Merge(sys)
-		mu.Unlock()
-	})
-	return total
-}
-
-// latticeRHS is the normal equations' right side for targets r(c, i).
-func latticeRHS(p *problem, l *kernels.Lattice, r func(c, i int) float64) []float64 {
-	var mu sync.Mutex
-	total := make([]float64, len(l.V))
-	kernels.Parallel(p.n, func(lo, hi int) {
-		b := make([]float64, len(l.V))
-		var idx [8]int32
-		var w [8]float64
-		for i := lo; i < hi; i++ {
-			l.Corners(float64(p.x[0][i]), float64(p.x[1][i]), float64(p.x[2][i]), &idx, &w)
-			y := [3]float64{r(0, i), r(1, i), r(2, i)}
-			for k := range 8 {
-				j := 3 * int(idx[k])
-				b[j] += w[k] * y[0]
-				b[j+1] += w[k] * y[1]
-				b[j+2] += w[k] * y[2]
-			}
-		}
-		mu.Lock()
-		for j, v := range b {
-			total[j] += v
-		}
 		mu.Unlock()
 	})
 	return total

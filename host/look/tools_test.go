@@ -118,7 +118,7 @@ func planes(im *imageset.Image) (x [3][]float32) {
 
 // applyLattice applies a peer's lattice to im, stored at 8 bits.
 func applyLattice(l *kernels.Lattice, im *imageset.Image) *imageset.Image {
-	lk := &Look{Version: Version, Stack: LUT, Channels: 3, Lattice: l}
+	lk := &Look{Version: Version, Stack: LUT, Channels: 3, LookStack: kernels.LookStack{Lattice: l}}
 	for range 3 {
 		lk.Curves = append(lk.Curves, kernels.Curve{Lo: 0, Hi: 1, V: []float64{0, 0}})
 	}
