@@ -15,6 +15,7 @@ go build -ldflags='-s -w' -o .bin/quantfit ./cmd/quantfit
 go test -c -o .bin/gpu.test ./gpu
 go test -c -o .bin/estimate.test ./host/estimate
 go test -c -o .bin/kernels.test ./kernels
+go test -c -o .bin/look.test ./host/look
 # The fp64 kernels of commit e47bba5, for the before/after table, with
 # this tree's benchmarks.
 old=$(mktemp -d)

@@ -7,6 +7,7 @@
 #   bash bench/device.sh bench     # quantfit bench on both backends, the stack trial
 #   bash bench/device.sh spatial   # image stacks: the 16 MP step on both backends, the trials on the GPU
 #   bash bench/device.sh restore   # restore: parity, bench -restore on both backends
+#   bash bench/device.sh look      # looks: parity, the fit of two 12 MP pairs on both backends
 set -uo pipefail
 for f in .gl/*.deb; do dpkg -x "$f" /; done
 ldconfig
@@ -53,8 +54,15 @@ restore)
 	QUANTFIT_REQUIRE_GPU=1 gotest gpu timeout 120 "$PWD/.bin/gpu.test" -test.run Restore -test.v > "$out/restore-parity.txt" 2>&1
 	timeout 300 "$q" bench -restore -backend cpu,gpu -pixels 1e6,4e6,1.6e7 -repeat 20 -o "$out/restore-bench.md" > /dev/null 2> "$out/restore-bench.err"
 	;;
+look)
+	{
+		QUANTFIT_REQUIRE_GPU=1 gotest gpu timeout 120 "$PWD/.bin/gpu.test" -test.run LookParity -test.v
+		QUANTFIT_REQUIRE_GPU=1 gotest host/look timeout 120 "$PWD/.bin/look.test" -test.run TestFitOnGPU -test.v
+		gotest host/look timeout 300 "$PWD/.bin/look.test" -test.run XXX -test.bench LookFit12MP -test.benchtime 3x
+	} > "$out/look.txt" 2>&1
+	;;
 *)
-	echo "device.sh: unknown part $1 (kernels, bench, spatial or restore)" >&2
+	echo "device.sh: unknown part $1 (kernels, bench, spatial, restore or look)" >&2
 	exit 2
 	;;
 esac

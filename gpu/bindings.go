@@ -36,6 +36,10 @@ const (
 	bindM  = 9
 	bindV  = 10
 	bindDw = 11
+
+	// look.comp's tables, beside bindIn (x), bindAux (the targets),
+	// bindLo, bindHi, bindPartial and bindResult
+	bindTables = 12
 )
 
 var bindingDefines = []string{
@@ -49,7 +53,7 @@ var bindingDefines = []string{
 	fmt.Sprintf("BIND_LO=%d", bindLo), fmt.Sprintf("BIND_HI=%d", bindHi),
 	fmt.Sprintf("BIND_WX=%d", bindWx), fmt.Sprintf("BIND_WY=%d", bindWy),
 	fmt.Sprintf("BIND_M=%d", bindM), fmt.Sprintf("BIND_V=%d", bindV),
-	fmt.Sprintf("BIND_DW=%d", bindDw),
+	fmt.Sprintf("BIND_DW=%d", bindDw), fmt.Sprintf("BIND_TABLES=%d", bindTables),
 }
 
 // source returns shader name specialized by defines and the bindings.

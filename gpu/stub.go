@@ -72,3 +72,16 @@ func (r *Restorer) Energy() float64                                   { return 0
 func (r *Restorer) Image() [][]float32                                { return nil }
 func (r *Restorer) Err() error                                        { return ErrUnavailable }
 func (r *Restorer) Close()                                            {}
+
+// Look is unavailable in this build.
+type Look struct{}
+
+func (d *Device) NewLook(*kernels.LookData) (*Look, error) { return nil, ErrUnavailable }
+func (l *Look) Targets(*kernels.LookStack)                 {}
+func (l *Look) CurveSystems([]kernels.Curve, [][4]float64, *kernels.Lattice) []*kernels.CurveSystem {
+	return nil
+}
+func (l *Look) LatticeRHS(int, []kernels.Curve) []float64 { return nil }
+func (l *Look) T() [3][]float32                           { return [3][]float32{} }
+func (l *Look) Err() error                                { return ErrUnavailable }
+func (l *Look) Close()                                    {}

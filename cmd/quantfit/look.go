@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quantfit/quantfit/gpu"
+	"github.com/quantfit/quantfit/gpu/backend"
 	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/host/look"
 	"github.com/quantfit/quantfit/host/options"
@@ -106,9 +108,11 @@ type lookFitFlags struct {
 	budget    int
 	seed      uint64
 	maxPixels int
+	backend   string
 }
 
 func (f *lookFitFlags) declare(fs *flag.FlagSet) {
+	fs.StringVar(&f.backend, "backend", "auto", "`backend` of the per-sample passes: auto, cpu, gpu")
 	fs.StringVar(&f.out, "o", "", "write the look to `LOOK.json` (required)")
 	fs.StringVar(&f.stacks, "stacks", strings.Join(look.Stacks(), ","), "smooth `stacks` to try, simplest first")
 	fs.StringVar(&f.quantize, "quantize", "auto", "end in a quantizer: auto (when the edited values lie on a lattice), off, or a `model`")
@@ -161,9 +165,14 @@ func runLookFit(c *cli, fs *flag.FlagSet, args []string) error {
 		}
 		pairs = append(pairs, p)
 	}
+	be, release, err := backend.Open(f.backend, gpu.Options{}, c.stderr)
+	if err != nil {
+		return options.UsageError{Flag: "backend", Err: fmt.Errorf("-backend %s: %w", f.backend, err)}
+	}
+	defer release()
 	progress, finish := stageProgress(c.stderr)
 	l, err := look.Fit(pairs, look.Settings{Stacks: stacks, Quantize: f.quantize, LUTSize: f.lutSize, Smooth: f.smooth,
-		Tiles: tiles.Settings{Budget: f.budget, Seed: f.seed}, Progress: progress})
+		Tiles: tiles.Settings{Budget: f.budget, Seed: f.seed}, Progress: progress, Backend: backend.Looks(be)})
 	finish()
 	if err != nil {
 		return err
