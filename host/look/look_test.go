@@ -315,3 +315,41 @@ func TestReportJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A 16-bit image comes out 16-bit, each sample the look's value at it.
+func TestApply16Bit(t *testing.T) {
+	l := validLook()
+	l.Quantizer = nil
+	l.Stack = LUT
+	for i := range l.Lattice.V {
+		l.Lattice.V[i] = 0.01 * float64(i%5)
+	}
+	im := &imageset.Image{W: 300, H: 1, Channels: 3}
+	for c := range 3 {
+		p := make([]uint16, 300)
+		for i := range p {
+			p[i] = uint16((i*218 + c*5000) % 65536)
+		}
+		im.Pix16 = append(im.Pix16, p)
+	}
+	out := l.Apply(im, 0)
+	if out.Depth() != 16 {
+		t.Fatalf("depth %d; want 16", out.Depth())
+	}
+	for i := range 300 {
+		y := l.Eval([3]float64{float64(im.Value(0, i)), float64(im.Value(1, i)), float64(im.Value(2, i))})
+		for c := range 3 {
+			if want := uint16(math.Round(y[c] * 65535)); out.Pix16[c][i] != want {
+				t.Fatalf("sample %d channel %d: %d; want %d", i, c, out.Pix16[c][i], want)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := out.EncodePNG(&buf); err != nil {
+		t.Fatal(err)
+	}
+	back, err := imageset.Decode(bytes.NewReader(buf.Bytes()), "out.png", 0)
+	if err != nil || back.Depth() != 16 {
+		t.Fatalf("written and read back: %v, depth %d", err, back.Depth())
+	}
+}
