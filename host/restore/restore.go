@@ -236,7 +236,8 @@ const DefaultFidelity = 0.4
 // the data term's weight per cell: the kernel's λ is e.Fidelity·(b −
 // shift), so the pull towards the stored value grows as the cells narrow.
 // The edge-aware energy weighs its pairs by Weights and its data term by
-// DataWeights.
+// DataWeights, and where a band is a step of a quantized ramp (Ramps) its
+// data term pulls towards the ramp, not the stored value, in full.
 func Dequantization(im *imageset.Image, m kernels.Model, b float64, e kernels.Energy) (*kernels.Restoration, float64, error) {
 	if !(b > m.Shift()+1) || math.IsInf(b, 0) {
 		return nil, 0, fmt.Errorf("restore: b = %g is not a quantizer's for model %s", b, m)
@@ -257,29 +258,42 @@ func Dequantization(im *imageset.Image, m kernels.Model, b float64, e kernels.En
 		levels, level = 1<<16, kernels.Level16
 	}
 	bounds := make([][3]float32, levels)
+	ks := make([]int32, levels)
 	for v := range bounds {
 		t := level(v)
 		l, h := cells.Bounds(float64(t))
 		bounds[v] = [3]float32{t, float32(l), float32(h)}
+		k, _, _ := cells.Cell(float64(t))
+		ks[v] = int32(k)
 	}
 	n := im.W * im.H
 	for c := range im.Channels {
-		q, lo, hi := make([]float32, n), make([]float32, n), make([]float32, n)
+		q, lo, hi, lv := make([]float32, n), make([]float32, n), make([]float32, n), make([]int32, n)
 		kernels.Parallel(n, func(i0, i1 int) {
 			for i := i0; i < i1; i++ {
-				var b [3]float32
+				v := 0
 				if im.Pix16 != nil {
-					b = bounds[im.Pix16[c][i]]
+					v = int(im.Pix16[c][i])
 				} else {
-					b = bounds[im.Pix8[c][i]]
+					v = int(im.Pix8[c][i])
 				}
-				q[i], lo[i], hi[i] = b[0], b[1], b[2]
+				b := bounds[v]
+				q[i], lo[i], hi[i], lv[i] = b[0], b[1], b[2], ks[v]
 			}
 		})
 		if p.Energy.Kind == kernels.EdgeAware {
 			wx, wy := Weights(q, im.W, im.H, cell)
 			p.Wx, p.Wy = append(p.Wx, wx), append(p.Wy, wy)
-			p.D = append(p.D, DataWeights(q, im.W, im.H))
+			// on a ramp the data term pulls towards the ramp, in full
+			d := DataWeights(q, im.W, im.H)
+			est, alpha := Ramps(q, lo, hi, lv, im.W, im.H)
+			for i, a := range alpha {
+				d[i] += a * (1 - d[i])
+			}
+			p.Q = append(p.Q, est)
+			p.D = append(p.D, d)
+			p.Lo, p.Hi = append(p.Lo, lo), append(p.Hi, hi)
+			continue
 		}
 		p.Q, p.Lo, p.Hi = append(p.Q, q), append(p.Lo, lo), append(p.Hi, hi)
 	}

@@ -1,0 +1,175 @@
+package restore
+
+import (
+	"math"
+
+	"github.com/quantfit/quantfit/kernels"
+)
+
+// Ramps estimates the scene under the false contours of a plane q of
+// stored values (cells [lo, hi], levels level): a band (a region of equal
+// level) that meets level k − 1 on one side and k + 1 on the other is a
+// step of a quantized ramp, whatever its width, and its samples are put on
+// the ramp by their distances to the two contours, lo + (hi − lo)·a/(a +
+// b). The contours' nearest samples are found through the band (vector
+// propagation, so bent bands are followed). alpha, the weight given to the
+// ramp over the stored value, asks for what tells a staircase from
+// texture and from the edges of the scene: a band several samples wide,
+// its two contours on opposite sides of the sample, and a neighbouring
+// step of about the same width. A band meeting only lower or only higher
+// levels (a local extreme, a flat region beside an edge), and every jump
+// of two levels or more, keep the stored value.
+func Ramps(q, lo, hi []float32, level []int32, w, h int) (est, alpha []float32) {
+	n := w * h
+	slo, shi := contourSeeds(level, w, h, -1), contourSeeds(level, w, h, 1)
+	est, alpha = make([]float32, n), make([]float32, n)
+	// each sample's band width across it, and how straight the run is
+	width, straight := make([]float32, n), make([]float32, n)
+	kernels.Parallel(h, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			for x := range w {
+				i := y*w + x
+				if slo[i] < 0 || shi[i] < 0 || hi[i] <= lo[i] {
+					continue
+				}
+				// u from the lower contour to the sample, v from the
+				// sample to the upper one: a ramp's run one way
+				ux, uy := float32(x-int(slo[i])%w), float32(y-int(slo[i])/w)
+				vx, vy := float32(int(shi[i])%w-x), float32(int(shi[i])/w-y)
+				a, b := hypot(ux, uy), hypot(vx, vy)
+				width[i] = a + b - 1
+				straight[i] = (ux*vx + uy*vy) / (a * b)
+			}
+		}
+	})
+	kernels.Parallel(h, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			for x := range w {
+				i := y*w + x
+				est[i] = q[i]
+				wi := width[i]
+				if wi == 0 {
+					continue
+				}
+				// a staircase's neighbouring steps are about as wide
+				like := func(j int32) float32 {
+					wj := width[j]
+					return min(wj, wi) / max(wj, wi)
+				}
+				agree := max(like(slo[i]), like(shi[i]))
+				ux, uy := float32(x-int(slo[i])%w), float32(y-int(slo[i])/w)
+				a := hypot(ux, uy) - 0.5
+				al := min(1, max(0, (wi-rampMin)/rampSpan)) * min(1, max(0, (straight[i]-rampCos)/(1-rampCos))) *
+					min(1, max(0, (agree-rampAgree)/(1-rampAgree)))
+				est[i] = q[i] + al*(lo[i]+(hi[i]-lo[i])*a/wi-q[i])
+				alpha[i] = al
+			}
+		}
+	})
+	return est, alpha
+}
+
+// The ramp test's scales (measured on the shipped and held-out
+// photographs, bench/RESULTS.md): a band is put on its ramp in full from
+// rampMin + rampSpan samples wide, where the two contours lie on opposite
+// sides (cosine over rampCos) and a neighbouring step is about as wide
+// (ratio over rampAgree); the weight falls linearly to 0 below.
+const (
+	rampMin, rampSpan = 3, 6
+	rampCos           = 0.5
+	rampAgree         = 0.2
+)
+
+func hypot(x, y float32) float32 { return float32(math.Sqrt(float64(x*x + y*y))) }
+
+// contourSeeds returns, for every sample, the index of the nearest sample
+// of level + dir reached through its band (by vector propagation: each
+// sample takes the nearer of its neighbours' seeds), −1 where the band
+// does not meet that level.
+func contourSeeds(level []int32, w, h int, dir int32) []int32 {
+	seed := make([]int32, w*h)
+	d2 := make([]int64, w*h)
+	for i := range seed {
+		seed[i], d2[i] = -1, math.MaxInt64
+	}
+	at := func(i, j int) {
+		if level[j] == level[i]+dir {
+			dx, dy := int64(i%w-j%w), int64(i/w-j/w)
+			if e := dx*dx + dy*dy; e < d2[i] {
+				seed[i], d2[i] = int32(j), e
+			}
+		}
+	}
+	kernels.Parallel(h, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			for x := range w {
+				i := y*w + x
+				if x > 0 {
+					at(i, i-1)
+				}
+				if x+1 < w {
+					at(i, i+1)
+				}
+				if y > 0 {
+					at(i, i-w)
+				}
+				if y+1 < h {
+					at(i, i+w)
+				}
+			}
+		}
+	})
+	relax := func(i, j int) {
+		s := seed[j]
+		if s < 0 || level[j] != level[i] {
+			return
+		}
+		dx, dy := int64(i%w-int(s)%w), int64(i/w-int(s)/w)
+		if e := dx*dx + dy*dy; e < d2[i] {
+			seed[i], d2[i] = s, e
+		}
+	}
+	for range 2 {
+		for y := range h {
+			for x := range w {
+				i := y*w + x
+				if x > 0 {
+					relax(i, i-1)
+				}
+				if y > 0 {
+					relax(i, i-w)
+					if x > 0 {
+						relax(i, i-w-1)
+					}
+					if x+1 < w {
+						relax(i, i-w+1)
+					}
+				}
+			}
+			for x := w - 1; x > 0; x-- {
+				relax(y*w+x-1, y*w+x)
+			}
+		}
+		for y := h - 1; y >= 0; y-- {
+			for x := w - 1; x >= 0; x-- {
+				i := y*w + x
+				if x+1 < w {
+					relax(i, i+1)
+				}
+				if y+1 < h {
+					relax(i, i+w)
+					if x+1 < w {
+						relax(i, i+w+1)
+					}
+					if x > 0 {
+						relax(i, i+w-1)
+					}
+				}
+			}
+			for x := 0; x+1 < w; x++ {
+				relax(y*w+x+1, y*w+x)
+			}
+		}
+	}
+	return seed
+}

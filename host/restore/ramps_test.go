@@ -1,0 +1,82 @@
+package restore
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/quantfit/quantfit/kernels"
+)
+
+// bands quantizes a plane of values at b (midrise), returning the stored
+// values, cells and levels.
+func bands(v []float64, b float64) (q, lo, hi []float32, lv []int32) {
+	cells := kernels.NewCells(kernels.Midrise, b, 0, false)
+	for _, x := range v {
+		t := kernels.Midrise.Apply(x, b)
+		k, _, _ := cells.Cell(t)
+		l, h := cells.Bounds(t)
+		q, lo, hi, lv = append(q, float32(t)), append(lo, float32(l)), append(hi, float32(h)), append(lv, int32(k))
+	}
+	return q, lo, hi, lv
+}
+
+// TestRamps: a slow diagonal ramp, bands about 40 samples wide, is put
+// back on its ramp (the inner bands' samples within a tenth of a cell,
+// against a quarter for the stored values); a single step between two
+// flat regions (an edge) and noise keep their stored values.
+func TestRamps(t *testing.T) {
+	const w, h, b = 300, 200, 8.0
+	v := make([]float64, w*h)
+	for y := range h {
+		for x := range w {
+			v[y*w+x] = 0.1 + 0.8*(0.8*float64(x)+0.2*float64(y))/(0.8*w+0.2*h)
+		}
+	}
+	q, lo, hi, lv := bands(v, b)
+	est, alpha := Ramps(q, lo, hi, lv, w, h)
+	var errStored, errRamp float64
+	n := 0
+	for i := range v {
+		// the first and last bands meet one other level only
+		if lv[i] <= lv[0]+0 || lv[i] >= lv[w*h-1] {
+			continue
+		}
+		errStored += math.Abs(float64(q[i]) - v[i])
+		errRamp += math.Abs(float64(est[i]) - v[i])
+		n++
+	}
+	errStored, errRamp = errStored*b/float64(n), errRamp*b/float64(n)
+	t.Logf("mean error in cells: stored %.3f, ramps %.3f", errStored, errRamp)
+	if errRamp > 0.1 || errStored < 0.2 {
+		t.Errorf("inner bands: mean error %.3f cells (stored %.3f); want under 0.1", errRamp, errStored)
+	}
+	// an edge: two flat regions one level apart
+	for i := range v {
+		v[i] = 0.44
+		if i%w >= w/2 {
+			v[i] = 0.56
+		}
+	}
+	q, lo, hi, lv = bands(v, b)
+	_, alpha = Ramps(q, lo, hi, lv, w, h)
+	for i, a := range alpha {
+		if a != 0 {
+			t.Fatalf("an edge between flat regions: sample %d put on a ramp (alpha %v)", i, a)
+		}
+	}
+	// texture: noise over a few levels
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range v {
+		v[i] = 0.5 + 0.2*r.NormFloat64()
+	}
+	q, lo, hi, lv = bands(v, b)
+	_, alpha = Ramps(q, lo, hi, lv, w, h)
+	sum := 0.0
+	for _, a := range alpha {
+		sum += float64(a)
+	}
+	if sum/float64(len(alpha)) > 0.01 {
+		t.Errorf("noise: mean ramp weight %.3f; want under 0.01", sum/float64(len(alpha)))
+	}
+}
