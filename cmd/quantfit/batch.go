@@ -17,6 +17,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/quantfit/quantfit/gpu/backend"
 	"github.com/quantfit/quantfit/host/batch"
 	"github.com/quantfit/quantfit/host/options"
 )
@@ -41,7 +42,10 @@ JSON Lines of objects with those keys; a job with no original (an empty
 field, or none) is estimated blind from its filtered image. A job of kind
 apply (columns kind, look, original, output) applies look (look fit's
 LOOK.json or an estimate's report) to original and writes output, a PNG,
-whole or not at all; its line names the output. Relative paths
+whole or not at all; its line names the output. A job of kind restore
+(columns kind, quantized, output, and original if known) restores
+quantized as quantfit restore does by default (b from the pair, else
+blindly) and writes output the same way. Relative paths
 are taken from the manifest's directory. With -pairs, each image of DIR_ORIG is a job, id the
 file name, paired with the file of that name in DIR_QUANT.
 
@@ -114,7 +118,7 @@ func runBatch(c *cli, fs *flag.FlagSet, args []string) error {
 	defer release()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r := &batch.Runner{Base: &f.Options, Backend: be, Decoders: f.decoders}
+	r := &batch.Runner{Base: &f.Options, Backend: be, Restore: backend.Restore(be), Decoders: f.decoders}
 	var finish func()
 	r.Progress, finish = progressReporter(c.stderr, len(jobs))
 	p, err := r.Run(ctx, jobs, f.out)

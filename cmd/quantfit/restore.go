@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -168,9 +169,8 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 	if err := checkOutputs(f.trace, ".csv", "-trace"); err != nil {
 		return err
 	}
-	// the blind estimate's range of b, and the models that reach it
-	blindRange := estimate.Range{Min: 5, Max: 30}
-	models := estimate.ModelsFrom(blindRange.Min)
+	// the models that reach the blind estimate's range of b
+	models := estimate.ModelsFrom(restore.BlindRange.Min)
 	if f.model != "auto" {
 		m, err := kernels.ParseModel(f.model)
 		if err != nil {
@@ -234,44 +234,21 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 		}
 	} else {
 		rep.Mode = "dequantize"
-		b, model := f.b, models[0]
-		rep.BFrom, rep.ModelFrom = "flag", "flag"
 		if f.orig != "" {
-			pair, err := imageset.LoadPair(f.orig, fs.Arg(0), f.maxPixels)
-			if err != nil {
+			if orig, err = imageset.Load(f.orig, f.maxPixels); err != nil {
 				return options.UsageError{Err: err}
 			}
-			orig = pair.Orig
-			_, rs, err := estimate.EstimateModels(&imageset.Set{Pairs: []imageset.Pair{pair}}, false, estimate.Settings{}, models, nil)
-			if err != nil {
-				return err
-			}
-			b, rep.BFrom = rs[0].B, "pair"
-			if model, err = kernels.ParseModel(rs[0].Model); err != nil {
-				return err
-			}
-			if len(models) > 1 {
-				rep.ModelFrom = "pair"
-			}
-		} else if math.IsNaN(b) || len(models) > 1 {
-			// blindly: b, or with -b the model alone
-			r, err := estimate.EstimateBlindSet(&imageset.Set{Filtered: []*imageset.Image{q}}, false, models, blindRange)
-			if err != nil {
-				if !math.IsNaN(b) {
-					return fmt.Errorf("choosing the model blindly (name it with -model): %w", err)
-				}
-				return fmt.Errorf("estimating b blindly (give -b or -orig): %w", err)
-			}
-			if model, err = kernels.ParseModel(r.Results[0].Model); err != nil {
-				return err
-			}
-			if math.IsNaN(b) {
-				b, rep.BFrom = r.Results[0].B, "blind"
-			}
-			if len(models) > 1 {
-				rep.ModelFrom = "blind"
-			}
 		}
+		qz, err := restore.FindQuantizer(q, orig, f.b, models)
+		if err != nil {
+			var ie *imageset.InputError
+			if errors.As(err, &ie) {
+				return options.UsageError{Err: err}
+			}
+			return err
+		}
+		b, model := qz.B, qz.Model
+		rep.BFrom, rep.ModelFrom = qz.BFrom, qz.ModelFrom
 		rep.B, rep.Model = b, model.String()
 		if p, cell, err = restore.Dequantization(q, model, b, e); err != nil {
 			return options.UsageError{Flag: "b", Err: err}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/quantfit/quantfit/host/options"
+	"github.com/quantfit/quantfit/gpu/backend"
 	"github.com/quantfit/quantfit/host/serve"
 )
 
@@ -97,7 +98,7 @@ func runServe(c *cli, fs *flag.FlagSet, args []string) error {
 	}
 	defer release()
 	log := slog.New(slog.NewJSONHandler(c.stderr, nil))
-	s := serve.New(serve.Config{Base: &f.Options, Backend: be, Workers: f.workers, Queue: f.queue,
+	s := serve.New(serve.Config{Base: &f.Options, Backend: be, Restore: backend.Restore(be), Workers: f.workers, Queue: f.queue,
 		MaxBodyBytes: f.maxBody, MaxPixels: f.MaxPixels, Timeout: f.timeout, Logger: log})
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, WriteTimeout: f.timeout + 10*time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

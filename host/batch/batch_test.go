@@ -291,6 +291,7 @@ func FuzzParseManifest(f *testing.F) {
 	f.Add("m.csv", "id,,quAntiZed\n\"0\",,0")
 	f.Add("m.csv", "id,kind,look,original,output\na,apply,l.json,o.png,out.png\n")
 	f.Add("m.jsonl", `{"id":"a","kind":"apply","look":"l.json","original":"b","output":"c.png"}`+"\n")
+	f.Add("m.csv", "id,kind,quantized,output\na,restore,q.png,r.png\n")
 	f.Fuzz(func(t *testing.T, name, text string) {
 		jobs, err := ParseManifest(strings.NewReader(text), name, "", nil)
 		if err != nil {
@@ -301,9 +302,12 @@ func FuzzParseManifest(f *testing.F) {
 			// an estimate job has a quantized image (and an original,
 			// unless blind); an apply job a look, an image and an output
 			ok := j.ID != "" && !seen[j.ID]
-			if j.Kind == KindApply {
+			switch j.Kind {
+			case KindApply:
 				ok = ok && j.Look != "" && j.Original != "" && j.Output != "" && j.Quantized == ""
-			} else {
+			case KindRestore:
+				ok = ok && j.Quantized != "" && j.Output != "" && j.Look == ""
+			default:
 				ok = ok && j.Kind == "" && j.Quantized != "" && j.Look == "" && j.Output == ""
 			}
 			if !ok {

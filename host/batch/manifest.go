@@ -21,18 +21,23 @@ import (
 )
 
 // Job is one pair to estimate, or, without an original, one filtered
-// image to estimate blind; or, of kind apply, an edit (Look: a LOOK.json
-// or an estimate's report) to apply to Original, written to Output.
+// image to estimate blind; of kind apply, an edit (Look: a LOOK.json or an
+// estimate's report) to apply to Original, written to Output; of kind
+// restore, Quantized restored (b from Original if given, else blindly),
+// written to Output.
 type Job struct {
 	ID, Original, Quantized string
-	// Kind is "" (estimate) or "apply".
+	// Kind is "" (estimate), "apply" or "restore".
 	Kind, Look, Output string
 	// Options are estimation options by flag name, over the batch's own.
 	Options map[string]string
 }
 
-// KindApply is the kind of a job that applies a look.
-const KindApply = "apply"
+// The kinds of job beside estimation.
+const (
+	KindApply   = "apply"
+	KindRestore = "restore"
+)
 
 // maxManifestLine bounds one manifest line: a manifest is data from
 // elsewhere.
@@ -82,7 +87,7 @@ func ParseManifest(r io.Reader, name, dir string, base *options.Options) ([]Job,
 				}
 			}
 		}
-		if j.Kind == KindApply {
+		if j.Kind == KindApply || j.Kind == KindRestore {
 			continue
 		}
 		o := base.Clone()
@@ -102,8 +107,15 @@ func checkJob(j Job, where string) error {
 	switch {
 	case strings.TrimSpace(j.ID) == "":
 		return &ManifestError{where, fmt.Errorf("empty id")}
-	case j.Kind != "" && j.Kind != KindApply:
-		return &ManifestError{where, fmt.Errorf("job %q has kind %q; want estimate (or none) or apply", j.ID, j.Kind)}
+	case j.Kind != "" && j.Kind != KindApply && j.Kind != KindRestore:
+		return &ManifestError{where, fmt.Errorf("job %q has kind %q; want estimate (or none), apply or restore", j.ID, j.Kind)}
+	case j.Kind == KindRestore && (j.Quantized == "" || j.Look != "" || len(j.Options) > 0):
+		return &ManifestError{where, fmt.Errorf("restore job %q needs quantized and output (original optional), and no look or options", j.ID)}
+	case j.Kind == KindRestore:
+		if !strings.HasSuffix(strings.ToLower(j.Output), ".png") {
+			return &ManifestError{where, fmt.Errorf("restore job %q: output %q must end in .png", j.ID, j.Output)}
+		}
+		return nil
 	case j.Kind == KindApply && (j.Look == "" || j.Original == "" || j.Output == ""):
 		return &ManifestError{where, fmt.Errorf("apply job %q needs look, original (the image to edit) and output", j.ID)}
 	case j.Kind == KindApply && !strings.HasSuffix(strings.ToLower(j.Output), ".png"):

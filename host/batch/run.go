@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/host/look"
 	"github.com/quantfit/quantfit/host/options"
+	"github.com/quantfit/quantfit/host/restore"
 	"github.com/quantfit/quantfit/internal/atomicfile"
 )
 
@@ -30,6 +32,8 @@ type Runner struct {
 	Estimators int
 	// Progress, if set, is called after each job.
 	Progress func(Progress)
+	// Restore runs restore jobs' steps; nil means the CPU.
+	Restore restore.Backend
 }
 
 // Progress is the state of a run.
@@ -45,8 +49,23 @@ type Line struct {
 	Report  *estimate.Report
 	Stack   *estimate.StackReport
 	Blind   *estimate.BlindReport
-	Applied *Applied
-	Error   string
+	Applied  *Applied
+	Restored *Restored
+	Error    string
+}
+
+// Restored is the line of a restore job: the quantizer undone, where it
+// came from, the run, and where the image went.
+type Restored struct {
+	Kind      string  `json:"kind"`
+	Model     string  `json:"model"`
+	B         float64 `json:"b"`
+	BFrom     string  `json:"b_from"`
+	ModelFrom string  `json:"model_from"`
+	Steps     int     `json:"steps"`
+	Start     float64 `json:"energy_start"`
+	End       float64 `json:"energy_end"`
+	Output    string  `json:"output"`
 }
 
 // Applied is the line of an apply job: what edit was applied, and where
@@ -85,6 +104,11 @@ func (l Line) MarshalJSON() ([]byte, error) {
 			ID string `json:"id"`
 			*Applied
 		}{ID: l.ID, Applied: l.Applied})
+	case l.Restored != nil:
+		return json.Marshal(struct {
+			ID string `json:"id"`
+			*Restored
+		}{ID: l.ID, Restored: l.Restored})
 	}
 	return json.Marshal(struct {
 		ID    string `json:"id"`
@@ -97,9 +121,11 @@ type decoded struct {
 	job Job
 	set *imageset.Set
 	opt *options.Options
-	// an apply job's edit and image
+	// an apply job's edit and image; a restore job's images (im, and
+	// set's one pair's original)
 	edit *look.Edit
 	im   *imageset.Image
+	orig *imageset.Image
 	err  error
 }
 
@@ -132,6 +158,10 @@ func (r *Runner) Run(ctx context.Context, jobs []Job, outPath string) (Progress,
 	be := r.Backend
 	if be == nil {
 		be = estimate.CPU{}
+	}
+	var rb restore.Backend = restore.CPU{}
+	if r.Restore != nil {
+		rb = r.Restore
 	}
 	dec := r.Decoders
 	if dec <= 0 {
@@ -183,7 +213,7 @@ func (r *Runner) Run(ctx context.Context, jobs []Job, outPath string) (Progress,
 		go func() {
 			defer we.Done()
 			for d := range decodedQ {
-				results <- finished{d.seq, estimateOne(d, be)}
+				results <- finished{d.seq, estimateOne(d, be, rb)}
 			}
 		}()
 	}
@@ -243,6 +273,13 @@ func (e *StopError) Unwrap() error { return e.Cause }
 // decode loads a job's pair and options; failures travel with it.
 func (r *Runner) decode(seq int, j Job, base *options.Options) decoded {
 	d := decoded{seq: seq, job: j}
+	if j.Kind == KindRestore {
+		d.im, d.err = imageset.Load(j.Quantized, base.MaxPixels)
+		if d.err == nil && j.Original != "" {
+			d.orig, d.err = imageset.Load(j.Original, base.MaxPixels)
+		}
+		return d
+	}
 	if j.Kind == KindApply {
 		data, err := os.ReadFile(j.Look)
 		if err == nil {
@@ -277,7 +314,7 @@ func (r *Runner) decode(seq int, j Job, base *options.Options) decoded {
 	return d
 }
 
-func estimateOne(d decoded, be estimate.Backend) Line {
+func estimateOne(d decoded, be estimate.Backend, rb restore.Backend) Line {
 	l := Line{ID: d.job.ID}
 	if d.err != nil {
 		l.Error = d.err.Error()
@@ -285,6 +322,9 @@ func estimateOne(d decoded, be estimate.Backend) Line {
 	}
 	if d.edit != nil {
 		return applyOne(d)
+	}
+	if d.job.Kind == KindRestore {
+		return restoreOne(d, rb)
 	}
 	out, err := d.opt.Estimate(d.set, be, nil, nil)
 	if err != nil {
@@ -308,5 +348,22 @@ func applyOne(d decoded) Line {
 		return l
 	}
 	l.Applied = &Applied{Kind: KindApply, Edit: d.edit.Kind, Output: d.job.Output}
+	return l
+}
+
+// restoreOne restores a restore job's image with quantfit restore's
+// defaults and writes its output whole, or nothing.
+func restoreOne(d decoded, rb restore.Backend) Line {
+	l := Line{ID: d.job.ID}
+	out, qz, res, err := restore.Dequantize(d.im, d.orig, math.NaN(), nil, restore.Settings{Backend: rb}, d.im.Depth())
+	if err == nil {
+		err = atomicfile.Write(d.job.Output, out.EncodePNG)
+	}
+	if err != nil {
+		l.Error = err.Error()
+		return l
+	}
+	l.Restored = &Restored{Kind: KindRestore, Model: qz.Model.String(), B: qz.B, BFrom: qz.BFrom, ModelFrom: qz.ModelFrom,
+		Steps: res.Steps, Start: res.Start, End: res.Energy, Output: d.job.Output}
 	return l
 }

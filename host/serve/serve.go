@@ -27,6 +27,7 @@ import (
 	"github.com/quantfit/quantfit/host/estimate"
 	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/host/options"
+	"github.com/quantfit/quantfit/host/restore"
 	"github.com/quantfit/quantfit/kernels"
 )
 
@@ -58,6 +59,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Registry receives the metrics. Default: a new registry.
 	Registry *prometheus.Registry
+	// Restore runs restorations' steps. Default: the CPU.
+	Restore restore.Backend
 }
 
 // Server serves the API.
@@ -83,6 +86,8 @@ type task struct {
 	status string // queued, running, done, failed
 	report any    // *estimate.Report, or *estimate.StackReport for a stack
 	err    error
+	// work, if set, is the task instead of an estimation (a restore)
+	work func() (any, error)
 }
 
 // New starts the workers of a server.
@@ -140,6 +145,7 @@ func New(cfg Config) *Server {
 	mux.HandleFunc("POST /v1/jobs", s.handleSubmit)
 	mux.HandleFunc("GET /v1/jobs/{id}", s.handleJob)
 	mux.HandleFunc("POST /v1/look/apply", s.handleLookApply)
+	mux.HandleFunc("POST /v1/restore", s.handleRestore)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
@@ -167,7 +173,7 @@ func routeOf(r *http.Request) string {
 	switch p := r.URL.Path; {
 	case strings.HasPrefix(p, "/v1/jobs/"):
 		return "/v1/jobs/{id}"
-	case p == "/v1/estimate", p == "/v1/jobs", p == "/v1/look/apply", p == "/healthz", p == "/readyz", p == "/metrics":
+	case p == "/v1/estimate", p == "/v1/jobs", p == "/v1/look/apply", p == "/v1/restore", p == "/healthz", p == "/readyz", p == "/metrics":
 		return p
 	}
 	return "other"
@@ -219,6 +225,9 @@ func (s *Server) worker() {
 }
 
 func (s *Server) run(t *task) (any, error) {
+	if t.work != nil {
+		return t.work()
+	}
 	out, err := t.opt.Estimate(t.set, s.cfg.Backend, nil, nil)
 	if err != nil {
 		return nil, err // not a nil report in a non-nil any

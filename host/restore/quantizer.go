@@ -1,0 +1,91 @@
+package restore
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/quantfit/quantfit/host/estimate"
+	"github.com/quantfit/quantfit/host/imageset"
+	"github.com/quantfit/quantfit/kernels"
+)
+
+// BlindRange is the range of b a blind restore searches.
+var BlindRange = estimate.Range{Min: 5, Max: 30}
+
+// Quantizer is the quantizer a dequantization undoes, and where it came
+// from: "flag" (given), "pair" (estimated from an original) or "blind"
+// (from the quantized image's values alone).
+type Quantizer struct {
+	Model     kernels.Model
+	B         float64
+	BFrom     string
+	ModelFrom string
+}
+
+// FindQuantizer resolves the quantizer of q: b as given (NaN: unknown)
+// and the model among models (several: the one that fits best), from the
+// pair with orig when there is one, else blindly from q.
+func FindQuantizer(q, orig *imageset.Image, b float64, models []kernels.Model) (Quantizer, error) {
+	if len(models) == 0 {
+		models = estimate.ModelsFrom(BlindRange.Min)
+	}
+	r := Quantizer{Model: models[0], B: b, BFrom: "flag", ModelFrom: "flag"}
+	switch {
+	case orig != nil:
+		pair, err := imageset.NewPair(orig, q)
+		if err != nil {
+			return r, err
+		}
+		_, rs, err := estimate.EstimateModels(&imageset.Set{Pairs: []imageset.Pair{pair}}, false, estimate.Settings{}, models, nil)
+		if err != nil {
+			return r, err
+		}
+		r.B, r.BFrom = rs[0].B, "pair"
+		if r.Model, err = kernels.ParseModel(rs[0].Model); err != nil {
+			return r, err
+		}
+		if len(models) > 1 {
+			r.ModelFrom = "pair"
+		}
+	case math.IsNaN(b) || len(models) > 1:
+		// blindly: b, or with b given the model alone
+		rep, err := estimate.EstimateBlindSet(&imageset.Set{Filtered: []*imageset.Image{q}}, false, models, BlindRange)
+		if err != nil {
+			if !math.IsNaN(b) {
+				return r, fmt.Errorf("choosing the model blindly (name it): %w", err)
+			}
+			return r, fmt.Errorf("estimating b blindly (give b or an original): %w", err)
+		}
+		if r.Model, err = kernels.ParseModel(rep.Results[0].Model); err != nil {
+			return r, err
+		}
+		if math.IsNaN(b) {
+			r.B, r.BFrom = rep.Results[0].B, "blind"
+		}
+		if len(models) > 1 {
+			r.ModelFrom = "blind"
+		}
+	}
+	return r, nil
+}
+
+// Dequantize restores q as quantfit restore does by default: the
+// quantizer FindQuantizer resolves (b NaN: from orig, else blindly; the
+// model among models, all when empty), the edge-aware energy at
+// DefaultFidelity, s's rule and steps; the result at depth bits.
+func Dequantize(q, orig *imageset.Image, b float64, models []kernels.Model, s Settings, depth int) (*imageset.Image, Quantizer, *Result, error) {
+	qz, err := FindQuantizer(q, orig, b, models)
+	if err != nil {
+		return nil, qz, nil, err
+	}
+	p, cell, err := Dequantization(q, qz.Model, qz.B, kernels.Energy{Kind: kernels.EdgeAware, Fidelity: DefaultFidelity})
+	if err != nil {
+		return nil, qz, nil, err
+	}
+	res, err := Run(p, cell, s)
+	if err != nil {
+		return nil, qz, nil, err
+	}
+	out, err := Image(res.Planes, q.W, q.H, depth, q.Name)
+	return out, qz, res, err
+}
