@@ -13,8 +13,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/quantfit/quantfit/host/options"
 	"github.com/quantfit/quantfit/gpu/backend"
+	"github.com/quantfit/quantfit/host/options"
 	"github.com/quantfit/quantfit/host/serve"
 )
 

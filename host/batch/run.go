@@ -45,10 +45,10 @@ type Progress struct {
 // Line is one line of the output: the job's id and either its report (a
 // quantizer's, a stack's or a blind one) or its error.
 type Line struct {
-	ID      string
-	Report  *estimate.Report
-	Stack   *estimate.StackReport
-	Blind   *estimate.BlindReport
+	ID       string
+	Report   *estimate.Report
+	Stack    *estimate.StackReport
+	Blind    *estimate.BlindReport
 	Applied  *Applied
 	Restored *Restored
 	Error    string
