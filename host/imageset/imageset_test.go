@@ -3,6 +3,7 @@ package imageset_test
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -219,4 +220,44 @@ func TestLossyMarked(t *testing.T) {
 			t.Errorf("%s: lossy %v, want %v", c.name, im.Lossy, c.lossy)
 		}
 	}
+}
+
+// FuzzDecode: whatever the bytes, Decode returns an InputError or an
+// image whose planes hold W·H samples each, never more than the limit.
+func FuzzDecode(f *testing.F) {
+	for _, img := range []image.Image{image.NewGray(image.Rect(0, 0, 3, 2)), image.NewNRGBA64(image.Rect(0, 0, 2, 2))} {
+		var buf bytes.Buffer
+		png.Encode(&buf, img)
+		f.Add(buf.Bytes())
+	}
+	f.Add([]byte("GIF89a\x01\x00\x01\x00"))
+	f.Add([]byte("\xff\xd8\xff\xe0"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		im, err := imageset.Decode(bytes.NewReader(data), "fuzz", 1<<16)
+		if err != nil {
+			var ie *imageset.InputError
+			if !errors.As(err, &ie) {
+				t.Fatalf("an error that is not an InputError: %v", err)
+			}
+			return
+		}
+		if im.W*im.H > 1<<16 || im.W <= 0 || im.H <= 0 {
+			t.Fatalf("decoded %dx%d over the limit", im.W, im.H)
+		}
+		planes := len(im.Pix8) + len(im.Pix16)
+		if planes != im.Channels {
+			t.Fatalf("%d planes for %d channels", planes, im.Channels)
+		}
+		for c := range im.Channels {
+			n := 0
+			if im.Pix16 != nil {
+				n = len(im.Pix16[c])
+			} else {
+				n = len(im.Pix8[c])
+			}
+			if n != im.W*im.H {
+				t.Fatalf("plane %d holds %d samples; want %d", c, n, im.W*im.H)
+			}
+		}
+	})
 }

@@ -35,6 +35,9 @@ type estimateReport struct {
 	} `json:"params"`
 }
 
+// maxParam bounds a stack parameter read from a report.
+const maxParam = 1 << 16
+
 // ReadEdit reads a LOOK.json or an estimate report, validated whole.
 func ReadEdit(data []byte) (*Edit, error) {
 	var r estimateReport
@@ -83,6 +86,11 @@ func ReadEdit(data []byte) (*Edit, error) {
 		var x float64
 		if !ok || json.Unmarshal(v.Value, &x) != nil || math.IsNaN(x) || math.IsInf(x, 0) {
 			return nil, formatErr("report: stack %s needs a numeric value of %q", r.Stack, pp.Name)
+		}
+		// beyond any fit's range: a blur of σ = 1e9 would ask for
+		// gigabytes of taps
+		if math.Abs(x) > maxParam {
+			return nil, formatErr("report: %s = %v is beyond %v", pp.Name, x, float64(maxParam))
 		}
 		e.p = append(e.p, x)
 	}

@@ -353,3 +353,31 @@ func TestApply16Bit(t *testing.T) {
 		t.Fatalf("written and read back: %v, depth %d", err, back.Depth())
 	}
 }
+
+// FuzzReadEdit: whatever the file, ReadEdit refuses it with ErrFormat or
+// returns an edit that applies to an image of its kind without panicking.
+func FuzzReadEdit(f *testing.F) {
+	good, _ := validLook().Marshal()
+	f.Add(good)
+	f.Add([]byte(`{"b": 7.5, "model": "midrise"}`))
+	f.Add([]byte(`{"b": [5, 6, 7], "model": "truncate"}`))
+	f.Add([]byte(`{"stack":"gain,quantize","model":"posterize","params":{"b":{"value":9},"gain":{"value":1.1}}}`))
+	f.Add([]byte(`{"stack":"blur,quantize","model":"midrise","params":{"b":{"value":9},"sigma":{"value":1.5}}}`))
+	im := &imageset.Image{W: 5, H: 3, Channels: 3}
+	for range 3 {
+		im.Pix8 = append(im.Pix8, []uint8{0, 7, 128, 255, 3, 9, 200, 100, 50, 25, 1, 2, 3, 4, 5})
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := ReadEdit(data)
+		if err != nil {
+			if !errors.Is(err, ErrFormat) {
+				t.Fatalf("an error that is not ErrFormat: %v", err)
+			}
+			return
+		}
+		out, err := e.Apply(im)
+		if err == nil && (out.W != im.W || out.H != im.H) {
+			t.Fatalf("applied: %dx%d", out.W, out.H)
+		}
+	})
+}
