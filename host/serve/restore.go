@@ -2,7 +2,6 @@ package serve
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"math"
 	"net/http"
@@ -28,25 +27,8 @@ type restored struct {
 // headers X-Quantfit-Model, X-Quantfit-B and X-Quantfit-B-From say what was
 // undone. It runs on the estimation workers: a full queue is 429.
 func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
-	defer cancel()
-	r = r.WithContext(ctx)
-	t, err := s.restoreTask(r)
-	if err == nil {
-		err = s.enqueue(t)
-	}
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	select {
-	case <-t.done:
-	case <-ctx.Done():
-		writeError(w, errorf(http.StatusServiceUnavailable, "the restoration did not finish within %v", s.cfg.Timeout))
-		return
-	}
-	if t.err != nil {
-		writeError(w, asAPIError(t.err))
+	t, ok := s.runSync(w, r, s.restoreTask, "restoration")
+	if !ok {
 		return
 	}
 	out := t.report.(*restored)

@@ -303,28 +303,35 @@ func (s *Server) newTask(r *http.Request) (*task, error) {
 }
 
 func (s *Server) handleEstimate(w http.ResponseWriter, r *http.Request) {
+	if t, ok := s.runSync(w, r, s.newTask, "estimation"); ok {
+		writeJSON(w, http.StatusOK, t.report)
+	}
+}
+
+// runSync makes a task of the request (within the timeout), queues it and
+// waits for it; on any failure it writes the error and reports false.
+func (s *Server) runSync(w http.ResponseWriter, r *http.Request, build func(*http.Request) (*task, error), what string) (*task, bool) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
 	defer cancel()
-	r = r.WithContext(ctx)
-	t, err := s.newTask(r)
+	t, err := build(r.WithContext(ctx))
 	if err == nil {
 		err = s.enqueue(t)
 	}
 	if err != nil {
 		writeError(w, err)
-		return
+		return nil, false
 	}
 	select {
 	case <-t.done:
 	case <-ctx.Done():
-		writeError(w, errorf(http.StatusServiceUnavailable, "the estimation did not finish within %v", s.cfg.Timeout))
-		return
+		writeError(w, errorf(http.StatusServiceUnavailable, "the %s did not finish within %v", what, s.cfg.Timeout))
+		return nil, false
 	}
 	if t.err != nil {
 		writeError(w, asAPIError(t.err))
-		return
+		return nil, false
 	}
-	writeJSON(w, http.StatusOK, t.report)
+	return t, true
 }
 
 // asAPIError maps an estimation failure by its type: bad options or data
