@@ -18,6 +18,7 @@
 //	Config.Exact − t, summed       Evaluator.Losses          —                  lossgrad.comp MODE_LOSSES
 //	  (MSE, ≥ 1024 sorted groups)  LevelRuns (runs of levels) —                  — (the GPU sums groups)
 //	Stack.SampleLossGrad           StackEvaluator            —                  stack.comp + each Op's GLSL body
+//	LookStack.Smooth, CurveSystem  CPULook (look.go)         —                  look.comp (fixed-point scatters)
 //
 // The per-b constants are one layout, Scale (NewScale), which package gpu
 // uploads as it is. lossgrad.comp computes in float with every decision
