@@ -366,7 +366,6 @@ func applyFile(e *look.Edit, in, out string, maxPixels int) appliedFile {
 func runLookExport(c *cli, fs *flag.FlagSet, args []string) error {
 	f := &lookExportFlags{}
 	f.declare(fs)
-	size, level := &f.size, &f.level
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -378,10 +377,10 @@ func runLookExport(c *cli, fs *flag.FlagSet, args []string) error {
 	switch {
 	case ext != ".cube" && ext != ".png":
 		return options.Usagef("", "OUT %q: the file name must end in .cube or .png", out)
-	case *size < 2 || *size > 256:
-		return options.Usagef("size", "-size %d: want 2 to 256", *size)
-	case *level < 2 || *level > 16:
-		return options.Usagef("level", "-level %d: want 2 to 16", *level)
+	case f.size < 2 || f.size > 256:
+		return options.Usagef("size", "-size %d: want 2 to 256", f.size)
+	case f.level < 2 || f.level > 16:
+		return options.Usagef("level", "-level %d: want 2 to 16", f.level)
 	}
 	e, err := readEdit(fs.Arg(0))
 	if err != nil {
@@ -391,9 +390,9 @@ func runLookExport(c *cli, fs *flag.FlagSet, args []string) error {
 		return options.Usagef("", "%s is an estimate report (%s), not a look: export needs look fit's LOOK.json", fs.Arg(0), e.Kind)
 	}
 	l := e.Look
-	key, write := fmt.Sprintf("cube-%d", *size), func(w io.Writer) error { return l.WriteCube(w, *size) }
+	key, write := fmt.Sprintf("cube-%d", f.size), func(w io.Writer) error { return l.WriteCube(w, f.size) }
 	if ext == ".png" {
-		key, write = fmt.Sprintf("hald-%d", *level), func(w io.Writer) error { return l.WriteHald(w, *level) }
+		key, write = fmt.Sprintf("hald-%d", f.level), func(w io.Writer) error { return l.WriteHald(w, f.level) }
 	}
 	if err := atomicfile.Write(out, write); err != nil {
 		return err

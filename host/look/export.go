@@ -85,22 +85,14 @@ func (l *Look) WriteHald(w io.Writer, level int) error {
 // trilinearly, outputs stored at top.
 func (l *Look) bakedPSNR(s *samples, n int, top float64) float64 {
 	lt := l.Bake(n)
-	sums := make([]float64, s.n)
-	kernels.Parallel(s.n, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			y := lt.At(float64(s.x[0][i]), float64(s.x[1][i]), float64(s.x[2][i]))
-			if l.Channels == 1 {
-				y = lt.At(float64(s.x[0][i]), float64(s.x[0][i]), float64(s.x[0][i]))
-			}
-			for c := range l.Channels {
-				d := math.Round(clamp01(y[c])*top)/top - float64(s.y[c][i])
-				sums[i] += d * d
-			}
+	return psnr(meanSquared(s, l.Channels, top, func(x [3]float64) [3]float64 {
+		if l.Channels == 1 {
+			x[1], x[2] = x[0], x[0]
 		}
-	})
-	t := 0.0
-	for _, v := range sums {
-		t += v
-	}
-	return psnr(t / float64(s.n*l.Channels))
+		y := lt.At(x[0], x[1], x[2])
+		for c := range y {
+			y[c] = clamp01(y[c])
+		}
+		return y
+	}))
 }

@@ -355,14 +355,20 @@ func PSNR(got, want *imageset.Image) float64 {
 
 // mse is the look's mean squared error on s, outputs stored at top.
 func (l *Look) mse(s *samples, top float64) float64 {
+	return meanSquared(s, l.Channels, top, l.Eval)
+}
+
+// meanSquared is the mean squared error on s of f's outputs over
+// channels, stored at top.
+func meanSquared(s *samples, channels int, top float64, f func(x [3]float64) [3]float64) float64 {
 	if s.n == 0 {
 		return 0
 	}
 	sums := make([]float64, s.n)
 	kernels.Parallel(s.n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			y := l.Eval(s.at(i))
-			for c := range l.Channels {
+			y := f(s.at(i))
+			for c := range channels {
 				d := math.Round(y[c]*top)/top - float64(s.y[c][i])
 				sums[i] += d * d
 			}
@@ -372,7 +378,7 @@ func (l *Look) mse(s *samples, top float64) float64 {
 	for _, v := range sums {
 		t += v
 	}
-	return t / float64(s.n*l.Channels)
+	return t / float64(s.n*channels)
 }
 
 // unexplained measures the share of samples, among those whose colour

@@ -116,7 +116,7 @@ func storedLevels(s *samples, ch int, q *quantizer) *Quantizer {
 	return out
 }
 
-// identity returns n curves of k knots over [lo, hi], values unset: the
+// knots returns n curves of k knots over [lo, hi], values unset: the
 // knots a system is gathered over.
 func knots(n, k int, lo, hi float64) []kernels.Curve {
 	out := make([]kernels.Curve, n)
