@@ -37,7 +37,14 @@ type Device struct {
 	// a service makes an evaluator per job, each of the same sizes.
 	spare    []buffer
 	capacity map[buffer]int
+
+	// stage is the staging buffer of uploads and readbacks, grown to the
+	// largest transfer up to maxStage.
+	stage staging
 }
+
+// maxStage bounds the staging buffer; larger transfers go in pieces.
+const maxStage = 64 << 20
 
 // spareLimit bounds the bytes of spare buffers a device keeps.
 const spareLimit = 1 << 30
@@ -51,7 +58,7 @@ func (d *Device) buf(size int, data unsafe.Pointer) buffer {
 		if c := d.capacity[b]; c >= size && c <= 2*size {
 			d.spare = append(d.spare[:i], d.spare[i+1:]...)
 			if data != nil {
-				b.upload(size, data)
+				d.upload(b, 0, size, data)
 			}
 			return b
 		}
@@ -62,13 +69,55 @@ func (d *Device) buf(size int, data unsafe.Pointer) buffer {
 	}
 	b := newBuffer(c, nil)
 	if data != nil {
-		b.upload(size, data)
+		d.upload(b, 0, size, data)
 	}
 	if d.capacity == nil {
 		d.capacity = map[buffer]int{}
 	}
 	d.capacity[b] = c
 	return b
+}
+
+// staged returns the staging buffer, grown to hold size bytes (at most
+// maxStage). On the device's thread.
+func (d *Device) staged(size int) staging {
+	size = min(max(size, 256), maxStage)
+	if d.stage.size < size {
+		d.stage.delete()
+		c := 256
+		for c < size {
+			c *= 2
+		}
+		d.stage = newStaging(c)
+	}
+	return d.stage
+}
+
+// upload writes size bytes of data at offset of b: through the staging
+// buffer and a copy on the GPU, in pieces of at most maxStage bytes. On
+// the device's thread.
+func (d *Device) upload(b buffer, offset, size int, data unsafe.Pointer) {
+	st := d.staged(size)
+	for done := 0; done < size; done += st.size {
+		k := min(st.size, size-done)
+		st.put(0, k, unsafe.Add(data, done))
+		st.b.copyTo(b, 0, offset+done, k)
+		// the next piece, or the next transfer, reuses the staging buffer
+		wait()
+	}
+}
+
+// read copies size bytes at offset of b into data: a copy on the GPU into
+// the staging buffer, a fence, then from its mapping. This is the one
+// synchronisation of a step. On the device's thread.
+func (d *Device) read(b buffer, offset, size int, data unsafe.Pointer) {
+	st := d.staged(size)
+	for done := 0; done < size; done += st.size {
+		k := min(st.size, size-done)
+		b.copyTo(st.b, offset+done, 0, k)
+		wait()
+		st.get(0, k, unsafe.Add(data, done))
+	}
 }
 
 // free keeps b for reuse, deleting the oldest spares beyond spareLimit.
@@ -124,7 +173,7 @@ func Open(o Options) (*Device, error) {
 			err = fmt.Errorf("gpu: unknown context kind %q (want egl or glfw)", o.Context)
 		}
 		if err == nil && o.Debug {
-			enableDebugOutput(o.DebugLog)
+			enableDebugOutput(o.DebugLog, o.Strict)
 		}
 	})
 	if err != nil {
@@ -205,6 +254,7 @@ func (d *Device) Close() {
 		for _, b := range d.spare {
 			b.delete()
 		}
+		d.stage.delete()
 		d.release()
 	})
 	d.t.stop()
@@ -290,6 +340,6 @@ func (d *Device) reduce(result buffer, rows, width int, out []float64) error {
 	r.rows.setUint(uint32(rows))
 	r.width.setUint(uint32(width))
 	dispatch(uint32(width), 1)
-	result.read(0, 8*width, unsafe.Pointer(&out[0]))
+	d.read(result, 0, 8*width, unsafe.Pointer(&out[0]))
 	return nil
 }

@@ -476,45 +476,113 @@ func (e *Evaluator) Close() {
 	})
 }
 
-// Histogram builds the joint (x, t) histogram of 8-bit pairs on the GPU.
-func (d *Device) Histogram(x, t []uint8) (*kernels.Histogram, error) {
+// Pairs are 8-bit (original, target) pairs resident on the GPU, packed two
+// bytes a pair, for the histogram to be built where they already are.
+type Pairs struct {
+	d      *Device
+	n      int
+	data   buffer
+	counts buffer
+	host   []uint32
+	h      *kernels.Histogram
+	histFn func() error
+}
+
+// Histogram's private tables: slots of (key, count) in shared memory,
+// 8 bytes a slot, 32 KiB a workgroup (every OpenGL 4.3 driver offers
+// 32 KiB), and how far a key probes before it goes to the global counts.
+const (
+	histSlotsLog2 = 12
+	histProbes    = 16
+	histLocal     = 256
+	// histGroups bounds the workgroups: a few per multiprocessor, each
+	// adding its table to the global counts once.
+	histGroups = 1024
+)
+
+// NewPairs uploads the pairs (x[i], t[i]).
+func (d *Device) NewPairs(x, t []uint8) (*Pairs, error) {
 	if len(x) != len(t) {
 		return nil, fmt.Errorf("gpu: %d originals and %d targets", len(x), len(t))
 	}
-	h := new(kernels.Histogram)
-	if len(x) == 0 {
-		return h, nil
-	}
-	const tile = 8192
+	p := &Pairs{d: d, n: len(x), host: make([]uint32, 65536)}
+	p.histFn = p.histogram
 	packed := pack8(x, t)
-	counts := make([]uint32, 65536)
+	if len(packed) == 0 {
+		packed = []uint32{0}
+	}
 	err := d.do(func() error {
-		src, err := source("hist.comp", fmt.Sprintf("TILE=%du", tile))
-		if err != nil {
-			return err
-		}
-		k, err := d.kernel(src)
-		if err != nil {
-			return err
-		}
-		in := d.buf(4*len(packed), unsafe.Pointer(&packed[0]))
-		defer d.free(in)
-		out := d.buf(4*65536, unsafe.Pointer(&counts[0]))
-		defer d.free(out)
-		in.bind(bindData0)
-		out.bind(bindData1)
-		k.p.use()
-		k.n.setUint(uint32(len(x)))
-		words := len(packed)
-		dispatch(uint32(max(1, min(256, (words+255)/256))), 65536/tile)
-		out.read(0, 4*65536, unsafe.Pointer(&counts[0]))
+		p.data = d.buf(4*len(packed), unsafe.Pointer(&packed[0]))
+		p.counts = d.buf(4*65536, nil)
 		return nil
 	})
 	if err != nil {
+		p.Close()
 		return nil, err
 	}
-	for i, c := range counts {
-		h.Counts[i] = uint64(c)
+	return p, nil
+}
+
+// Histogram builds the joint histogram of the pairs into h (which it
+// resets) on the GPU.
+func (p *Pairs) Histogram(h *kernels.Histogram) error {
+	p.h = h
+	err := p.d.do(p.histFn)
+	p.h = nil
+	return err
+}
+
+func (p *Pairs) histogram() error {
+	d := p.d
+	src, err := source("hist.comp", fmt.Sprintf("LOCAL=%du", histLocal), fmt.Sprintf("SLOTS=%du", 1<<histSlotsLog2),
+		fmt.Sprintf("SLOTS_LOG2=%du", histSlotsLog2), fmt.Sprintf("PROBES=%du", histProbes))
+	if err != nil {
+		return err
+	}
+	k, err := d.kernel(src)
+	if err != nil {
+		return err
+	}
+	p.counts.zero(4 * 65536)
+	p.data.bind(bindData0)
+	p.counts.bind(bindData1)
+	k.p.use()
+	k.n.setUint(uint32(p.n))
+	vecs := (p.n + 7) / 8
+	dispatch(uint32(max(1, min(histGroups, (vecs+histLocal-1)/histLocal))), 1)
+	d.read(p.counts, 0, 4*65536, unsafe.Pointer(&p.host[0]))
+	for i, c := range p.host {
+		p.h.Counts[i] = uint64(c)
+	}
+	return nil
+}
+
+// Close frees the pairs' buffers.
+func (p *Pairs) Close() {
+	bufs := []buffer{p.data, p.counts}
+	p.data, p.counts = 0, 0
+	_ = p.d.do(func() error {
+		for _, b := range bufs {
+			p.d.free(b)
+		}
+		return nil
+	})
+}
+
+// Histogram builds the joint (x, t) histogram of 8-bit pairs on the GPU:
+// the pairs are uploaded, counted and freed.
+func (d *Device) Histogram(x, t []uint8) (*kernels.Histogram, error) {
+	h := new(kernels.Histogram)
+	if len(x) == 0 && len(t) == 0 {
+		return h, nil
+	}
+	p, err := d.NewPairs(x, t)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	if err := p.Histogram(h); err != nil {
+		return nil, err
 	}
 	return h, nil
 }

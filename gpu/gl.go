@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/go-gl/gl/v4.3-core/gl"
@@ -131,57 +132,138 @@ func shaderLog(sh uint32) string {
 	return strings.TrimSpace(strings.TrimRight(string(buf), "\x00"))
 }
 
-// large is the size from which a buffer holds data the GPU only reads or
-// writes itself: it is made with GL_STATIC_COPY and filled through a
-// staging buffer and a copy on the GPU, never by glBufferSubData. On the
-// H100 a 128 MB buffer of pairs written by glBufferSubData was often read
-// at a quarter of the memory's speed (0.5–0.8 ms a step instead of
-// 0.14–0.18 ms), in no pattern we could find; filled this way it was fast
-// in all ten evaluators measured (bench/RESULTS.md).
-const large = 1 << 20
+// Every buffer is immutable storage (glBufferStorage) whose flags say how
+// it is used, so that the driver never guesses: on the H200 the mutable
+// buffers of earlier versions (usage hints DYNAMIC_DRAW, STATIC_COPY) were
+// moved to host memory by NVIDIA's driver after a readback, and the steps
+// that used them ran at PCIe speed (0.14 to 0.9 ms for the same step).
+//
+//   - resident buffers (data, partial sums, results, tables): device
+//     memory, DYNAMIC_STORAGE_BIT so that small per-step values (a step's
+//     scales or parameters) are written by glBufferSubData; never mapped,
+//     never read by glGetBufferSubData;
+//   - the device's staging buffer: host memory, persistently and
+//     coherently mapped, the one way data cross between host and device,
+//     by glCopyBufferSubData on the GPU and a fence.
+//
+// A driver without glBufferStorage (GL 4.3 without ARB_buffer_storage)
+// gets mutable buffers with the same roles; staging is then by
+// glBufferSubData and glGetBufferSubData.
 
+// haveStorage is set per process by loadGL where the context offers
+// glBufferStorage.
+var haveStorage bool
+
+// newBuffer makes a resident buffer of size bytes, holding data if not
+// nil (data are copied by the driver at creation).
 func newBuffer(size int, data unsafe.Pointer) buffer {
-	usage := uint32(gl.DYNAMIC_DRAW)
-	if size >= large {
-		usage = gl.STATIC_COPY
-	}
-	return newBufferUsage(size, data, usage)
-}
-
-func newBufferUsage(size int, data unsafe.Pointer, usage uint32) buffer {
 	var b uint32
 	gl.GenBuffers(1, &b)
 	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, b)
-	gl.BufferData(gl.SHADER_STORAGE_BUFFER, max(size, 16), data, usage)
-	after("BufferData")
+	size = max(size, 16)
+	if haveStorage {
+		gl.BufferStorage(gl.SHADER_STORAGE_BUFFER, size, data, gl.DYNAMIC_STORAGE_BIT)
+		after("BufferStorage")
+	} else {
+		gl.BufferData(gl.SHADER_STORAGE_BUFFER, size, data, gl.STATIC_COPY)
+		after("BufferData")
+	}
 	return buffer(b)
 }
 
-// upload writes size bytes of data at the start of b: through a staging
-// buffer and a copy on the GPU when the data are large.
-func (b buffer) upload(size int, data unsafe.Pointer) {
-	if size < large {
-		b.write(0, size, data)
-		return
-	}
-	st := newBufferUsage(size, data, gl.STREAM_DRAW)
-	gl.BindBuffer(gl.COPY_READ_BUFFER, uint32(st))
-	gl.BindBuffer(gl.COPY_WRITE_BUFFER, uint32(b))
-	gl.CopyBufferSubData(gl.COPY_READ_BUFFER, gl.COPY_WRITE_BUFFER, 0, 0, size)
-	after("CopyBufferSubData")
-	st.delete()
-}
-
+// write sets size bytes at offset of b from host memory: for the small
+// values a step sends (scales, parameters, taps). Large data go through
+// the device's staging buffer (Device.upload).
 func (b buffer) write(offset, size int, data unsafe.Pointer) {
 	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, uint32(b))
 	gl.BufferSubData(gl.SHADER_STORAGE_BUFFER, offset, size, data)
 	after("BufferSubData")
 }
 
-func (b buffer) read(offset, size int, data unsafe.Pointer) {
-	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, uint32(b))
-	gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, offset, size, data)
-	after("GetBufferSubData")
+// copyTo copies size bytes from b at from into dst at to, on the GPU.
+func (b buffer) copyTo(dst buffer, from, to, size int) {
+	gl.BindBuffer(gl.COPY_READ_BUFFER, uint32(b))
+	gl.BindBuffer(gl.COPY_WRITE_BUFFER, uint32(dst))
+	gl.CopyBufferSubData(gl.COPY_READ_BUFFER, gl.COPY_WRITE_BUFFER, from, to, size)
+	after("CopyBufferSubData")
+}
+
+// staging is a host-memory buffer mapped once for the device's lifetime
+// (persistent, coherent) through which uploads and readbacks pass.
+type staging struct {
+	b    buffer
+	size int
+	ptr  unsafe.Pointer // the mapping; nil without glBufferStorage
+}
+
+func newStaging(size int) staging {
+	var b uint32
+	gl.GenBuffers(1, &b)
+	gl.BindBuffer(gl.COPY_WRITE_BUFFER, b)
+	if !haveStorage {
+		gl.BufferData(gl.COPY_WRITE_BUFFER, size, nil, gl.STREAM_COPY)
+		after("BufferData staging")
+		return staging{b: buffer(b), size: size}
+	}
+	const flags = gl.MAP_READ_BIT | gl.MAP_WRITE_BIT | gl.MAP_PERSISTENT_BIT | gl.MAP_COHERENT_BIT
+	gl.BufferStorage(gl.COPY_WRITE_BUFFER, size, nil, flags|gl.CLIENT_STORAGE_BIT)
+	after("BufferStorage staging")
+	p := gl.MapBufferRange(gl.COPY_WRITE_BUFFER, 0, size, flags)
+	after("MapBufferRange staging")
+	return staging{b: buffer(b), size: size, ptr: p}
+}
+
+func (s staging) delete() {
+	if s.b == 0 {
+		return
+	}
+	if s.ptr != nil {
+		gl.BindBuffer(gl.COPY_WRITE_BUFFER, uint32(s.b))
+		gl.UnmapBuffer(gl.COPY_WRITE_BUFFER)
+		after("UnmapBuffer staging")
+	}
+	s.b.delete()
+}
+
+// put copies size bytes of data into the staging buffer at offset. The
+// GPU must not be using it (wait after the last copy that did).
+func (s staging) put(offset, size int, data unsafe.Pointer) {
+	if s.ptr == nil {
+		s.b.write(offset, size, data)
+		return
+	}
+	copy(unsafe.Slice((*byte)(unsafe.Add(s.ptr, offset)), size), unsafe.Slice((*byte)(data), size))
+}
+
+// get copies size bytes at offset of the staging buffer into data, after
+// wait.
+func (s staging) get(offset, size int, data unsafe.Pointer) {
+	if s.ptr == nil {
+		gl.BindBuffer(gl.COPY_READ_BUFFER, uint32(s.b))
+		gl.GetBufferSubData(gl.COPY_READ_BUFFER, offset, size, data)
+		after("GetBufferSubData staging")
+		return
+	}
+	copy(unsafe.Slice((*byte)(data), size), unsafe.Slice((*byte)(unsafe.Add(s.ptr, offset)), size))
+}
+
+// wait blocks until every command sent so far has run: a fence, which
+// also flushes them; with a coherent mapping their writes to the staging
+// buffer are then visible here.
+func wait() {
+	if !haveStorage {
+		return // glGetBufferSubData waits itself
+	}
+	f := gl.FenceSync(gl.SYNC_GPU_COMMANDS_COMPLETE, 0)
+	after("FenceSync")
+	for {
+		r := gl.ClientWaitSync(f, gl.SYNC_FLUSH_COMMANDS_BIT, uint64(time.Second))
+		if r == gl.ALREADY_SIGNALED || r == gl.CONDITION_SATISFIED || r == gl.WAIT_FAILED {
+			break
+		}
+	}
+	after("ClientWaitSync")
+	gl.DeleteSync(f)
 }
 
 func (b buffer) bind(index uint32) {
@@ -398,7 +480,23 @@ var glInit sync.Mutex
 func loadGL(procAddr func(string) unsafe.Pointer) error {
 	glInit.Lock()
 	defer glInit.Unlock()
-	return gl.InitWithProcAddrFunc(procAddr)
+	if err := gl.InitWithProcAddrFunc(procAddr); err != nil {
+		return err
+	}
+	major, minor := version()
+	haveStorage = major > 4 || major == 4 && minor >= 4 || hasExtension("GL_ARB_buffer_storage")
+	return nil
+}
+
+func hasExtension(name string) bool {
+	var n int32
+	gl.GetIntegerv(gl.NUM_EXTENSIONS, &n)
+	for i := range uint32(n) {
+		if p := gl.GetStringi(gl.EXTENSIONS, i); p != nil && gl.GoStr(p) == name {
+			return true
+		}
+	}
+	return false
 }
 
 // contextInfo describes the current context, made by kind ("egl", "glfw").
@@ -408,8 +506,11 @@ func contextInfo(kind string) Info {
 	return info
 }
 
-// enableDebugOutput sends the driver's debug messages to w.
-func enableDebugOutput(w io.Writer) {
+// enableDebugOutput sends the driver's debug messages to w. With strict,
+// a message of type error or performance also fails the call during which
+// the driver sent it (the callback is synchronous: it runs on the device's
+// thread, inside the GL call).
+func enableDebugOutput(w io.Writer, strict bool) {
 	if w == nil {
 		w = io.Discard
 	}
@@ -418,6 +519,16 @@ func enableDebugOutput(w io.Writer) {
 	gl.DebugMessageCallback(func(source, gltype, id, severity uint32, length int32, message string, _ unsafe.Pointer) {
 		if severity != gl.DEBUG_SEVERITY_NOTIFICATION {
 			fmt.Fprintf(w, "gpu: GL debug: %s\n", message)
+		}
+		if !strict || gltype != gl.DEBUG_TYPE_PERFORMANCE && gltype != gl.DEBUG_TYPE_ERROR {
+			return
+		}
+		if c, ok := debugThreads.Load(syscall.Gettid()); ok && c.(*checker).err == nil {
+			kind := "performance"
+			if gltype == gl.DEBUG_TYPE_ERROR {
+				kind = "error"
+			}
+			c.(*checker).err = fmt.Errorf("gpu: driver %s message: %s", kind, strings.TrimSpace(message))
 		}
 	}, nil)
 	after("DebugMessageCallback")
@@ -429,4 +540,21 @@ func glString(name uint32) string {
 		return ""
 	}
 	return gl.GoStr(p)
+}
+
+// storageOf reports whether b is immutable storage, and its flags.
+func storageOf(b buffer) (immutable bool, flags uint32) {
+	var im, fl int32
+	gl.BindBuffer(gl.COPY_READ_BUFFER, uint32(b))
+	gl.GetBufferParameteriv(gl.COPY_READ_BUFFER, gl.BUFFER_IMMUTABLE_STORAGE, &im)
+	gl.GetBufferParameteriv(gl.COPY_READ_BUFFER, gl.BUFFER_STORAGE_FLAGS, &fl)
+	after("GetBufferParameteriv")
+	return im != 0, uint32(fl)
+}
+
+// zero sets the first size bytes of b to 0, on the GPU.
+func (b buffer) zero(size int) {
+	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, uint32(b))
+	gl.ClearBufferSubData(gl.SHADER_STORAGE_BUFFER, gl.R32UI, 0, size, gl.RED_INTEGER, gl.UNSIGNED_INT, nil)
+	after("ClearBufferSubData")
 }

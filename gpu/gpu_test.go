@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/go-gl/gl/v4.3-core/gl"
 	"github.com/quantfit/quantfit/kernels"
 )
 
@@ -25,7 +26,9 @@ var (
 // QUANTFIT_REQUIRE_GPU is set (CI sets it): then they fail.
 func device(t *testing.T) *Device {
 	t.Helper()
-	devOnce.Do(func() { dev, devErr = Open(Options{AllowSoftware: true, Debug: true, DebugLog: os.Stderr}) })
+	devOnce.Do(func() {
+		dev, devErr = Open(Options{AllowSoftware: true, Debug: true, Strict: true, DebugLog: os.Stderr})
+	})
 	if devErr != nil {
 		if os.Getenv("QUANTFIT_REQUIRE_GPU") != "" {
 			t.Fatalf("QUANTFIT_REQUIRE_GPU is set but no GPU context: %v", devErr)
@@ -266,8 +269,25 @@ func TestOddSizesAndManyCandidates(t *testing.T) {
 func TestHistogram(t *testing.T) {
 	d := device(t)
 	r := rand.New(rand.NewPCG(5, 6))
-	for _, n := range []int{1, 3, 100001} {
-		_, xs, ts := randomPairs(r, n)
+	// Random pairs overflow every workgroup's private table (the global
+	// path); a quantized ramp and a constant image fill it with runs.
+	ramp := func(n int) ([]uint8, []uint8) {
+		x, y := make([]uint8, n), make([]uint8, n)
+		for i := range x {
+			x[i] = uint8(i / 97 % 256)
+			y[i] = uint8(int(x[i]) / 21 * 21)
+		}
+		return x, y
+	}
+	cases := map[string]func() ([]uint8, []uint8){
+		"one":      func() ([]uint8, []uint8) { _, x, y := randomPairs(r, 1); return x, y },
+		"three":    func() ([]uint8, []uint8) { _, x, y := randomPairs(r, 3); return x, y },
+		"random":   func() ([]uint8, []uint8) { _, x, y := randomPairs(r, 100001); return x, y },
+		"ramp":     func() ([]uint8, []uint8) { return ramp(1<<20 + 5) },
+		"constant": func() ([]uint8, []uint8) { x := make([]uint8, 300007); return x, x },
+	}
+	for name, gen := range cases {
+		xs, ts := gen()
 		var want kernels.Histogram
 		want.Add8(xs, ts)
 		got, err := d.Histogram(xs, ts)
@@ -275,7 +295,7 @@ func TestHistogram(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got.Counts != want.Counts {
-			t.Errorf("n=%d: GPU histogram differs from the CPU's", n)
+			t.Errorf("%s: GPU histogram differs from the CPU's", name)
 		}
 	}
 }
@@ -394,4 +414,36 @@ func TestBuffersReused(t *testing.T) {
 	if got := e2.LossGrad([]float64{9.1}, g[:]); got != want {
 		t.Errorf("reused buffers give %v, fresh ones %v", got, want)
 	}
+}
+
+// TestStorageFlags: every buffer of an evaluator is immutable device
+// storage that is never mapped, and the one staging buffer is host
+// memory mapped for good (issue 28: no buffer left to the driver's guess).
+func TestStorageFlags(t *testing.T) {
+	d := device(t)
+	if !haveStorage {
+		t.Skip("no glBufferStorage in this context")
+	}
+	_, xs, ts := randomPairs(rand.New(rand.NewPCG(53, 54)), 5000)
+	e, err := d.NewEvaluator8(xs, ts, kernels.Config{Surrogate: kernels.Surrogate{Kind: kernels.Atan}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	var g [1]float64
+	e.LossGrad([]float64{7.7}, g[:])
+	const mapBits = gl.MAP_READ_BIT | gl.MAP_WRITE_BIT | gl.MAP_PERSISTENT_BIT | gl.MAP_COHERENT_BIT
+	d.do(func() error {
+		for i, b := range append([]buffer{e.scales, e.table, e.partial, e.result}, e.data...) {
+			im, fl := storageOf(b)
+			if !im || fl != gl.DYNAMIC_STORAGE_BIT {
+				t.Errorf("buffer %d: immutable %v, flags %#x; want immutable device storage (%#x)", i, im, fl, gl.DYNAMIC_STORAGE_BIT)
+			}
+		}
+		im, fl := storageOf(d.stage.b)
+		if want := uint32(mapBits | gl.CLIENT_STORAGE_BIT); !im || fl != want || d.stage.ptr == nil {
+			t.Errorf("staging: immutable %v, flags %#x, mapped %v; want %#x, mapped", im, fl, d.stage.ptr != nil, want)
+		}
+		return nil
+	})
 }

@@ -76,7 +76,7 @@ func TestStepAllocatesNothing(t *testing.T) {
 // that made it, and named.
 func TestDebugChecksEveryCall(t *testing.T) {
 	device(t)
-	d, err := Open(Options{AllowSoftware: true, Debug: true, DebugLog: os.Stderr})
+	d, err := Open(Options{AllowSoftware: true, Debug: true, Strict: true, DebugLog: os.Stderr})
 	if err != nil {
 		t.Fatal(err)
 	}

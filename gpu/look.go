@@ -215,7 +215,7 @@ func (l *Look) scatter(k *kernel, u lookTables, width, tiles int) error {
 		l.sums = make([]float64, width)
 	}
 	l.sums = l.sums[:width]
-	l.res.read(0, 8*width, unsafe.Pointer(&l.sums[0]))
+	l.d.read(l.res, 0, 8*width, unsafe.Pointer(&l.sums[0]))
 	return glErr("look scatter")
 }
 
@@ -297,7 +297,7 @@ func (l *Look) T() [3][]float32 {
 	n := l.data.N
 	all := make([]float32, 3*n)
 	l.err = l.d.do(func() error {
-		l.t.read(0, 12*n, unsafe.Pointer(&all[0]))
+		l.d.read(l.t, 0, 12*n, unsafe.Pointer(&all[0]))
 		return glErr("look targets readback")
 	})
 	for c := range l.data.Channels {

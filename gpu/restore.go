@@ -202,7 +202,7 @@ func (r *Restorer) Image() [][]float32 {
 	err := r.d.do(func() error {
 		for c, ch := range r.chans {
 			out[c] = make([]float32, n)
-			ch.u.read(0, 4*n, unsafe.Pointer(&out[c][0]))
+			r.d.read(ch.u, 0, 4*n, unsafe.Pointer(&out[c][0]))
 		}
 		return glErr("restore readback")
 	})
