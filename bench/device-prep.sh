@@ -12,16 +12,9 @@ o="-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=$lis
 apt-get $o update >/dev/null
 (cd .gl && apt-get $o download libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null)
 go build -ldflags='-s -w' -o .bin/quantfit ./cmd/quantfit
-go test -c -o .bin/gpu.test ./gpu
-go test -c -o .bin/estimate.test ./host/estimate
-go test -c -o .bin/kernels.test ./kernels
-go test -c -o .bin/look.test ./host/look
-# The fp64 kernels of commit e47bba5, for the before/after table, with
-# this tree's benchmarks.
-old=$(mktemp -d)
-git worktree add -q --detach "$old" e47bba5
-cp gpu/bench_test.go "$old/gpu/"
-sed -i '/^func BenchmarkRoundTrip/,$d' "$old/gpu/bench_test.go"
-(cd "$old" && go test -c -o "$OLDPWD/.bin/gpu64.test" ./gpu)
-git worktree remove --force "$old"
+go test -c -ldflags='-s -w' -o .bin/gpu.test ./gpu
+go test -c -ldflags='-s -w' -o .bin/estimate.test ./host/estimate
+go test -c -ldflags='-s -w' -o .bin/kernels.test ./kernels
+go test -c -ldflags='-s -w' -o .bin/look.test ./host/look
+go test -c -ldflags='-s -w' -o .bin/restore.test ./host/restore
 ls -l .gl .bin

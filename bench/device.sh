@@ -8,6 +8,10 @@
 #   bash bench/device.sh spatial   # image stacks: the 16 MP step on both backends, the trials on the GPU
 #   bash bench/device.sh restore   # restore: parity, bench -restore on both backends
 #   bash bench/device.sh look      # looks: parity, the fit of two 12 MP pairs on both backends
+#   bash bench/device.sh engine    # issue 28: every GPU test strict, the engine's steps (engine.md)
+#   bash bench/device.sh peers     # compare.sh at 64M pixels against PyTorch (compare.md)
+#
+# Several parts run in one call in order: `bash bench/device.sh engine peers`.
 set -uo pipefail
 for f in .gl/*.deb; do dpkg -x "$f" /; done
 ldconfig
@@ -17,7 +21,38 @@ mkdir -p "$out"
 q=$PWD/.bin/quantfit
 # Test binaries run in their package's folder, as go test runs them.
 gotest() { (cd "$1" && shift && "$@"); }
-case ${1:-kernels} in
+# table turns go benchmark lines run with -test.count N into the rows of
+# bench/RESULTS.md: min, median and max per benchmark.
+table() {
+	echo "| benchmark | min | median | max | spread |"
+	echo "| --- | --- | --- | --- | --- |"
+	awk '/^Benchmark/ && / ns\/op/ { for (i = 1; i <= NF; i++) if ($(i+1) == "ns/op") v[$1] = v[$1] " " $i }
+	END {
+		for (k in v) {
+			n = split(substr(v[k], 2), a, " ")
+			for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+			printf "| %s | %.4f ms | %.4f ms | %.4f ms | %.0f%% |\n", k, a[1] / 1e6, a[int((n + 1) / 2)] / 1e6, a[n] / 1e6, 100 * (a[n] - a[1]) / a[1]
+		}
+	}' "$@" | sort
+}
+for part in "${@:-kernels}"; do
+case $part in
+engine)
+	{
+		nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
+		# Every GPU test, on a strict debug context: a driver performance
+		# message (a buffer moved to host memory) fails the test.
+		QUANTFIT_REQUIRE_GPU=1 gotest gpu timeout 150 "$PWD/.bin/gpu.test" -test.v
+	} > "$out/engine-tests.txt" 2>&1
+	gotest gpu timeout 240 "$PWD/.bin/gpu.test" -test.run XXX \
+		-test.bench 'LossGrad/.*n=67108864|Histogram|StackLossGrad|SpatialStep/MP=16|RoundTrip|RestoreStep' \
+		-test.benchtime 100x -test.count 5 > "$out/engine-bench.txt" 2>&1
+	table "$out/engine-bench.txt" > "$out/engine.md"
+	timeout 90 "$q" bench -restore -backend gpu -pixels 1.6e7 -repeat 50 -o "$out/restore-bench.md" > /dev/null 2> "$out/restore-bench.err"
+	;;
+peers)
+	timeout 200 bash bench/compare.sh 67108864 gpu > "$out/compare.md" 2>&1
+	;;
 kernels)
 	{
 		nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
@@ -62,8 +97,9 @@ look)
 	} > "$out/look.txt" 2>&1
 	;;
 *)
-	echo "device.sh: unknown part $1 (kernels, bench, spatial, restore or look)" >&2
+	echo "device.sh: unknown part $part (kernels, bench, spatial, restore, look, engine or peers)" >&2
 	exit 2
 	;;
 esac
+done
 ls -l "$out"
