@@ -479,11 +479,11 @@ func (e *Evaluator) Close() {
 // Pairs are 8-bit (original, target) pairs resident on the GPU, packed two
 // bytes a pair, for the histogram to be built where they already are.
 type Pairs struct {
-	d      *Device
-	n      int
-	data   buffer
-	counts buffer
-	host   []uint32
+	d            *Device
+	n            int
+	data         buffer
+	counts, list buffer
+	host         []uint32 // the list read back: (key, count) from host[2]
 	h      *kernels.Histogram
 	histFn func() error
 }
@@ -498,6 +498,9 @@ const (
 	// histGroups bounds the workgroups: a few per multiprocessor, each
 	// adding its table to the global counts once.
 	histGroups = 1024
+	// histListed is how many bins the first readback takes: a photo's
+	// non-zero bins; more (noise) take a second.
+	histListed = 4096
 )
 
 // NewPairs uploads the pairs (x[i], t[i]).
@@ -505,7 +508,7 @@ func (d *Device) NewPairs(x, t []uint8) (*Pairs, error) {
 	if len(x) != len(t) {
 		return nil, fmt.Errorf("gpu: %d originals and %d targets", len(x), len(t))
 	}
-	p := &Pairs{d: d, n: len(x), host: make([]uint32, 65536)}
+	p := &Pairs{d: d, n: len(x), host: make([]uint32, 2*65537)}
 	p.histFn = p.histogram
 	packed := pack8(x, t)
 	if len(packed) == 0 {
@@ -514,6 +517,7 @@ func (d *Device) NewPairs(x, t []uint8) (*Pairs, error) {
 	err := d.do(func() error {
 		p.data = d.buf(4*len(packed), unsafe.Pointer(&packed[0]))
 		p.counts = d.buf(4*65536, nil)
+		p.list = d.buf(8*65537, nil)
 		return nil
 	})
 	if err != nil {
@@ -543,24 +547,41 @@ func (p *Pairs) histogram() error {
 	if err != nil {
 		return err
 	}
+	list, err := source("histlist.comp")
+	if err != nil {
+		return err
+	}
+	kl, err := d.kernel(list)
+	if err != nil {
+		return err
+	}
 	p.counts.zero(4 * 65536)
+	p.list.zero(8)
 	p.data.bind(bindData0)
 	p.counts.bind(bindData1)
+	p.list.bind(bindPartial)
 	k.p.use()
 	k.n.setUint(uint32(p.n))
 	vecs := (p.n + 7) / 8
 	dispatch(uint32(max(1, min(histGroups, (vecs+histLocal-1)/histLocal))), 1)
-	d.read(p.counts, 0, 4*65536, unsafe.Pointer(&p.host[0]))
-	for i, c := range p.host {
-		p.h.Counts[i] = uint64(c)
+	kl.p.use()
+	dispatch(65536/256, 1)
+	d.read(p.list, 0, 8*(1+histListed), unsafe.Pointer(&p.host[0]))
+	nz := int(p.host[0])
+	if nz > histListed {
+		d.read(p.list, 8*(1+histListed), 8*(nz-histListed), unsafe.Pointer(&p.host[2*(1+histListed)]))
+	}
+	p.h.Counts = [65536]uint64{}
+	for i := 1; i <= nz; i++ {
+		p.h.Counts[p.host[2*i]] = uint64(p.host[2*i+1])
 	}
 	return nil
 }
 
 // Close frees the pairs' buffers.
 func (p *Pairs) Close() {
-	bufs := []buffer{p.data, p.counts}
-	p.data, p.counts = 0, 0
+	bufs := []buffer{p.data, p.counts, p.list}
+	p.data, p.counts, p.list = 0, 0, 0
 	_ = p.d.do(func() error {
 		for _, b := range bufs {
 			p.d.free(b)

@@ -507,7 +507,7 @@ func contextInfo(kind string) Info {
 }
 
 // enableDebugOutput sends the driver's debug messages to w. With strict,
-// a message of type error or performance also fails the call during which
+// a message of type performance also fails the call during which
 // the driver sent it (the callback is synchronous: it runs on the device's
 // thread, inside the GL call).
 func enableDebugOutput(w io.Writer, strict bool) {
@@ -520,15 +520,12 @@ func enableDebugOutput(w io.Writer, strict bool) {
 		if severity != gl.DEBUG_SEVERITY_NOTIFICATION {
 			fmt.Fprintf(w, "gpu: GL debug: %s\n", message)
 		}
-		if !strict || gltype != gl.DEBUG_TYPE_PERFORMANCE && gltype != gl.DEBUG_TYPE_ERROR {
+		// GL errors reach the checker through glGetError, named by call.
+		if !strict || gltype != gl.DEBUG_TYPE_PERFORMANCE {
 			return
 		}
 		if c, ok := debugThreads.Load(syscall.Gettid()); ok && c.(*checker).err == nil {
-			kind := "performance"
-			if gltype == gl.DEBUG_TYPE_ERROR {
-				kind = "error"
-			}
-			c.(*checker).err = fmt.Errorf("gpu: driver %s message: %s", kind, strings.TrimSpace(message))
+			c.(*checker).err = fmt.Errorf("gpu: driver performance message: %s", strings.TrimSpace(message))
 		}
 	}, nil)
 	after("DebugMessageCallback")

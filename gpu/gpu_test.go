@@ -362,6 +362,14 @@ func TestStackParity(t *testing.T) {
 			}
 			gc := make([]float64, len(p))
 			lc := cpu.LossGrad(p, gc)
+			mag := make([]float64, len(p))
+			gs, scratch := make([]float64, len(p)), make([]float64, 4*len(p)+4*len(st.Ops))
+			for k := range w.X {
+				st.SampleLossGrad(w.X[k], w.T[k], p, gs, scratch)
+				for i, g := range gs {
+					mag[i] += w.W[k] * math.Abs(g) / w.Total()
+				}
+			}
 			ec := cpu.Loss(p)
 			for gi, g := range []*StackEvaluator{gw, g8} {
 				gg := make([]float64, len(p))
@@ -376,8 +384,12 @@ func TestStackParity(t *testing.T) {
 					t.Errorf("%s %v layout %d: loss cpu %v / %v, gpu %v / %v", spec, cfg.Surrogate, gi, lc, ec, lg, g.Loss(p))
 				}
 				for i := range gc {
-					if !relClose(gc[i], gg[i], tol, 1e-9) {
-						t.Errorf("%s %v: d/d%s cpu %v, gpu %v", spec, cfg.Surrogate, ps[i].Name, gc[i], gg[i])
+					// The weighted layout runs the float chain (stack.comp):
+					// each sample's terms carry float rounding, so its bound
+					// is relative to the sum of the terms' magnitudes,
+					// which cancel in the gradient.
+					if !relClose(gc[i], gg[i], tol, 1e-9) && (gi != 0 || math.Abs(gc[i]-gg[i]) > tol*mag[i]) {
+						t.Errorf("%s %v layout %d: d/d%s cpu %v, gpu %v (terms' magnitudes %v)", spec, cfg.Surrogate, gi, ps[i].Name, gc[i], gg[i], mag[i])
 					}
 				}
 			}

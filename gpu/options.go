@@ -18,8 +18,8 @@ type Options struct {
 	// after every GL operation.
 	Debug    bool
 	DebugLog io.Writer
-	// Strict, with Debug, fails a call during which the driver reports an
-	// error or a performance problem (a buffer moved to host memory, a
+	// Strict, with Debug, fails a call during which the driver reports a
+	// performance problem (a buffer moved to host memory, a
 	// shader recompiled): the GPU tests run so.
 	Strict bool
 	// Context picks how the context is made: "egl" (headless), "glfw" (a

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"unsafe"
 
@@ -13,10 +14,14 @@ import (
 	"github.com/quantfit/quantfit/shaders"
 )
 
-// stackLocal is the workgroup size of stack.comp: its shared reduction
-// holds NPAR+1 doubles per invocation, which must fit the 32 KiB every
-// OpenGL 4.3 driver offers.
+// stackLocal is the workgroup size of stack.comp.
 const stackLocal = 128
+
+// maxLevelParams bounds the parameters of a stack that stack.comp runs
+// once per 8-bit level (PER_LEVEL): its table of 256 derivatives per
+// parameter, 16 KiB at 16, must fit beside the rest in the 32 KiB of
+// shared memory every OpenGL 4.3 driver offers.
+const maxLevelParams = 16
 
 // StackEvaluator evaluates a stack of operators on the GPU: the twin of
 // kernels.StackEvaluator. Its shader is generated from the operators' GLSL
@@ -30,8 +35,8 @@ type StackEvaluator struct {
 	offset float64
 	npar   int
 
-	data                           []buffer
-	params, table, partial, result buffer
+	data                                   []buffer
+	params, table, tableF, partial, result buffer
 	partialCap, segs               int
 	err                            error
 
@@ -97,6 +102,8 @@ func (e *StackEvaluator) init(upload func()) error {
 		e.result = e.d.buf(8*(e.npar+1), nil)
 		if coef != nil {
 			e.table = e.d.buf(8*len(coef), unsafe.Pointer(&coef[0]))
+			f := floatTable(coef)
+			e.tableF = e.d.buf(4*len(f), unsafe.Pointer(&f[0]))
 		}
 		var err error
 		if e.grad, err = e.d.kernel(gradSrc); err != nil {
@@ -121,7 +128,11 @@ func (e *StackEvaluator) source(grad bool, qdefs []string) (string, error) {
 		maxp = max(maxp, len(op.Params()))
 	}
 	ds := append([]string{fmt.Sprintf("LOCAL=%du", stackLocal), fmt.Sprintf("NOPS=%d", len(e.st.Ops)),
-		fmt.Sprintf("NPAR=%d", e.npar), fmt.Sprintf("MAXP=%d", maxp)}, dataDefines(e.kind, e.st.Loss.Kind, e.st.OutputLevels > 0)...)
+		fmt.Sprintf("NPAR=%d", e.npar), fmt.Sprintf("NPARD=%d", max(1, e.npar)), fmt.Sprintf("MAXP=%d", maxp)},
+		dataDefines(e.kind, e.st.Loss.Kind, e.st.OutputLevels > 0)...)
+	if e.npar > maxLevelParams {
+		ds = append(ds, "NO_PER_LEVEL")
+	}
 	if grad {
 		ds = append(ds, "MODE_LOSSGRAD")
 	} else {
@@ -129,40 +140,55 @@ func (e *StackEvaluator) source(grad bool, qdefs []string) (string, error) {
 	}
 	ds = append(ds, qdefs...)
 	var b strings.Builder
-	for i, op := range e.st.Ops {
-		fmt.Fprintf(&b, "double op%d(double x, double p[MAXP], out double dx, out double dp[MAXP]) {\n%s\n}\n", i, op.GLSL())
-	}
-	b.WriteString("double runStack(double x, out double dx[NOPS], out double dp[NPAR + 1]) {\n\tdouble pp[MAXP];\n\tdouble dd[MAXP];\n")
-	off := 0
-	for i, op := range e.st.Ops {
-		k := len(op.Params())
-		for j := 0; j < k; j++ {
-			fmt.Fprintf(&b, "\tpp[%d] = params[%d];\n", j, off+j)
+	for _, prec := range []struct{ t, suffix string }{{"double", ""}, {"float", "F"}} {
+		for i, op := range e.st.Ops {
+			body := op.GLSL()
+			if prec.t == "float" {
+				body = floatGLSL(body)
+			}
+			fmt.Fprintf(&b, "%[1]s op%[2]d%[3]s(%[1]s x, %[1]s p[MAXP], out %[1]s dx, out %[1]s dp[MAXP]) {\n%[4]s\n}\n",
+				prec.t, i, prec.suffix, body)
 		}
-		fmt.Fprintf(&b, "\tx = op%d(x, pp, dx[%d], dd);\n", i, i)
-		for j := 0; j < k; j++ {
-			fmt.Fprintf(&b, "\tdp[%d] = dd[%d];\n", off+j, j)
+		fmt.Fprintf(&b, "%[1]s runStack%[2]s(%[1]s x, out %[1]s dx[NOPS], out %[1]s dp[NPAR + 1]) {\n\t%[1]s pp[MAXP];\n\t%[1]s dd[MAXP];\n", prec.t, prec.suffix)
+		off := 0
+		for i, op := range e.st.Ops {
+			k := len(op.Params())
+			for j := 0; j < k; j++ {
+				fmt.Fprintf(&b, "\tpp[%d] = %s(params[%d]);\n", j, prec.t, off+j)
+			}
+			fmt.Fprintf(&b, "\tx = op%d%s(x, pp, dx[%d], dd);\n", i, prec.suffix, i)
+			for j := 0; j < k; j++ {
+				fmt.Fprintf(&b, "\tdp[%d] = dd[%d];\n", off+j, j)
+			}
+			off += k
 		}
-		off += k
-	}
-	b.WriteString("\treturn x;\n}\n\nvoid backward(double g, double dx[NOPS], double dp[NPAR + 1], inout double acc[NPAR + 1]) {\n")
-	for i := len(e.st.Ops) - 1; i >= 0; i-- {
-		k := len(e.st.Ops[i].Params())
-		off -= k
-		for j := 0; j < k; j++ {
-			fmt.Fprintf(&b, "\tacc[%d] += g * dp[%d];\n", off+j, off+j)
+		fmt.Fprintf(&b, "\treturn x;\n}\n\nvoid backward%[2]s(%[1]s g, %[1]s dx[NOPS], %[1]s dp[NPAR + 1], inout %[1]s acc[NPAR + 1]) {\n", prec.t, prec.suffix)
+		for i := len(e.st.Ops) - 1; i >= 0; i-- {
+			k := len(e.st.Ops[i].Params())
+			off -= k
+			for j := 0; j < k; j++ {
+				fmt.Fprintf(&b, "\tacc[%d] += g * dp[%d];\n", off+j, off+j)
+			}
+			fmt.Fprintf(&b, "\tg *= dx[%d];\n", i)
 		}
-		fmt.Fprintf(&b, "\tg *= dx[%d];\n", i)
+		b.WriteString("}\n")
 	}
-	b.WriteString("}\n")
 	src, err := source("stack.comp", ds...)
 	if err != nil {
 		return "", err
 	}
-	// main's arrays hold NPAR+1 entries so that a stack without parameters
-	// still declares arrays of positive size.
-	src = strings.Replace(src, "double dp[NPAR];", "double dp[NPAR + 1];", 1)
 	return shaders.Splice(src, b.String()), nil
+}
+
+// lfSuffix is GLSL's double-literal suffix after a number.
+var lfSuffix = regexp.MustCompile(`([0-9.])LF\b`)
+
+// floatGLSL is an operator's double GLSL body in float: the float chain of
+// stack.comp, whose decisions near a step the double chain takes again.
+func floatGLSL(body string) string {
+	body = lfSuffix.ReplaceAllString(body, "$1")
+	body = strings.ReplaceAll(body, "double", "float")
+	return strings.ReplaceAll(body, "quantizeOp(", "quantizeOpF(")
 }
 
 // quantizerDefines specializes quantop.glsl for the stack's quantizer (any
@@ -254,6 +280,7 @@ func (e *StackEvaluator) dispatch() error {
 	e.params.bind(bindParams)
 	if e.table != 0 {
 		e.table.bind(bindTable)
+		e.tableF.bind(bindEps)
 	}
 	e.partial.bind(bindPartial)
 	e.result.bind(bindResult)
@@ -269,9 +296,9 @@ func (e *StackEvaluator) dispatch() error {
 
 // Close frees the evaluator's buffers.
 func (e *StackEvaluator) Close() {
-	bufs := append([]buffer{e.params, e.table, e.partial, e.result}, e.data...)
+	bufs := append([]buffer{e.params, e.table, e.tableF, e.partial, e.result}, e.data...)
 	e.data = nil
-	e.params, e.table, e.partial, e.result = 0, 0, 0, 0
+	e.params, e.table, e.tableF, e.partial, e.result = 0, 0, 0, 0, 0
 	_ = e.d.do(func() error {
 		for _, b := range bufs {
 			e.d.free(b)

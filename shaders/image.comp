@@ -20,8 +20,9 @@
 //               residual to its quantization cell (MODE_CELLS, and
 //               MODE_CELLSN with the normal equations' terms), reduced per
 //               workgroup into WIDTH partial sums at row rowOff + group.
-// The operators compute in double, as in stack.comp (their values feed the
-// quantizer's floor); the convolutions and the state are float.
+// The operators compute in double, as stack.comp's fallback chain does
+// (their values feed the quantizer's floor); the convolutions and the
+// state are float.
 //
 // NC channels; NT_IN tangents read, NT after the pass; TS = max(1, NT);
 // MAXP parameters per operator at most; MAXR the largest kernel radius.

@@ -59,22 +59,11 @@ layout(std430, binding = BIND_DATA0) readonly buffer Pairs4 { uvec4 pairs4[]; };
 
 #if defined(MODE_LOSSGRAD)
 // The gradient's terms cancel: its sums are float-float pairs (hi, lo),
-// added by Knuth's two-sum, so that they reach the CPU's double sums to
-// 1e-7 of the sum of magnitudes however many terms a thread adds.
+// added by quant.glsl's add2 (Knuth's two-sum), so that they reach the
+// CPU's double sums to 1e-7 of the sum of magnitudes however many terms a
+// thread adds.
 shared vec2 sl[LOCAL];
 shared vec2 sg[LOCAL];
-
-vec2 add2(vec2 s, float v) {
-	precise float t = s.x + v;
-	precise float bp = t - s.x;
-	precise float e = (s.x - (t - bp)) + (v - bp);
-	return vec2(t, s.y + e);
-}
-
-vec2 add22(vec2 a, vec2 b) {
-	vec2 s = add2(a, b.x);
-	return vec2(s.x, s.y + b.y);
-}
 
 #if defined(PER_LEVEL)
 // addPair adds the loss and gradient of the pair in the low 16 bits of pr.

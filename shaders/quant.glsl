@@ -58,11 +58,6 @@ double storeD(double y, double lv, double linv) {
 #endif
 }
 
-#if defined(FP32)
-// MARGIN is how near a step a fractional part computed in float may be
-// before the double path decides: 16 times its error bound of 2^-24.
-const float MARGIN = 1.0 / 1048576.0;
-
 // twoProd returns a·b as hi + lo exactly (Dekker's product with
 // Veltkamp's split): not fma(a, b, −hi), which a driver may compute
 // unfused (llvmpipe does), losing the low part without a word.
@@ -77,6 +72,25 @@ vec2 twoProd(float a, float b) {
 	precise float e = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
 	return vec2(p, e);
 }
+
+// add2 adds v to the float-float sum s by Knuth's two-sum; add22 adds two
+// such sums: the compensated sums of the float kernels.
+vec2 add2(vec2 s, float v) {
+	precise float t = s.x + v;
+	precise float bp = t - s.x;
+	precise float e = (s.x - (t - bp)) + (v - bp);
+	return vec2(t, s.y + e);
+}
+
+vec2 add22(vec2 a, vec2 b) {
+	vec2 s = add2(a, b.x);
+	return vec2(s.x, s.y + b.y);
+}
+
+#if defined(FP32)
+// MARGIN is how near a step a fractional part computed in float may be
+// before the double path decides: 16 times its error bound of 2^-24.
+const float MARGIN = 1.0 / 1048576.0;
 
 // levelF returns floor(x·s + c) as the CPU decides it, and in fr the
 // fraction frac(x·s + c) as a float-float pair (hi, lo) good to about
