@@ -484,8 +484,8 @@ type Pairs struct {
 	data         buffer
 	counts, list buffer
 	host         []uint32 // the list read back: (key, count) from host[2]
-	h      *kernels.Histogram
-	histFn func() error
+	h            *kernels.Histogram
+	histFn       func() error
 }
 
 // Histogram's private tables: slots of (key, count) in shared memory,

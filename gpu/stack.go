@@ -37,8 +37,8 @@ type StackEvaluator struct {
 
 	data                                   []buffer
 	params, table, tableF, partial, result buffer
-	partialCap, segs               int
-	err                            error
+	partialCap, segs                       int
+	err                                    error
 
 	// The two programs, compiled by init; what a call hands to runFn on
 	// the device's thread (bound once, so a step allocates nothing).
