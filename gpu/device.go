@@ -37,6 +37,8 @@ type Device struct {
 	// a service makes an evaluator per job, each of the same sizes.
 	spare    []buffer
 	capacity map[buffer]int
+	// dynamic are the dynamic buffers made by dyn, freed when released.
+	dynamic map[buffer]bool
 
 	// stage is the staging buffer of uploads and readbacks, grown to the
 	// largest transfer up to maxStage.
@@ -120,10 +122,26 @@ func (d *Device) read(b buffer, offset, size int, data unsafe.Pointer) {
 	}
 }
 
-// free keeps b for reuse, deleting the oldest spares beyond spareLimit.
-// On the device's thread.
+// dyn returns a new dynamic buffer of size bytes, for values a step
+// writes. On the device's thread.
+func (d *Device) dyn(size int) buffer {
+	b := newDynamic(size)
+	if d.dynamic == nil {
+		d.dynamic = map[buffer]bool{}
+	}
+	d.dynamic[b] = true
+	return b
+}
+
+// free keeps b for reuse, deleting the oldest spares beyond spareLimit;
+// a dynamic buffer is deleted. On the device's thread.
 func (d *Device) free(b buffer) {
 	if b == 0 {
+		return
+	}
+	if d.dynamic[b] {
+		delete(d.dynamic, b)
+		b.delete()
 		return
 	}
 	d.spare = append(d.spare, b)

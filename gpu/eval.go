@@ -142,7 +142,7 @@ func (e *Evaluator) init(cfg kernels.Config, upload func()) error {
 	err := e.d.do(func() error {
 		upload()
 		e.result = e.d.buf(8*MaxCandidates, nil)
-		e.scales = e.d.buf(kernels.ScaleSize*(2*maxGaussSamples+1), nil)
+		e.scales = e.d.dyn(kernels.ScaleSize * (2*maxGaussSamples + 1))
 		return glErr("upload")
 	})
 	if err != nil {

@@ -134,17 +134,20 @@ func shaderLog(sh uint32) string {
 
 // Every buffer is immutable storage (glBufferStorage) whose flags say how
 // it is used, so that the driver never guesses: on the H200 the mutable
-// buffers of earlier versions (usage hints DYNAMIC_DRAW, STATIC_COPY) were
-// moved to host memory by NVIDIA's driver after a readback, and the steps
-// that used them ran at PCIe speed (0.14 to 0.9 ms for the same step).
+// buffers of earlier versions (usage hint DYNAMIC_DRAW) were moved to host
+// memory by NVIDIA's driver after a readback, and the steps that used them
+// ran at PCIe speed (0.14 to 0.9 ms for the same step). There are three
+// kinds:
 //
-//   - resident buffers (data, partial sums, results, tables): device
-//     memory, DYNAMIC_STORAGE_BIT so that small per-step values (a step's
-//     scales or parameters) are written by glBufferSubData; never mapped,
-//     never read by glGetBufferSubData;
-//   - the device's staging buffer: host memory, persistently and
-//     coherently mapped, the one way data cross between host and device,
-//     by glCopyBufferSubData on the GPU and a fence.
+//   - resident buffers (data, partial sums, results, state): flags 0,
+//     device memory, filled and read only by copies on the GPU. Given
+//     DYNAMIC_STORAGE_BIT, the driver placed a 128 MB buffer of pairs where
+//     steps read it at 150 GB/s instead of the memory's 4.8 TB/s;
+//   - dynamic buffers: DYNAMIC_STORAGE_BIT, for the few bytes a step
+//     writes by glBufferSubData (its scales, parameters, taps);
+//   - the device's staging buffer: host memory (CLIENT_STORAGE_BIT),
+//     persistently and coherently mapped, the one way data cross between
+//     host and device, by glCopyBufferSubData on the GPU and a fence.
 //
 // A driver without glBufferStorage (GL 4.3 without ARB_buffer_storage)
 // gets mutable buffers with the same roles; staging is then by
@@ -155,14 +158,19 @@ func shaderLog(sh uint32) string {
 var haveStorage bool
 
 // newBuffer makes a resident buffer of size bytes, holding data if not
-// nil (data are copied by the driver at creation).
-func newBuffer(size int, data unsafe.Pointer) buffer {
+// nil (copied by the driver at creation).
+func newBuffer(size int, data unsafe.Pointer) buffer { return makeBuffer(size, data, 0) }
+
+// newDynamic makes a dynamic buffer of size bytes.
+func newDynamic(size int) buffer { return makeBuffer(size, nil, gl.DYNAMIC_STORAGE_BIT) }
+
+func makeBuffer(size int, data unsafe.Pointer, flags uint32) buffer {
 	var b uint32
 	gl.GenBuffers(1, &b)
 	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, b)
 	size = max(size, 16)
 	if haveStorage {
-		gl.BufferStorage(gl.SHADER_STORAGE_BUFFER, size, data, gl.DYNAMIC_STORAGE_BIT)
+		gl.BufferStorage(gl.SHADER_STORAGE_BUFFER, size, data, flags)
 		after("BufferStorage")
 	} else {
 		gl.BufferData(gl.SHADER_STORAGE_BUFFER, size, data, gl.STATIC_COPY)
@@ -171,9 +179,9 @@ func newBuffer(size int, data unsafe.Pointer) buffer {
 	return buffer(b)
 }
 
-// write sets size bytes at offset of b from host memory: for the small
-// values a step sends (scales, parameters, taps). Large data go through
-// the device's staging buffer (Device.upload).
+// write sets size bytes at offset of the dynamic buffer b from host
+// memory: the small values a step sends. Everything else goes through the
+// device's staging buffer (Device.upload).
 func (b buffer) write(offset, size int, data unsafe.Pointer) {
 	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, uint32(b))
 	gl.BufferSubData(gl.SHADER_STORAGE_BUFFER, offset, size, data)

@@ -133,8 +133,8 @@ func (d *Device) NewImageEvaluator(st *kernels.Stack, xs, ts []kernels.Planes) (
 		}
 		e.state = newBuffer(4*stateN, nil)
 		e.scratch = newBuffer(4*scratchN, nil)
-		e.params = d.buf(8*max(1, e.npar), nil)
-		e.taps = d.buf(4*max(1, e.tapsN), nil)
+		e.params = d.dyn(8 * max(1, e.npar))
+		e.taps = d.dyn(4 * max(1, e.tapsN))
 		if coef != nil {
 			e.table = d.buf(8*len(coef), unsafe.Pointer(&coef[0]))
 		}

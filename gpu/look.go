@@ -121,7 +121,7 @@ func (l *Look) upload(curves []kernels.Curve, m [][4]float64, post []kernels.Cur
 	if 4*len(v) > l.tabCap {
 		l.tab.delete()
 		l.tabCap = 4 * len(v)
-		l.tab = newBuffer(l.tabCap, nil)
+		l.tab = newDynamic(l.tabCap)
 	}
 	l.tab.write(0, 4*len(v), unsafe.Pointer(&v[0]))
 	return u

@@ -98,7 +98,7 @@ func (e *StackEvaluator) init(upload func()) error {
 	}
 	err = e.d.do(func() error {
 		upload()
-		e.params = e.d.buf(8*max(1, e.npar), nil)
+		e.params = e.d.dyn(8 * max(1, e.npar))
 		e.result = e.d.buf(8*(e.npar+1), nil)
 		if coef != nil {
 			e.table = e.d.buf(8*len(coef), unsafe.Pointer(&coef[0]))
