@@ -3,6 +3,8 @@
 # same run, and prints each peer's step time over quantfit's.
 #
 #   bash bench/compare.sh [PIXELS] [BACKENDS]      # default 4194304 cpu
+#
+# PEERS=torch (or numpy) runs only those peers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-4194304}
@@ -23,14 +25,19 @@ with() {
 	done
 	return 0
 }
+peers=${PEERS:-numpy,torch}
 py=$(with numpy)
-if [ -n "$py" ]; then
+if [[ $peers != *numpy* ]]; then
+	:
+elif [ -n "$py" ]; then
 	"$py" bench/peers/step_numpy.py "$tmp/data.bin" "$n" >> "$tmp/peers.jsonl"
 else
 	echo "compare: numpy is not installed: skipping the numpy peer" >&2
 fi
 py=$(with torch)
-if [ -n "$py" ]; then
+if [[ $peers != *torch* ]]; then
+	:
+elif [ -n "$py" ]; then
 	"$py" bench/peers/step_torch.py "$tmp/data.bin" "$n" >> "$tmp/peers.jsonl"
 else
 	echo "compare: torch is not installed: skipping the PyTorch peers" >&2

@@ -10,6 +10,8 @@
 #   bash bench/device.sh look      # looks: parity, the fit of two 12 MP pairs on both backends
 #   bash bench/device.sh engine    # issue 28: every GPU test strict, the engine's steps (engine.md)
 #   bash bench/device.sh peers     # compare.sh at 64M pixels against PyTorch (compare.md)
+#   bash bench/device.sh final     # issue 28 in one call of at most 4 minutes: engine, the
+#                                  # buffers' A/B, the driver's placement notes, the peers
 #
 # Several parts run in one call in order: `bash bench/device.sh engine peers`.
 set -uo pipefail
@@ -55,6 +57,29 @@ engine)
 	;;
 peers)
 	timeout 200 bash bench/compare.sh 67108864 gpu > "$out/compare.md" 2>&1
+	;;
+final)
+	nvidia-smi --query-gpu=timestamp,pstate,clocks.sm,clocks.mem,utilization.gpu,utilization.memory \
+		--format=csv -lms 250 > "$out/clocks.csv" 2>&1 &
+	smi=$!
+	{
+		nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
+		QUANTFIT_REQUIRE_GPU=1 gotest gpu timeout 60 "$PWD/.bin/gpu.test" -test.v
+	} > "$out/engine-tests.txt" 2>&1
+	for pat in '^BenchmarkLossGrad$/./n=67108864' 'Histogram/./n=67108864' 'StackLossGrad/n=67108864' 'SpatialStep/MP=16' 'Copy' 'RoundTrip'; do
+		gotest gpu timeout 40 "$PWD/.bin/gpu.test" -test.run XXX -test.bench "$pat" -test.benchtime 100x -test.count 3
+	done > "$out/engine-bench.txt" 2>&1
+	table "$out/engine-bench.txt" > "$out/engine.md"
+	# The same steps on glBufferData's buffers, and the driver's notes on
+	# where it put each buffer.
+	for pat in '^BenchmarkLossGrad$/ste/n=67108864' 'Copy'; do
+		QUANTFIT_BENCH_GL=mutable gotest gpu timeout 30 "$PWD/.bin/gpu.test" -test.run XXX -test.bench "$pat" -test.benchtime 100x -test.count 2
+	done > "$out/mutable-bench.txt" 2>&1
+	QUANTFIT_BENCH_GL=debug gotest gpu timeout 30 "$PWD/.bin/gpu.test" -test.run XXX -test.bench '^BenchmarkLossGrad$/ste/n=67108864' \
+		-test.benchtime 10x > "$out/placement.txt" 2>&1
+	timeout 45 "$q" bench -restore -backend gpu -pixels 1.6e7 -repeat 50 -o "$out/restore-bench.md" > /dev/null 2> "$out/restore-bench.err"
+	PEERS=torch timeout 110 bash bench/compare.sh 67108864 gpu > "$out/compare.md" 2>&1
+	kill $smi
 	;;
 kernels)
 	{

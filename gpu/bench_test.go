@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -88,7 +89,16 @@ func photoPairs(n int) (x, t []uint8) {
 }
 
 func devForBench(b *testing.B) *Device {
-	devOnce.Do(func() { dev, devErr = Open(Options{AllowSoftware: true}) })
+	// QUANTFIT_BENCH_GL=mutable benches glBufferData's buffers, =debug
+	// logs the driver's messages, notifications (buffer placement) too.
+	o := Options{AllowSoftware: true}
+	switch os.Getenv("QUANTFIT_BENCH_GL") {
+	case "mutable":
+		o.MutableBuffers = true
+	case "debug":
+		o.Debug, o.Notifications, o.DebugLog = true, true, os.Stderr
+	}
+	devOnce.Do(func() { dev, devErr = Open(o) })
 	if devErr != nil {
 		b.Skipf("no OpenGL 4.3 context: %v", devErr)
 	}
@@ -135,6 +145,21 @@ func BenchmarkStackLossGrad(b *testing.B) {
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "pix/s")
 		})
 	}
+}
+
+// BenchmarkCopy copies 256 MB on the GPU (beyond any cache): the memory
+// bandwidth the streaming kernels can reach, read and write counted.
+func BenchmarkCopy(b *testing.B) {
+	d := devForBench(b)
+	var bw float64
+	for range b.N {
+		v, err := d.CopyBandwidth(256<<20, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bw = max(bw, v)
+	}
+	b.ReportMetric(bw/1e9, "GB/s")
 }
 
 // BenchmarkRoundTrip is one call on the device's thread that does nothing:

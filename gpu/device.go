@@ -190,8 +190,11 @@ func Open(o Options) (*Device, error) {
 		default:
 			err = fmt.Errorf("gpu: unknown context kind %q (want egl or glfw)", o.Context)
 		}
+		if err == nil && o.MutableBuffers {
+			haveStorage = false
+		}
 		if err == nil && o.Debug {
-			enableDebugOutput(o.DebugLog, o.Strict)
+			enableDebugOutput(o.DebugLog, o.Strict, o.Notifications)
 		}
 	})
 	if err != nil {

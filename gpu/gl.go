@@ -257,22 +257,33 @@ func (s staging) get(offset, size int, data unsafe.Pointer) {
 
 // wait blocks until every command sent so far has run: a fence, which
 // also flushes them; with a coherent mapping their writes to the staging
-// buffer are then visible here.
+// buffer are then visible here. It polls the fence for up to spinWait, as
+// a step's sums come back within tens of microseconds and a blocking wait
+// may sleep for longer than that; then it blocks.
 func wait() {
 	if !haveStorage {
 		return // glGetBufferSubData waits itself
 	}
 	f := gl.FenceSync(gl.SYNC_GPU_COMMANDS_COMPLETE, 0)
 	after("FenceSync")
-	for {
-		r := gl.ClientWaitSync(f, gl.SYNC_FLUSH_COMMANDS_BIT, uint64(time.Second))
+	flags := uint32(gl.SYNC_FLUSH_COMMANDS_BIT)
+	for start := time.Now(); ; {
+		var timeout uint64
+		if time.Since(start) > spinWait {
+			timeout = uint64(time.Millisecond)
+		}
+		r := gl.ClientWaitSync(f, flags, timeout)
 		if r == gl.ALREADY_SIGNALED || r == gl.CONDITION_SATISFIED || r == gl.WAIT_FAILED {
 			break
 		}
+		flags = 0 // flushed once
 	}
 	after("ClientWaitSync")
 	gl.DeleteSync(f)
 }
+
+// spinWait is how long wait polls before it blocks.
+const spinWait = 2 * time.Millisecond
 
 func (b buffer) bind(index uint32) {
 	gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, index, uint32(b))
@@ -518,14 +529,14 @@ func contextInfo(kind string) Info {
 // a message of type performance also fails the call during which
 // the driver sent it (the callback is synchronous: it runs on the device's
 // thread, inside the GL call).
-func enableDebugOutput(w io.Writer, strict bool) {
+func enableDebugOutput(w io.Writer, strict, notifications bool) {
 	if w == nil {
 		w = io.Discard
 	}
 	gl.Enable(gl.DEBUG_OUTPUT)
 	gl.Enable(gl.DEBUG_OUTPUT_SYNCHRONOUS)
 	gl.DebugMessageCallback(func(source, gltype, id, severity uint32, length int32, message string, _ unsafe.Pointer) {
-		if severity != gl.DEBUG_SEVERITY_NOTIFICATION {
+		if notifications || severity != gl.DEBUG_SEVERITY_NOTIFICATION {
 			fmt.Fprintf(w, "gpu: GL debug: %s\n", message)
 		}
 		// GL errors reach the checker through glGetError, named by call.

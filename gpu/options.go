@@ -22,6 +22,12 @@ type Options struct {
 	// performance problem (a buffer moved to host memory, a
 	// shader recompiled): the GPU tests run so.
 	Strict bool
+	// Notifications, with Debug, logs the driver's notifications too:
+	// NVIDIA's say where each buffer lives.
+	Notifications bool
+	// MutableBuffers makes buffers by glBufferData even where
+	// glBufferStorage exists: to compare the two on a driver.
+	MutableBuffers bool
 	// Context picks how the context is made: "egl" (headless), "glfw" (a
 	// hidden window; needs a display and a build with -tags glfw), or ""
 	// for EGL, then GLFW where EGL fails.
