@@ -60,7 +60,7 @@ func TestRestoreParity(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 8))
 	for _, e := range energies {
 		for _, rule := range rules {
-			p := restoration(r, 37, 29, 2, e, rule)
+			p := restoration(r, 75, 66, 2, e, rule) // partial 32×32 tiles in both directions
 			cpu, err := kernels.NewRestorer(p)
 			if err != nil {
 				t.Fatal(err)
