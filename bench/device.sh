@@ -70,6 +70,8 @@ final)
 		gotest gpu timeout 40 "$PWD/.bin/gpu.test" -test.run XXX -test.bench "$pat" -test.benchtime 100x -test.count 3
 	done > "$out/engine-bench.txt" 2>&1
 	table "$out/engine-bench.txt" > "$out/engine.md"
+	timeout 45 "$q" bench -restore -backend gpu -pixels 1.6e7 -repeat 50 -o "$out/restore-bench.md" > /dev/null 2> "$out/restore-bench.err"
+	PEERS=torch timeout 110 bash bench/compare.sh 67108864 gpu > "$out/compare.md" 2>&1
 	# The same steps on glBufferData's buffers, and the driver's notes on
 	# where it put each buffer.
 	for pat in '^BenchmarkLossGrad$/ste/n=67108864' 'Copy'; do
@@ -77,8 +79,6 @@ final)
 	done > "$out/mutable-bench.txt" 2>&1
 	QUANTFIT_BENCH_GL=debug gotest gpu timeout 30 "$PWD/.bin/gpu.test" -test.run XXX -test.bench '^BenchmarkLossGrad$/ste/n=67108864' \
 		-test.benchtime 10x > "$out/placement.txt" 2>&1
-	timeout 45 "$q" bench -restore -backend gpu -pixels 1.6e7 -repeat 50 -o "$out/restore-bench.md" > /dev/null 2> "$out/restore-bench.err"
-	PEERS=torch timeout 110 bash bench/compare.sh 67108864 gpu > "$out/compare.md" 2>&1
 	kill $smi
 	;;
 kernels)
