@@ -24,8 +24,7 @@ type Restorer struct {
 	partial  buffer
 	result   buffer
 	err      error
-	gx, gy   int // the energy pass's workgroups, 16×16 samples each
-	sx, sy   int // the step's, 32×32 samples each (restore.comp's TW, TH)
+	gx, gy   int
 	consts   kernels.StepConsts
 	energies []float64
 }
@@ -50,7 +49,7 @@ func (d *Device) NewRestorer(p *kernels.Restoration) (*Restorer, error) {
 		return nil, fmt.Errorf("gpu: update rule %d unknown", p.Rule.Kind)
 	}
 	n := p.W * p.H
-	r := &Restorer{d: d, p: p, gx: (p.W + 15) / 16, gy: (p.H + 15) / 16, sx: (p.W + 31) / 32, sy: (p.H + 31) / 32}
+	r := &Restorer{d: d, p: p, gx: (p.W + 15) / 16, gy: (p.H + 15) / 16}
 	energy := [...]string{"ENERGY_TIKHONOV", "ENERGY_TV", "ENERGY_EDGE"}[p.Energy.Kind]
 	err := d.do(func() error {
 		if lim := maxStorageBlock(); 4*n > lim {
@@ -164,7 +163,7 @@ func (r *Restorer) dispatchStep() error {
 		u.beta1.setFloat(float32(rule.Beta1))
 		u.beta2.setFloat(float32(rule.Beta2))
 		u.reps.setFloat(float32(rule.Eps))
-		dispatch(uint32(r.sx), uint32(r.sy))
+		dispatch(uint32(r.gx), uint32(r.gy))
 		ch := &r.chans[i]
 		ch.u, ch.next = ch.next, ch.u
 	}

@@ -12,6 +12,8 @@
 // DATA_WEIGHTS where the problem weighs each sample's data term (DW).
 #extension GL_ARB_gpu_shader_fp64 : enable
 
+layout(local_size_x = 16, local_size_y = 16) in;
+
 layout(std430, binding = BIND_IN) readonly buffer UIn { float u[]; };
 layout(std430, binding = BIND_OUT) writeonly buffer UOut { float uOut[]; };
 layout(std430, binding = BIND_AUX) readonly buffer Q { float q[]; };
@@ -49,142 +51,90 @@ float dataWeight(uint i) {
 }
 
 #if defined(PASS_STEP)
-// The step is a stencil: each workgroup loads a tile of TW×TH samples of u
-// with a one-sample border (and the edge weights it needs, one sample to
-// the left and above) into shared memory once, and each invocation steps
-// ROWS samples of a column of it, TH/ROWS rows apart.
-// Reads of the neighbours then come from shared memory, not from the
-// caches, and the per-sample planes (q, lo, hi, m, v) are read once.
-#define TW 32u
-#define TH 32u
-#define ROWS 4u
-layout(local_size_x = 32, local_size_y = 8) in;
-
-shared float su[(TW + 2u) * (TH + 2u)];
-#if defined(ENERGY_EDGE)
-shared float swx[(TW + 1u) * TH]; // wx at x − 1 .. x0 + TW − 1
-shared float swy[TW * (TH + 1u)]; // wy at y − 1 .. y0 + TH − 1
-#endif
-
-// at is u at tile position (tx, ty), the tile's border included: (0, 0)
-// is (x0 − 1, y0 − 1).
-float at(uint tx, uint ty) { return su[ty * (TW + 2u) + tx]; }
-
-// fwdT is kernels.fwd from the tile: forward differences, zero across the
-// far borders.
-vec2 fwdT(uint x, uint y, uint tx, uint ty) {
-	float ui = at(tx, ty);
-	float dx = x + 1u < iw ? at(tx + 1u, ty) - ui : 0.0;
-	float dy = y + 1u < ih ? at(tx, ty + 1u) - ui : 0.0;
-	return vec2(dx, dy);
-}
-
-// grad is kernels.gradAt at (x, y), tile position (tx, ty) of u.
-float grad(uint x, uint y, uint tx, uint ty, uint i) {
-	float ui = at(tx, ty);
+// grad is kernels.gradAt.
+float grad(uint x, uint y) {
+	uint i = y * iw + x;
+	float ui = u[i];
 	float g = 0.0;
 #if defined(ENERGY_TV)
-	vec2 d = fwdT(x, y, tx, ty);
+	vec2 d = fwd(x, y);
 	g = -(d.x + d.y) / phi(d);
 	if (x > 0u) {
-		vec2 l = fwdT(x - 1u, y, tx - 1u, ty);
+		vec2 l = fwd(x - 1u, y);
 		g += l.x / phi(l);
 	}
 	if (y > 0u) {
-		vec2 a = fwdT(x, y - 1u, tx, ty - 1u);
+		vec2 a = fwd(x, y - 1u);
 		g += a.y / phi(a);
 	}
 #else
 	float wr = 1.0, wl = 1.0, wb = 1.0, wa = 1.0;
 #if defined(ENERGY_EDGE)
-	// swx column c is x0 − 1 + c; swy row r is y0 − 1 + r
-	wr = swx[(ty - 1u) * (TW + 1u) + tx];
-	wl = swx[(ty - 1u) * (TW + 1u) + tx - 1u];
-	wb = swy[ty * TW + tx - 1u];
-	wa = swy[(ty - 1u) * TW + tx - 1u];
-#endif
-	if (x + 1u < iw) {
-		g += 2.0 * wr * (ui - at(tx + 1u, ty));
-	}
+	wr = wx[i];
+	wb = wy[i];
 	if (x > 0u) {
-		g += 2.0 * wl * (ui - at(tx - 1u, ty));
-	}
-	if (y + 1u < ih) {
-		g += 2.0 * wb * (ui - at(tx, ty + 1u));
+		wl = wx[i - 1u];
 	}
 	if (y > 0u) {
-		g += 2.0 * wa * (ui - at(tx, ty - 1u));
+		wa = wy[i - iw];
+	}
+#endif
+	if (x + 1u < iw) {
+		g += 2.0 * wr * (ui - u[i + 1u]);
+	}
+	if (x > 0u) {
+		g += 2.0 * wl * (ui - u[i - 1u]);
+	}
+	if (y + 1u < ih) {
+		g += 2.0 * wb * (ui - u[i + iw]);
+	}
+	if (y > 0u) {
+		g += 2.0 * wa * (ui - u[i - iw]);
 	}
 #endif
 	return g + 2.0 * dataWeight(i) * (ui - q[i]);
 }
 
 void main() {
-	uint x0 = gl_WorkGroupID.x * TW, y0 = gl_WorkGroupID.y * TH;
-	uint lid = gl_LocalInvocationIndex;
-	// Load the tile with its border; samples outside the image are never
-	// read (the borders' conditions skip them).
-	for (uint k = lid; k < (TW + 2u) * (TH + 2u); k += 256u) {
-		uint gx = x0 + k % (TW + 2u) - 1u, gy = y0 + k / (TW + 2u) - 1u; // wraps below 0: out of range
-		su[k] = gx < iw && gy < ih ? u[gy * iw + gx] : 0.0;
+	uint x = gl_GlobalInvocationID.x, y = gl_GlobalInvocationID.y;
+	if (x >= iw || y >= ih) {
+		return;
 	}
-#if defined(ENERGY_EDGE)
-	for (uint k = lid; k < (TW + 1u) * TH; k += 256u) {
-		uint gx = x0 + k % (TW + 1u) - 1u, gy = y0 + k / (TW + 1u);
-		swx[k] = gx < iw && gy < ih ? wx[gy * iw + gx] : 0.0;
-	}
-	for (uint k = lid; k < TW * (TH + 1u); k += 256u) {
-		uint gx = x0 + k % TW, gy = y0 + k / TW - 1u;
-		swy[k] = gx < iw && gy < ih ? wy[gy * iw + gx] : 0.0;
-	}
-#endif
-	barrier();
-	uint lx = gl_LocalInvocationID.x;
-	uint x = x0 + lx;
-	for (uint r = 0u; r < ROWS; r++) {
-		uint ly = gl_LocalInvocationID.y + r * (TH / ROWS);
-		uint y = y0 + ly;
-		if (x >= iw || y >= ih) {
-			continue;
-		}
-		uint i = y * iw + x;
-		uint tx = lx + 1u, ty = ly + 1u;
-		float g = grad(x, y, tx, ty, i);
-		float xi = at(tx, ty);
-		float nx;
-		// Rule.row
+	uint i = y * iw + x;
+	float g = grad(x, y);
+	float xi = u[i];
+	float nx;
+	// Rule.row
 #if defined(RULE_MOMENTUM)
-		float mi = mu * m[i] + g;
-		m[i] = mi;
-		nx = xi - lr * mi;
+	float mi = mu * m[i] + g;
+	m[i] = mi;
+	nx = xi - lr * mi;
 #elif defined(RULE_NESTEROV)
-		float mi = mu * m[i] + g;
-		m[i] = mi;
-		nx = xi - lr * (g + mu * mi);
+	float mi = mu * m[i] + g;
+	m[i] = mi;
+	nx = xi - lr * (g + mu * mi);
 #elif defined(RULE_ADAGRAD)
-		float mi = m[i] + g * g;
-		m[i] = mi;
-		nx = xi - lr * g / (sqrt(mi) + reps);
+	float mi = m[i] + g * g;
+	m[i] = mi;
+	nx = xi - lr * g / (sqrt(mi) + reps);
 #elif defined(RULE_RMSPROP)
-		float mi = rho * m[i] + (1.0 - rho) * g * g;
-		m[i] = mi;
-		nx = xi - lr * g / (sqrt(mi) + reps);
+	float mi = rho * m[i] + (1.0 - rho) * g * g;
+	m[i] = mi;
+	nx = xi - lr * g / (sqrt(mi) + reps);
 #elif defined(RULE_ADAM)
-		float mi = beta1 * m[i] + (1.0 - beta1) * g;
-		float vi = beta2 * v[i] + (1.0 - beta2) * g * g;
-		m[i] = mi;
-		v[i] = vi;
-		nx = xi - lr * (mi / c1) / (sqrt(vi / c2) + reps);
+	float mi = beta1 * m[i] + (1.0 - beta1) * g;
+	float vi = beta2 * v[i] + (1.0 - beta2) * g * g;
+	m[i] = mi;
+	v[i] = vi;
+	nx = xi - lr * (mi / c1) / (sqrt(vi / c2) + reps);
 #else
-		nx = xi - lr * g;
+	nx = xi - lr * g;
 #endif
-		uOut[i] = min(max(nx, lo[i]), hi[i]);
-	}
+	uOut[i] = min(max(nx, lo[i]), hi[i]);
 }
 #endif
 
 #if defined(PASS_ENERGY)
-layout(local_size_x = 16, local_size_y = 16) in;
 shared float red[256];
 
 void main() {
