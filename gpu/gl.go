@@ -135,23 +135,25 @@ func shaderLog(sh uint32) string {
 // Every buffer is immutable storage (glBufferStorage) whose flags say how
 // it is used, so that the driver never guesses: on the H200 the mutable
 // buffers of earlier versions (usage hint DYNAMIC_DRAW) were moved to host
-// memory by NVIDIA's driver after a readback, and the steps that used them
-// ran at PCIe speed (0.14 to 0.9 ms for the same step). There are three
-// kinds:
+// memory by NVIDIA's driver after a readback ("is being copied/moved from
+// VIDEO memory to HOST memory"). There are three kinds:
 //
 //   - resident buffers (data, partial sums, results, state): flags 0,
-//     device memory, filled and read only by copies on the GPU. Given
-//     DYNAMIC_STORAGE_BIT, the driver placed a 128 MB buffer of pairs where
-//     steps read it at 150 GB/s instead of the memory's 4.8 TB/s;
+//     device memory, filled and read only by copies on the GPU (the
+//     driver's notes on the H200: "will use VIDEO memory");
 //   - dynamic buffers: DYNAMIC_STORAGE_BIT, for the few bytes a step
 //     writes by glBufferSubData (its scales, parameters, taps);
 //   - the device's staging buffer: host memory (CLIENT_STORAGE_BIT),
-//     persistently and coherently mapped, the one way data cross between
-//     host and device, by glCopyBufferSubData on the GPU and a fence.
+//     persistently and coherently mapped ("DMA CACHED memory"), the one
+//     way data cross between host and device, by glCopyBufferSubData on
+//     the GPU and a fence.
 //
 // A driver without glBufferStorage (GL 4.3 without ARB_buffer_storage)
 // gets mutable buffers with the same roles; staging is then by
-// glBufferSubData and glGetBufferSubData.
+// glBufferSubData and glGetBufferSubData. On the H200 both kinds ran the
+// 64M step in 0.165 ms once its clocks had risen (bench/RESULTS.md): the
+// erratic steps of earlier figures were the GPU's clocks, at 345 MHz
+// between bursts, as much as placement.
 
 // haveStorage is set per process by loadGL where the context offers
 // glBufferStorage.
