@@ -1,10 +1,10 @@
-# Sourced: puts Go 1.24 or newer on PATH, naming no download host. A
+# Sourced: puts Go 1.26 or newer on PATH, naming no download host. A
 # machine without one gets its distribution's Go (Debian 12 ships 1.19),
 # and that Go fetches the toolchain module golang.org/toolchain, the very
 # module the go command's own toolchain switch uses, through whatever
 # module proxy the machine has configured (GOPROXY).
-need=1.24
-ver=go1.24.11
+need=1.26
+ver=go1.26.8
 version_ok() {
 	[ "$(printf '%s\n%s\n' "$need" "$1" | sort -V | head -1)" = "$need" ]
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quantfit/quantfit/host/buildinfo"
 	"github.com/quantfit/quantfit/internal/photos"
 	"github.com/quantfit/quantfit/kernels"
 )
@@ -827,5 +828,24 @@ func TestSpatialStackCLI(t *testing.T) {
 	}
 	if code, _, errs := quantfit(t, "estimate", "-stack", "blur,quantize", "-per-channel", orig, quant); code != 2 || !strings.Contains(errs, "channels together") {
 		t.Errorf("-per-channel with a blur: exit %d: %s", code, errs)
+	}
+}
+
+// TestVersion: version prints the build, and as JSON its fields.
+func TestVersion(t *testing.T) {
+	var out, errw bytes.Buffer
+	if code := run([]string{"version"}, &out, &errw); code != 0 || !strings.HasPrefix(out.String(), "quantfit ") {
+		t.Fatalf("version: exit %d, %q %q", code, out.String(), errw.String())
+	}
+	out.Reset()
+	if code := run([]string{"version", "-json"}, &out, &errw); code != 0 {
+		t.Fatalf("version -json: exit %d, %s", code, errw.String())
+	}
+	var in buildinfo.Info
+	if err := json.Unmarshal(out.Bytes(), &in); err != nil || in.Go == "" || in.Version == "" {
+		t.Errorf("version -json: %q (%v)", out.String(), err)
+	}
+	if code := run([]string{"version", "extra"}, &out, &errw); code != 2 {
+		t.Errorf("version with an argument: exit %d, want 2", code)
 	}
 }

@@ -3,6 +3,7 @@ package serve
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/quantfit/quantfit/host/buildinfo"
 	"github.com/quantfit/quantfit/host/estimate"
 )
 
@@ -34,6 +35,12 @@ func newMetrics(reg *prometheus.Registry, be estimate.Backend) metrics {
 		ConstLabels: prometheus.Labels{"backend": be.Name(), "renderer": be.Renderer()},
 	})
 	backend.Set(1)
-	reg.MustRegister(m.requests, m.errors, m.queue, m.seconds, backend)
+	bi := buildinfo.Read()
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "quantfit_build_info", Help: "The build serving (value 1): module version, VCS revision, Go version.",
+		ConstLabels: prometheus.Labels{"version": bi.Version, "revision": bi.Revision, "goversion": bi.Go},
+	})
+	build.Set(1)
+	reg.MustRegister(m.requests, m.errors, m.queue, m.seconds, backend, build)
 	return m
 }

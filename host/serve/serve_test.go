@@ -308,6 +308,7 @@ func TestJobsHealthReadyMetrics(t *testing.T) {
 		{"/metrics", 200, `quantfit_requests_total{code="202",route="/v1/jobs"} 1`},
 		{"/metrics", 200, "quantfit_queue_depth"},
 		{"/metrics", 200, `quantfit_backend_info{backend="cpu"`},
+		{"/metrics", 200, `quantfit_build_info{goversion="go`},
 	} {
 		resp, err := http.Get(ts.URL + c.path)
 		if err != nil {
