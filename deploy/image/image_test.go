@@ -26,6 +26,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -298,6 +299,10 @@ func TestImage(t *testing.T) {
 	img, err := tarball.ImageFromPath(out, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// digests, sizes and diff IDs agree with the bytes
+	if err := validate.Image(img); err != nil {
+		t.Errorf("the tarball's image does not validate: %v", err)
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
