@@ -340,6 +340,13 @@ func (u uniform) setDouble(v float64) {
 	}
 }
 
+func (u uniform) setUvec4(v [4]uint32) {
+	if u >= 0 {
+		gl.Uniform4ui(int32(u), v[0], v[1], v[2], v[3])
+		after("Uniform4ui")
+	}
+}
+
 func (u uniform) setVec4(c [4]float32) {
 	if u >= 0 {
 		gl.Uniform4f(int32(u), c[0], c[1], c[2], c[3])

@@ -5,6 +5,7 @@ package gpu
 import (
 	"errors"
 	"fmt"
+	"image"
 	"math"
 	"strings"
 	"unsafe"
@@ -58,6 +59,7 @@ type ImageEvaluator struct {
 type imagePair struct {
 	w, h, n int
 	x, t    buffer
+	inner   image.Rectangle // the samples summed (SetInteriors)
 }
 
 // mode is what a pipeline's final pass sums.
@@ -77,7 +79,7 @@ type pass struct {
 	first bool   // reads the original
 	op    int    // the Gaussian mix's operator (H, V)
 	k     *kernel
-	u     struct{ iw, ih, radius, rowOff, cs, cc, cd, ckb, ckt, cmid uniform }
+	u     struct{ iw, ih, radius, rowOff, cs, cc, cd, ckb, ckt, cmid, inner uniform }
 }
 
 type pipeline struct {
@@ -128,7 +130,7 @@ func (d *Device) NewImageEvaluator(st *kernels.Stack, xs, ts []kernels.Planes) (
 				nmax, e.nc, e.npar, 4*scratchN>>20, lim>>20)
 		}
 		for i, x := range xs {
-			e.pairs = append(e.pairs, imagePair{w: x.W, h: x.H, n: x.W * x.H,
+			e.pairs = append(e.pairs, imagePair{w: x.W, h: x.H, n: x.W * x.H, inner: image.Rect(0, 0, x.W, x.H),
 				x: uploadPlanes(x), t: uploadPlanes(ts[i])})
 		}
 		e.state = newBuffer(4*stateN, nil)
@@ -202,7 +204,7 @@ func (e *ImageEvaluator) pipeline(m mode) (*pipeline, error) {
 		ps := &pass{kind: kind, first: !wrote, op: op, k: k}
 		wrote = wrote || kind == "POINT" || kind == "V"
 		for name, u := range map[string]*uniform{"iw": &ps.u.iw, "ih": &ps.u.ih, "radius": &ps.u.radius, "rowOff": &ps.u.rowOff,
-			"cs": &ps.u.cs, "cc": &ps.u.cc, "cd": &ps.u.cd, "ckb": &ps.u.ckb, "ckt": &ps.u.ckt, "cmid": &ps.u.cmid} {
+			"cs": &ps.u.cs, "cc": &ps.u.cc, "cd": &ps.u.cd, "ckb": &ps.u.ckb, "ckt": &ps.u.ckt, "cmid": &ps.u.cmid, "inner": &ps.u.inner} {
 			*u = k.p.uniform(name)
 		}
 		pl.passes = append(pl.passes, ps)
@@ -479,6 +481,8 @@ func (e *ImageEvaluator) dispatch() error {
 			case "FINAL":
 				pr.t.bind(bindAux)
 				ps.u.rowOff.setUint(uint32(row))
+				r := pr.inner
+				ps.u.inner.setUvec4([4]uint32{uint32(r.Min.X), uint32(r.Min.Y), uint32(r.Max.X), uint32(r.Max.Y)})
 				ps.u.cs.setDouble(e.cells.S)
 				ps.u.cc.setDouble(e.cells.C)
 				ps.u.cd.setDouble(e.cells.D)
@@ -499,6 +503,24 @@ func (e *ImageEvaluator) dispatch() error {
 		}
 	}
 	return e.d.reduce(e.result, rows, pl.width, e.sums[:pl.width])
+}
+
+// SetInteriors restricts the sums to one rectangle of each pair's image,
+// nil to the whole images: kernels.ImageEvaluator.SetInteriors.
+func (e *ImageEvaluator) SetInteriors(rs []image.Rectangle) error {
+	xs := make([]kernels.Planes, len(e.pairs))
+	for i, pr := range e.pairs {
+		xs[i] = kernels.Planes{W: pr.w, H: pr.h, C: make([][]float64, e.nc)}
+	}
+	inner, total, err := kernels.Interiors(xs, rs)
+	if err != nil {
+		return err
+	}
+	for i := range e.pairs {
+		e.pairs[i].inner = inner[i]
+	}
+	e.total = total
+	return nil
 }
 
 // Close frees the evaluator's buffers.

@@ -3,6 +3,7 @@ package kernels
 import (
 	"errors"
 	"fmt"
+	"image"
 	"math"
 )
 
@@ -28,6 +29,7 @@ type ImageEvaluator struct {
 	xs    []Planes
 	ts    []Planes
 	total float64
+	inner []image.Rectangle // the samples summed, per pair (SetInteriors)
 }
 
 // NewImageEvaluator returns an evaluator of st over the originals xs and
@@ -40,7 +42,55 @@ func NewImageEvaluator(st *Stack, xs, ts []Planes) (*ImageEvaluator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ImageEvaluator{st: st, sizes: st.sizes(), xs: xs, ts: ts, total: total}, nil
+	e := &ImageEvaluator{st: st, sizes: st.sizes(), xs: xs, ts: ts, total: total}
+	e.inner, _, _ = Interiors(xs, nil)
+	return e, nil
+}
+
+// Interiors checks rs, one rectangle inside each pair's image (nil: the
+// whole images), and returns them with the number of samples they hold:
+// the check of SetInteriors on every image evaluator.
+func Interiors(xs []Planes, rs []image.Rectangle) ([]image.Rectangle, float64, error) {
+	if rs == nil {
+		rs = make([]image.Rectangle, len(xs))
+		for i, x := range xs {
+			rs[i] = image.Rect(0, 0, x.W, x.H)
+		}
+	}
+	if len(rs) != len(xs) {
+		return nil, 0, fmt.Errorf("kernels: %d interiors for %d pairs", len(rs), len(xs))
+	}
+	total := 0.0
+	for i, r := range rs {
+		if r.Empty() || !r.In(image.Rect(0, 0, xs[i].W, xs[i].H)) {
+			return nil, 0, fmt.Errorf("kernels: interior %v of pair %d is empty or outside its %dx%d image", r, i+1, xs[i].W, xs[i].H)
+		}
+		total += float64(r.Dx() * r.Dy() * len(xs[i].C))
+	}
+	return rs, total, nil
+}
+
+// SetInteriors restricts the sums (loss, gradient, cells) to one rectangle
+// of each pair's image, nil to the whole images: tiles cut from larger
+// images with a border, which the spatial operators read but whose
+// samples, blurred without what lies beyond the tile, are not summed.
+func (e *ImageEvaluator) SetInteriors(rs []image.Rectangle) error {
+	inner, total, err := Interiors(e.xs, rs)
+	if err != nil {
+		return err
+	}
+	e.inner, e.total = inner, total
+	return nil
+}
+
+// each calls f with every summed sample index of pair i's planes.
+func (e *ImageEvaluator) each(i int, f func(s int)) {
+	r, w := e.inner[i], e.xs[i].W
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for s := y*w + r.Min.X; s < y*w+r.Max.X; s++ {
+			f(s)
+		}
+	}
 }
 
 // CheckImagePairs checks that xs and ts pair up for st (each pair of one
@@ -148,16 +198,18 @@ func (e *ImageEvaluator) mean(p, grad []float64) float64 {
 		y, tan := e.Forward(i, len(e.st.Ops), p, grad != nil)
 		t := e.ts[i]
 		for c := range y.C {
-			for s, v := range y.C[c] {
-				l, g := e.st.Loss.Eval(e.st.store(v) - t.C[c][s])
+			yc, tc := y.C[c], t.C[c]
+			e.each(i, func(s int) {
+				v := yc[s]
+				l, g := e.st.Loss.Eval(e.st.store(v) - tc[s])
 				sum += l
 				if grad == nil || v < 0 || v > 1 {
-					continue
+					return
 				}
 				for j := range grad {
 					grad[j] += g * tan[j].C[c][s]
 				}
-			}
+			})
 		}
 	}
 	for j := range grad {
@@ -252,11 +304,12 @@ func (e *ImageEvaluator) CellSums(p []float64, cells Cells, jtj, jtr []float64) 
 		g, tan := e.Forward(i, n, p, jtj != nil)
 		t := e.ts[i]
 		for ch := range g.C {
-			for k, v := range g.C[ch] {
-				r := cells.Residual(v, t.C[ch][k])
+			gc, tc := g.C[ch], t.C[ch]
+			e.each(i, func(k int) {
+				r := cells.Residual(gc[k], tc[k])
 				sum += r * r
 				if r == 0 || jtj == nil {
-					continue
+					return
 				}
 				for a := range dim {
 					jac[a] = tan[a].C[ch][k]
@@ -267,7 +320,7 @@ func (e *ImageEvaluator) CellSums(p []float64, cells Cells, jtj, jtr []float64) 
 						jtj[a*dim+b] += jac[a] * jac[b]
 					}
 				}
-			}
+			})
 		}
 	}
 	for a := 0; a < dim && jtj != nil; a++ {

@@ -47,6 +47,7 @@ uniform uint iw;     // its width
 uniform uint ih;     // its height
 uniform uint radius; // the kernel's radius this step (PASS_H, PASS_V)
 uniform uint rowOff; // the image's first row of partial sums (PASS_FINAL)
+uniform uvec4 inner; // the samples summed: x0, y0, x1, y1 (PASS_FINAL)
 
 // The cells (MODE_CELLS, MODE_CELLSN): kernels.Cells.
 uniform double cs, cc, cd, ckb, ckt;
@@ -235,6 +236,10 @@ void main() {
 		acc[j] = 0.0LF;
 	}
 	for (uint i = gl_GlobalInvocationID.x; i < n; i += gl_NumWorkGroups.x * LOCAL) {
+		uint px = i % iw, py = i / iw;
+		if (px < inner.x || py < inner.y || px >= inner.z || py >= inner.w) {
+			continue; // a tile's border: read by the blurs, not summed
+		}
 		double v[NC];
 		double t[TS * NC];
 		loadPixel(i, v, t);

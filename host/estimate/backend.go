@@ -1,6 +1,8 @@
 package estimate
 
 import (
+	"image"
+
 	"github.com/quantfit/quantfit/kernels"
 )
 
@@ -49,6 +51,9 @@ var _ StackEvaluator = (*kernels.StackEvaluator)(nil)
 type ImageEvaluator interface {
 	StackEvaluator
 	CellSums(p []float64, cells kernels.Cells, jtj, jtr []float64) float64
+	// SetInteriors restricts the sums to a rectangle of each pair (tiles
+	// with a border), nil to the whole images.
+	SetInteriors(rs []image.Rectangle) error
 }
 
 var _ ImageEvaluator = (*kernels.ImageEvaluator)(nil)
