@@ -104,6 +104,8 @@ type StackReport struct {
 	Pairs      int  `json:"pairs"`
 	Channels   int  `json:"channels"`
 	PerChannel bool `json:"per_channel"`
+	// Tiles, for a spatial stack fitted on tiles: StackResult.Tiles.
+	Tiles *TileReport `json:"tiles,omitempty"`
 }
 
 // ParamReport is one parameter of a StackReport.
@@ -129,6 +131,9 @@ func NewStackReport(rs []*StackResult, pairs, channels int, perChannel bool) Sta
 		out.Steps, out.Evaluations, out.Seconds = steps, evals, secs
 	}
 	out.Params, out.Loss = params[0], losses[0]
+	if len(rs) == 1 {
+		out.Tiles = rs[0].Tiles
+	}
 	if perChannel {
 		out.Params, out.Loss = params, losses
 	}

@@ -41,6 +41,13 @@ type Settings struct {
 	Backend Backend
 	// Seed makes every random choice reproducible.
 	Seed uint64
+	// TileBudget bounds the pixels a spatial stack is fitted on: images
+	// larger than 1.5 times it are fitted on tiles within this budget,
+	// chosen to cover their tones, edges and the targets' levels, and the
+	// fit is verified on held-out tiles and on the whole images (see
+	// TileReport). Default (0) 65536 pixels a parameter, at least
+	// 131072; negative: whole images.
+	TileBudget int
 	// Recorder, if set, sees every gradient step of every run, numbered
 	// consecutively.
 	Recorder optim.Recorder

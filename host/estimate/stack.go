@@ -26,6 +26,9 @@ type StackResult struct {
 	StackRun
 	Params []ParamResult `json:"params"`
 	Loss   float64       `json:"loss"`
+	// Tiles, for a spatial stack fitted on tiles of its images, says how
+	// many pixels informed the fit and what the verification found.
+	Tiles *TileReport `json:"tiles,omitempty"`
 }
 
 // StackRun is how a stack was fitted, in a result and in a report.

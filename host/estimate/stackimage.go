@@ -1,6 +1,7 @@
 package estimate
 
 import (
+	"image"
 	"math"
 	"time"
 
@@ -77,10 +78,8 @@ func estimateImageStack(set *imageset.Set, st *kernels.Stack, params []kernels.P
 		return nil, err
 	}
 	ch := set.Channels()
-	var xs, ts []kernels.Planes
 	eight := true
 	for _, p := range set.Pairs {
-		xs, ts = append(xs, planesOf(p.Orig, ch)), append(ts, planesOf(p.Quant, ch))
 		eight = eight && p.Quant.Pix16 == nil
 	}
 	stc := *st
@@ -99,31 +98,49 @@ func estimateImageStack(set *imageset.Set, st *kernels.Stack, params []kernels.P
 	if be == nil {
 		be = CPU{}
 	}
-	e, backend, err := be.Images(st, xs, ts)
+	// fit estimates the stack on crops of the images, each summed within
+	// its inner rectangle (nil: whole).
+	fit := func(xs, ts []kernels.Planes, inner []image.Rectangle) (*StackResult, []float64, error) {
+		e, backend, err := be.Images(st, xs, ts)
+		if err != nil {
+			return nil, nil, err
+		}
+		if c, ok := e.(interface{ Close() }); ok {
+			defer c.Close()
+		}
+		if err := e.SetInteriors(inner); err != nil {
+			return nil, nil, err
+		}
+		f := &stackFit{st: st, params: params, eval: e, s: s, q: -1}
+		f.locateQuantizer()
+		dataStep := 1.0 / 255
+		if !eight {
+			dataStep = 1.0 / 65535
+		}
+		f.setTolerance(dataStep)
+		p, strategy, err := f.fit(func(Auto) ([]float64, error) { return f.cells(set, e) },
+			func(p []float64) []float64 { return f.coordinate(f.refine(p)) })
+		if err != nil {
+			return nil, nil, err
+		}
+		renderer := ""
+		if backend == "gpu" {
+			renderer = be.Renderer()
+		}
+		r := f.result(p, strategy, "image", backend, renderer, f.edges)
+		return r, p, e.Err()
+	}
+	var r *StackResult
+	if tiled(set, s, len(params)) {
+		r, err = estimateOnTiles(set, st, params, s, ch, fit)
+	} else {
+		var xs, ts []kernels.Planes
+		for _, p := range set.Pairs {
+			xs, ts = append(xs, planesOf(p.Orig, ch)), append(ts, planesOf(p.Quant, ch))
+		}
+		r, _, err = fit(xs, ts, nil)
+	}
 	if err != nil {
-		return nil, err
-	}
-	if c, ok := e.(interface{ Close() }); ok {
-		defer c.Close()
-	}
-	f := &stackFit{st: st, params: params, eval: e, s: s, q: -1}
-	f.locateQuantizer()
-	dataStep := 1.0 / 255
-	if !eight {
-		dataStep = 1.0 / 65535
-	}
-	f.setTolerance(dataStep)
-	p, strategy, err := f.fit(func(Auto) ([]float64, error) { return f.cells(set, e) },
-		func(p []float64) []float64 { return f.coordinate(f.refine(p)) })
-	if err != nil {
-		return nil, err
-	}
-	renderer := ""
-	if backend == "gpu" {
-		renderer = be.Renderer()
-	}
-	r := f.result(p, strategy, "image", backend, renderer, f.edges)
-	if err := e.Err(); err != nil {
 		if retryOnCPU(be, err) {
 			s.Backend = CPU{}
 			return estimateImageStack(set, st, params, s)

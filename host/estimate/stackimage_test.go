@@ -71,7 +71,7 @@ func TestSpatialStacks(t *testing.T) {
 	}{{"saturation,quantize", 40}, {"blur,quantize", 20}, {"colormatrix,quantize", 20}} {
 		n := spatialTrialCount(c.trials)
 		if testing.Short() {
-			n = 2
+			n = 1
 		}
 		spatialTrials(t, c.spec, n, 160, Settings{})
 	}
@@ -161,5 +161,60 @@ func spatialTrials(t *testing.T, spec string, trials, size int, s Settings) {
 	t.Logf("%s: %d/%d trials within bounds", spec, ok, trials)
 	if need := spatialShare(spec, trials); ok < need {
 		t.Errorf("%s: %d of %d trials within bounds, want %d", spec, ok, trials, need)
+	}
+}
+
+// TestSpatialStackOnTiles: an image larger than the tile budget is fitted
+// on tiles with borders, and finds what a fit on the whole image finds:
+// σ and b, with the tiles, the held-out loss and the whole image's loss
+// in the result.
+func TestSpatialStackOnTiles(t *testing.T) {
+	var src *imageset.Image
+	for _, im := range loadPhotos(t) {
+		if im.Channels == 3 && im.Pix8 != nil && im.W >= 400 && im.H >= 300 {
+			src = im
+			break
+		}
+	}
+	im := crop8(src, 0, 0, 400, 300)
+	st, err := kernels.ParseStack("blur,quantize", kernels.Config{Model: kernels.Posterize, OutputLevels: 255})
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth := []float64{1.7, 11}
+	set := &imageset.Set{Pairs: []imageset.Pair{{Orig: im, Quant: applyStack(t, im, st, truth)}}}
+	ps := st.Params()
+	ps[1].Lo, ps[1].Hi = 2, 64
+	s := Settings{Model: kernels.Posterize, TileBudget: 32768} // two tiles of 128²
+	_, rs, err := EstimateStackSet(set, false, st, ps, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rs[0]
+	tr := r.Tiles
+	if tr == nil {
+		t.Fatal("a 120k-pixel image over a 32k budget was not fitted on tiles")
+	}
+	t.Logf("σ %.4f b %.4f: %v", r.Value("sigma"), r.Value("b"), tr)
+	if math.Abs(r.Value("sigma")-truth[0]) > 0.02*truth[0] || math.Abs(r.Value("b")-truth[1]) > 0.05 {
+		t.Errorf("σ %.4f, b %.4f on tiles; truth %v", r.Value("sigma"), r.Value("b"), truth)
+	}
+	if tr.Pixels > 32768 || tr.Tiles == 0 || tr.Border != 12 || tr.Total != 400*300 || tr.HeldOutPixels == 0 {
+		t.Errorf("tile report %+v", tr)
+	}
+	// the answer explains the held-out tiles and the whole image as well
+	// as the training tiles: every sample within a rounding of its cell
+	for name, l := range map[string]float64{"train": tr.TrainLoss, "held out": tr.HeldOutLoss, "whole": tr.WholeLoss} {
+		if !(l >= 0 && l < 1e-5) {
+			t.Errorf("%s loss %g", name, l)
+		}
+	}
+	if testing.Short() {
+		return
+	}
+	// a negative budget reads the whole image
+	s.TileBudget = -1
+	if _, rs, err := EstimateStackSet(set, false, st, ps, s, nil); err != nil || rs[0].Tiles != nil {
+		t.Errorf("TileBudget -1: tiles %+v (%v)", rs[0].Tiles, err)
 	}
 }

@@ -33,6 +33,7 @@ type Options struct {
 	lr, decay, decaySteps, noise, tol, init, bmin, bmax, levels         float64
 	steps, batch, patience, starts, scanPoints, stages                  int
 	seed                                                                uint64
+	tileBudget                                                          int
 	// MaxPixels is the largest image accepted.
 	MaxPixels  int
 	PerChannel bool
@@ -143,6 +144,7 @@ func (o *Options) Declare(fs *flag.FlagSet) {
 	fs.IntVar(&o.stages, "stages", 10, "sharpness `stages` of continuation")
 	fs.Float64Var(&o.levels, "levels", 0, "output `levels` of the stored filtered image (0: 255 for 8-bit, none otherwise; -1: none)")
 	fs.Uint64Var(&o.seed, "seed", 1, "random `seed`")
+	fs.IntVar(&o.tileBudget, "tile-budget", -1, "spatial stacks on larger images are fitted on tiles of at most this many `pixels`, chosen to cover tones, edges and levels and verified on held-out tiles and the whole images (-1: 65536 a parameter, at least 131072; 0: whole images)")
 	fs.IntVar(&o.MaxPixels, "max-pixels", imageset.DefaultMaxPixels, "largest image accepted, in `pixels`")
 	fs.StringVar(&o.Stack, "stack", "", "estimate a `stack` of operators jointly, e.g. gamma,gain,bias,quantize (operators: gain, bias, gamma, contrast, clamp, quantize; image operators: saturation, colormatrix, blur, sharpen)")
 	o.ParamRanges = nil
@@ -339,6 +341,16 @@ func (o *Options) Settings() (estimate.Settings, error) {
 		Mode:     mode,
 		Blocks:   blocks,
 		Seed:     o.seed,
+	}
+	switch {
+	case o.tileBudget == 0:
+		s.TileBudget = -1
+	case o.tileBudget == -1:
+		s.TileBudget = 0
+	case o.tileBudget < 4096:
+		return s, Usagef("tile-budget", "-tile-budget %d: at least 4096 pixels, 0 for whole images, or -1 for the default", o.tileBudget)
+	default:
+		s.TileBudget = o.tileBudget
 	}
 	if err := s.Validate(); err != nil {
 		return s, Flagged(err)
