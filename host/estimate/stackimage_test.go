@@ -69,11 +69,11 @@ func TestSpatialStacks(t *testing.T) {
 		spec   string
 		trials int
 	}{{"saturation,quantize", 40}, {"blur,quantize", 20}, {"colormatrix,quantize", 20}} {
-		n := spatialTrialCount(c.trials)
+		n, size := spatialTrialCount(c.trials), 160
 		if testing.Short() {
-			n = 1
+			n, size = 1, 96
 		}
-		spatialTrials(t, c.spec, n, 160, Settings{})
+		spatialTrials(t, c.spec, n, size, Settings{})
 	}
 }
 
@@ -176,7 +176,11 @@ func TestSpatialStackOnTiles(t *testing.T) {
 			break
 		}
 	}
-	im := crop8(src, 0, 0, 400, 300)
+	w, h, budget := 400, 300, 32768 // two tiles of 128²
+	if testing.Short() {
+		w, h, budget = 300, 200, 16384
+	}
+	im := crop8(src, 0, 0, w, h)
 	st, err := kernels.ParseStack("blur,quantize", kernels.Config{Model: kernels.Posterize, OutputLevels: 255})
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +189,7 @@ func TestSpatialStackOnTiles(t *testing.T) {
 	set := &imageset.Set{Pairs: []imageset.Pair{{Orig: im, Quant: applyStack(t, im, st, truth)}}}
 	ps := st.Params()
 	ps[1].Lo, ps[1].Hi = 2, 64
-	s := Settings{Model: kernels.Posterize, TileBudget: 32768} // two tiles of 128²
+	s := Settings{Model: kernels.Posterize, TileBudget: budget}
 	_, rs, err := EstimateStackSet(set, false, st, ps, s, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -193,13 +197,13 @@ func TestSpatialStackOnTiles(t *testing.T) {
 	r := rs[0]
 	tr := r.Tiles
 	if tr == nil {
-		t.Fatal("a 120k-pixel image over a 32k budget was not fitted on tiles")
+		t.Fatalf("a %d-pixel image over a %d budget was not fitted on tiles", w*h, budget)
 	}
 	t.Logf("σ %.4f b %.4f: %v", r.Value("sigma"), r.Value("b"), tr)
 	if math.Abs(r.Value("sigma")-truth[0]) > 0.02*truth[0] || math.Abs(r.Value("b")-truth[1]) > 0.05 {
 		t.Errorf("σ %.4f, b %.4f on tiles; truth %v", r.Value("sigma"), r.Value("b"), truth)
 	}
-	if tr.Pixels > 32768 || tr.Tiles == 0 || tr.Border != 12 || tr.Total != 400*300 || tr.HeldOutPixels == 0 {
+	if tr.Pixels > budget || tr.Tiles == 0 || tr.Border != 12 || tr.Total != w*h || tr.HeldOutPixels == 0 {
 		t.Errorf("tile report %+v", tr)
 	}
 	// the answer explains the held-out tiles and the whole image as well
