@@ -2,7 +2,11 @@
 
 package gpu
 
-import "github.com/quantfit/quantfit/kernels"
+import (
+	"image"
+
+	"github.com/quantfit/quantfit/kernels"
+)
 
 // Device is unavailable in this build.
 type Device struct{}
@@ -60,8 +64,9 @@ func (e *ImageEvaluator) Loss(p []float64) float64           { return 0 }
 func (e *ImageEvaluator) CellSums([]float64, kernels.Cells, []float64, []float64) float64 {
 	return 0
 }
-func (e *ImageEvaluator) Err() error { return ErrUnavailable }
-func (e *ImageEvaluator) Close()     {}
+func (e *ImageEvaluator) Err() error                           { return ErrUnavailable }
+func (e *ImageEvaluator) SetInteriors([]image.Rectangle) error { return ErrUnavailable }
+func (e *ImageEvaluator) Close()                               {}
 
 // Restorer is unavailable in this build.
 type Restorer struct{}
