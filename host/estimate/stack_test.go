@@ -34,11 +34,12 @@ func stackPair(t testing.TB, im *imageset.Image, st *kernels.Stack, p []float64)
 // fits exactly (brick.png: any bias in [0.04, 0.116] in one trial), where
 // the fit returns that set's mean.
 //
-// CI runs the first 16 trials (seed 61: deterministic); the acceptance
-// trial's 40 run with QUANTFIT_STACK_TRIALS=40 (bench/RESULTS.md).
+// CI runs the first 20 trials (seed 61: deterministic; 19 of them within
+// the tolerances, the miss on brick.png); the acceptance trial's 40 run
+// with QUANTFIT_STACK_TRIALS=40 (bench/RESULTS.md).
 func TestStackOnPhotos(t *testing.T) {
 	accuracyTrial(t)
-	trials := stackTrialCount(16)
+	trials := stackTrialCount(20)
 	if testing.Short() {
 		trials = 8
 	}
