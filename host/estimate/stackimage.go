@@ -11,22 +11,7 @@ import (
 
 // planesOf returns an image's samples as planes of values in [0, 1].
 func planesOf(im *imageset.Image, channels int) kernels.Planes {
-	p := kernels.NewPlanes(im.W, im.H, channels)
-	scale := 1 / float64(im.Max())
-	for c := range channels {
-		src := min(c, im.Channels-1) // a grey image serves as every channel
-		out := p.C[c]
-		if im.Pix16 != nil {
-			for i, v := range im.Pix16[src] {
-				out[i] = float64(v) * scale
-			}
-		} else {
-			for i, v := range im.Pix8[src] {
-				out[i] = float64(v) * scale
-			}
-		}
-	}
-	return p
+	return cropPlanes(im, channels, image.Rect(0, 0, im.W, im.H))
 }
 
 // ApplyStack returns im filtered by the stack at p (spatial or not),
