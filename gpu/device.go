@@ -343,6 +343,16 @@ func (d *Device) kernel(src string) (*kernel, error) {
 	return k, nil
 }
 
+// program returns the compiled program of shader name specialized by
+// defines. On the device's thread.
+func (d *Device) program(name string, defines ...string) (*kernel, error) {
+	src, err := source(name, defines...)
+	if err != nil {
+		return nil, err
+	}
+	return d.kernel(src)
+}
+
 // reduce is the second stage of every reduction: the column sums of the
 // partial sums bound at bindPartial, partial[rows][width], into result
 // (bound at bindResult), read back into out. On the device's thread.

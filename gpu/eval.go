@@ -486,6 +486,8 @@ type Pairs struct {
 	host         []uint32 // the list read back: (key, count) from host[2]
 	h            *kernels.Histogram
 	histFn       func() error
+	// the histogram's programs, resolved on first use
+	count, listK *kernel
 }
 
 // Histogram's private tables: slots of (key, count) in shared memory,
@@ -538,23 +540,17 @@ func (p *Pairs) Histogram(h *kernels.Histogram) error {
 
 func (p *Pairs) histogram() error {
 	d := p.d
-	src, err := source("hist.comp", fmt.Sprintf("LOCAL=%du", histLocal), fmt.Sprintf("SLOTS=%du", 1<<histSlotsLog2),
-		fmt.Sprintf("SLOTS_LOG2=%du", histSlotsLog2), fmt.Sprintf("PROBES=%du", histProbes))
-	if err != nil {
-		return err
+	if p.count == nil {
+		var err error
+		if p.count, err = d.program("hist.comp", fmt.Sprintf("LOCAL=%du", histLocal), fmt.Sprintf("SLOTS=%du", 1<<histSlotsLog2),
+			fmt.Sprintf("SLOTS_LOG2=%du", histSlotsLog2), fmt.Sprintf("PROBES=%du", histProbes)); err != nil {
+			return err
+		}
+		if p.listK, err = d.program("histlist.comp"); err != nil {
+			return err
+		}
 	}
-	k, err := d.kernel(src)
-	if err != nil {
-		return err
-	}
-	list, err := source("histlist.comp")
-	if err != nil {
-		return err
-	}
-	kl, err := d.kernel(list)
-	if err != nil {
-		return err
-	}
+	k, kl := p.count, p.listK
 	p.counts.zero(4 * 65536)
 	p.list.zero(8)
 	p.data.bind(bindData0)
@@ -619,11 +615,7 @@ func (d *Device) CopyBandwidth(size, repeat int) (float64, error) {
 	}
 	best := math.Inf(1)
 	err := d.do(func() error {
-		src, err := source("copy.comp")
-		if err != nil {
-			return err
-		}
-		k, err := d.kernel(src)
+		k, err := d.program("copy.comp")
 		if err != nil {
 			return err
 		}
