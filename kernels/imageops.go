@@ -34,9 +34,13 @@ func NewPlanes(w, h, channels int) Planes {
 // parameter, ty[j] = (∂y/∂x)·tx[j]; then one ∂y/∂p_k per own parameter.
 // With tx nil and tangents false it returns y alone. The operators here
 // are affine in x, so ∂y/∂x is the operator's own linear part.
+//
+// Every plane it returns comes from ws (ws.Planes, ws.Zeros; a nil ws
+// allocates), never aliases x or tx, and x and tx are left unwritten: the
+// evaluator lends the same planes to every step.
 type ImageOp interface {
 	Op
-	ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) (y Planes, ty []Planes)
+	ApplyImage(ws *Workspace, x Planes, p []float64, tx []Planes, tangents bool) (y Planes, ty []Planes)
 }
 
 // ColorOp is an image operator that maps each pixel's channels together,
@@ -79,42 +83,51 @@ type GaussianMix interface {
 // ApplyMix is ApplyImage of a GaussianMix: y = U·x + V·(K_σ * x), each
 // earlier tangent through the same linear map, then one tangent per own
 // parameter, ∂y/∂p_j = DU_j·x + DV_j·K_σx (+ V·∂(K_σx)/∂σ for σ).
-func ApplyMix(m Mixture, x Planes, tx []Planes, tangents bool) (Planes, []Planes) {
+func ApplyMix(ws *Workspace, m Mixture, x Planes, tx []Planes, tangents bool) (Planes, []Planes) {
 	w, dw := GaussTaps(m.Sigma)
-	mix := func(x, kx Planes, u, v float64) Planes {
-		y := Planes{W: x.W, H: x.H, C: make([][]float64, len(x.C))}
+	// mix writes u·x + v·kx into kx's planes, or into new ones when kx is
+	// still needed.
+	mix := func(x, kx Planes, u, v float64, into bool) Planes {
+		y := kx
+		if !into {
+			y = ws.Planes(x.W, x.H, len(x.C))
+		}
 		for c, pl := range x.C {
-			out := make([]float64, len(pl))
-			k := kx.C[c]
+			out, k := y.C[c], kx.C[c]
 			Parallel(len(pl), func(lo, hi int) {
 				for i := lo; i < hi; i++ {
 					out[i] = u*pl[i] + v*k[i]
 				}
 			})
-			y.C[c] = out
 		}
 		return y
 	}
-	kx := blurPlanes(x, w)
-	y := mix(x, kx, m.U, m.V)
+	kx := blurPlanes(ws, x, w)
+	y := mix(x, kx, m.U, m.V, !tangents)
 	if !tangents {
 		return y, nil
 	}
 	var ty []Planes
 	for _, t := range tx {
-		ty = append(ty, mix(t, blurPlanes(t, w), m.U, m.V))
+		ty = append(ty, mix(t, blurPlanes(ws, t, w), m.U, m.V, true))
 	}
 	for j := range m.DU {
-		d := mix(x, kx, m.DU[j], m.DV[j])
 		if j == m.SigmaAt {
-			ds := blurDeriv(x, w, dw)
+			// DU·x + DV·kx + V·∂(K_σx)/∂σ, built in the derivative's planes
+			d := blurDeriv(ws, x, w, dw)
+			u, v, s := m.DU[j], m.DV[j], m.V
 			for c, pl := range d.C {
-				for i := range pl {
-					pl[i] += m.V * ds.C[c][i]
-				}
+				xc, kc := x.C[c], kx.C[c]
+				Parallel(len(pl), func(lo, hi int) {
+					for i := lo; i < hi; i++ {
+						pl[i] = u*xc[i] + v*kc[i] + s*pl[i]
+					}
+				})
 			}
+			ty = append(ty, d)
+			continue
 		}
-		ty = append(ty, d)
+		ty = append(ty, mix(x, kx, m.DU[j], m.DV[j], false))
 	}
 	return y, ty
 }
@@ -157,7 +170,7 @@ func (Saturation) ColorGLSL() (apply, deriv string) {
 	return apply, deriv
 }
 
-func (Saturation) ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
+func (Saturation) ApplyImage(ws *Workspace, x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
 	s := p[0]
 	sat := func(x Planes, y Planes, dy *Planes) {
 		if len(x.C) != 3 {
@@ -181,15 +194,15 @@ func (Saturation) ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) 
 			}
 		})
 	}
-	y := NewPlanes(x.W, x.H, len(x.C))
+	y := ws.Planes(x.W, x.H, len(x.C))
 	var ty []Planes
 	if tangents {
 		for _, t := range tx {
-			yt := NewPlanes(x.W, x.H, len(x.C))
+			yt := ws.Planes(x.W, x.H, len(x.C))
 			sat(t, yt, nil)
 			ty = append(ty, yt)
 		}
-		ds := NewPlanes(x.W, x.H, len(x.C))
+		ds := ws.Planes(x.W, x.H, len(x.C))
 		sat(x, y, &ds)
 		return y, append(ty, ds)
 	}
@@ -247,9 +260,9 @@ func (ColorMatrix) ColorGLSL() (apply, deriv string) {
 	return apply, deriv
 }
 
-func (ColorMatrix) ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
+func (ColorMatrix) ApplyImage(ws *Workspace, x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
 	mul := func(x Planes, off bool) Planes {
-		y := NewPlanes(x.W, x.H, 3)
+		y := ws.Planes(x.W, x.H, 3)
 		Parallel(len(x.C[0]), func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				r, g, b := x.C[0][i], x.C[1][i], x.C[2][i]
@@ -272,22 +285,15 @@ func (ColorMatrix) ApplyImage(x Planes, p []float64, tx []Planes, tangents bool)
 	for _, t := range tx {
 		ty = append(ty, mul(t, false))
 	}
-	n := x.W * x.H
 	for r := range 3 {
 		for c := range 3 {
-			d := Planes{W: x.W, H: x.H, C: make([][]float64, 3)}
-			for k := range 3 {
-				if k == r {
-					d.C[k] = x.C[c]
-				} else {
-					d.C[k] = make([]float64, n)
-				}
-			}
+			d := ws.Zeros(x.W, x.H, 3)
+			copy(d.C[r], x.C[c])
 			ty = append(ty, d)
 		}
 	}
 	for r := range 3 {
-		d := NewPlanes(x.W, x.H, 3)
+		d := ws.Zeros(x.W, x.H, 3)
 		for i := range d.C[r] {
 			d.C[r][i] = 1
 		}
@@ -372,35 +378,35 @@ func convolve1(dst, src []float64, width, height int, w []float64, horizontal bo
 	})
 }
 
-// gauss2 is the separable blur K_v·K_h of one plane with taps a across
-// and b down.
-func gauss2(src []float64, width, height int, a, b []float64) []float64 {
-	tmp := make([]float64, len(src))
-	out := make([]float64, len(src))
+// gauss2 writes the separable blur K_v·K_h of one plane with taps a
+// across and b down into out, through tmp.
+func gauss2(out, tmp, src []float64, width, height int, a, b []float64) {
 	convolve1(tmp, src, width, height, a, true)
 	convolve1(out, tmp, width, height, b, false)
-	return out
 }
 
 // blurPlanes blurs every plane with taps w.
-func blurPlanes(x Planes, w []float64) Planes {
-	y := Planes{W: x.W, H: x.H, C: make([][]float64, len(x.C))}
+func blurPlanes(ws *Workspace, x Planes, w []float64) Planes {
+	y := ws.Planes(x.W, x.H, len(x.C))
+	tmp := ws.Planes(x.W, x.H, 1).C[0]
 	for c, pl := range x.C {
-		y.C[c] = gauss2(pl, x.W, x.H, w, w)
+		gauss2(y.C[c], tmp, pl, x.W, x.H, w, w)
 	}
 	return y
 }
 
 // blurDeriv is ∂(K_σ·x)/∂σ = K'·K + K·K' of every plane.
-func blurDeriv(x Planes, w, dw []float64) Planes {
-	y := Planes{W: x.W, H: x.H, C: make([][]float64, len(x.C))}
+func blurDeriv(ws *Workspace, x Planes, w, dw []float64) Planes {
+	y := ws.Planes(x.W, x.H, len(x.C))
+	scratch := ws.Planes(x.W, x.H, 2)
+	tmp, b := scratch.C[0], scratch.C[1]
 	for c, pl := range x.C {
-		a := gauss2(pl, x.W, x.H, dw, w)
-		b := gauss2(pl, x.W, x.H, w, dw)
+		a := y.C[c]
+		gauss2(a, tmp, pl, x.W, x.H, dw, w)
+		gauss2(b, tmp, pl, x.W, x.H, w, dw)
 		for i := range a {
 			a[i] += b[i]
 		}
-		y.C[c] = a
 	}
 	return y
 }
@@ -409,8 +415,8 @@ func (Blur) Mix(p []float64) Mixture {
 	return Mixture{Sigma: p[0], V: 1, DU: []float64{0}, DV: []float64{0}}
 }
 
-func (b Blur) ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
-	return ApplyMix(b.Mix(p), x, tx, tangents)
+func (b Blur) ApplyImage(ws *Workspace, x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
+	return ApplyMix(ws, b.Mix(p), x, tx, tangents)
 }
 
 // Sharpen is the unsharp mask y = x + a·(x − K_σ·x).
@@ -434,23 +440,35 @@ func (Sharpen) Mix(p []float64) Mixture {
 	return Mixture{Sigma: p[1], SigmaAt: 1, U: 1 + p[0], V: -p[0], DU: []float64{1, 0}, DV: []float64{-1, 0}}
 }
 
-func (s Sharpen) ApplyImage(x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
-	return ApplyMix(s.Mix(p), x, tx, tangents)
+func (s Sharpen) ApplyImage(ws *Workspace, x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
+	return ApplyMix(ws, s.Mix(p), x, tx, tangents)
 }
 
 // Parallel runs f over [0, n) in contiguous spans of 64 or more on the
 // shared pool, one a worker; n counts rows or columns of an image (short)
-// or samples (long). Exported for the host's per-pixel preparations.
+// or samples (long). Exported for the host's per-pixel preparations. Its
+// own bookkeeping comes from a pool, so that a call allocates at most f's
+// closure: a spatial step calls it thousands of times.
 func Parallel(n int, f func(lo, hi int)) {
 	k := min(workers(), max(1, n/64))
-	var wg sync.WaitGroup
-	runChunks(&spans{n, k, f}, k, &wg)
+	if k == 1 {
+		f(0, n)
+		return
+	}
+	s := spanPool.Get().(*spans)
+	s.n, s.k, s.f = n, k, f
+	runChunks(s, k, &s.wg)
+	s.f = nil
+	spanPool.Put(s)
 }
 
 // spans is [0, n) cut in k chunks for the pool.
 type spans struct {
 	n, k int
 	f    func(lo, hi int)
+	wg   sync.WaitGroup
 }
+
+var spanPool = sync.Pool{New: func() any { return new(spans) }}
 
 func (s *spans) runChunk(c int) { s.f(c*s.n/s.k, (c+1)*s.n/s.k) }

@@ -31,7 +31,7 @@ func TestImageOpDerivatives(t *testing.T) {
 			for _, pr := range op.Params() {
 				p = append(p, pr.Lo+(pr.Hi-pr.Lo)*(0.25+0.5*r.Float64()))
 			}
-			y, ty := op.ApplyImage(x, p, []Planes{x}, true)
+			y, ty := op.ApplyImage(nil, x, p, []Planes{x}, true)
 			if len(ty) != 1+len(p) {
 				t.Fatalf("%s: %d tangents, want %d", op.Name(), len(ty), 1+len(p))
 			}
@@ -65,18 +65,18 @@ func TestImageOpDerivatives(t *testing.T) {
 						xs.C[c][i] = (1 + h) * v
 					}
 				}
-				y, _ := op.ApplyImage(xs, p, nil, false)
+				y, _ := op.ApplyImage(nil, xs, p, nil, false)
 				return y
 			}))
 			for k := range p {
 				check(op.Params()[k].Name, ty[1+k], fd(func(h float64) Planes {
 					q := append([]float64(nil), p...)
 					q[k] += h
-					y, _ := op.ApplyImage(x, q, nil, false)
+					y, _ := op.ApplyImage(nil, x, q, nil, false)
 					return y
 				}))
 			}
-			y0, _ := op.ApplyImage(x, p, nil, false)
+			y0, _ := op.ApplyImage(nil, x, p, nil, false)
 			check("forward without tangents", y0, y)
 		}
 	}
@@ -88,7 +88,7 @@ func TestBlurMatchesDirectGaussian(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	x := randomPlanes(r, 19, 13, 1)
 	sigma := 1.3
-	y, _ := Blur{}.ApplyImage(x, []float64{sigma}, nil, false)
+	y, _ := Blur{}.ApplyImage(nil, x, []float64{sigma}, nil, false)
 	rad := int(math.Ceil(3 * sigma))
 	g := func(i int) float64 { return math.Exp(-float64(i*i) / (2 * sigma * sigma)) }
 	z := 0.0

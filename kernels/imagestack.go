@@ -30,6 +30,8 @@ type ImageEvaluator struct {
 	ts    []Planes
 	total float64
 	inner []image.Rectangle // the samples summed, per pair (SetInteriors)
+	ws    Workspace         // the planes of the current forward pass
+	jac   []float64         // CellSums's tangents at one sample
 }
 
 // NewImageEvaluator returns an evaluator of st over the originals xs and
@@ -131,8 +133,11 @@ func (e *ImageEvaluator) Target(i int) Planes { return e.ts[i] }
 
 // Forward runs the first n operators of the stack on the original of
 // pair i, without the storage rounding, and with tangents its derivatives
-// in those operators' parameters (p holds only theirs).
+// in those operators' parameters (p holds only theirs). The planes it
+// returns are the evaluator's own, valid until its next pass (Forward,
+// Loss, LossGrad, CellSums): every pass reuses them.
 func (e *ImageEvaluator) Forward(i, n int, p []float64, tangents bool) (Planes, []Planes) {
+	e.ws.Reset()
 	cur := e.xs[i]
 	var tan []Planes
 	off := 0
@@ -140,25 +145,38 @@ func (e *ImageEvaluator) Forward(i, n int, p []float64, tangents bool) (Planes, 
 		q := p[off : off+e.sizes[k]]
 		off += e.sizes[k]
 		if io, ok := op.(ImageOp); ok {
-			cur, tan = io.ApplyImage(cur, q, tan, tangents)
+			cur, tan = io.ApplyImage(&e.ws, cur, q, tan, tangents)
 			continue
 		}
-		cur, tan = pixelApply(op, cur, q, tan, tangents)
+		cur, tan = pixelApply(&e.ws, op, cur, q, tan, tangents)
 	}
 	return cur, tan
 }
 
 // pixelApply applies a pixel-wise operator to every sample, with the
 // chain rule on the tangents and one new tangent per parameter.
-func pixelApply(op Op, x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
+func pixelApply(ws *Workspace, op Op, x Planes, p []float64, tx []Planes, tangents bool) (Planes, []Planes) {
 	np := len(p)
-	y := NewPlanes(x.W, x.H, len(x.C))
+	y := ws.Planes(x.W, x.H, len(x.C))
 	var ty []Planes
 	if tangents {
-		ty = make([]Planes, len(tx)+np)
-		for j := range ty {
-			ty[j] = NewPlanes(x.W, x.H, len(x.C))
+		// tx's planes were lent by ws too, and each is read only at the
+		// sample it is written: the chain rule can run in place.
+		ty = append(tx, make([]Planes, np)...)
+		for j := len(tx); j < len(ty); j++ {
+			ty[j] = ws.Planes(x.W, x.H, len(x.C))
 		}
+	}
+	if v, ok := op.(Valuer); ok && !tangents {
+		for c, pl := range x.C {
+			yc := y.C[c]
+			Parallel(x.H, func(lo, hi int) {
+				for i := lo * x.W; i < hi*x.W; i++ {
+					yc[i] = v.Value(pl[i], p)
+				}
+			})
+		}
+		return y, nil
 	}
 	for c, pl := range x.C {
 		Parallel(x.H, func(lo, hi int) {
@@ -169,8 +187,8 @@ func pixelApply(op Op, x Planes, p []float64, tx []Planes, tangents bool) (Plane
 				if !tangents {
 					continue
 				}
-				for j, t := range tx {
-					ty[j].C[c][i] = d * t.C[c][i]
+				for j := range tx {
+					ty[j].C[c][i] *= d
 				}
 				for k := range np {
 					ty[len(tx)+k].C[c][i] = dp[k]
@@ -299,7 +317,10 @@ func (e *ImageEvaluator) CellSums(p []float64, cells Cells, jtj, jtr []float64) 
 	n := len(e.st.Ops) - 1
 	dim := len(p)
 	sum := 0.0
-	jac := make([]float64, dim)
+	if cap(e.jac) < dim {
+		e.jac = make([]float64, dim)
+	}
+	jac := e.jac[:dim]
 	for i := range e.xs {
 		g, tan := e.Forward(i, n, p, jtj != nil)
 		t := e.ts[i]

@@ -349,3 +349,30 @@ func TestInvalid(t *testing.T) {
 		t.Error("unknown surrogate accepted")
 	}
 }
+
+// TestValueIsDerivsY holds Config.Value, the forward pass without
+// tangents, to Derivs's y bit for bit, edges of cells and of [0,1] among
+// the inputs.
+func TestValueIsDerivsY(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, m := range allModels {
+		for _, s := range allSurrogates() {
+			for _, soft := range []bool{false, true} {
+				for _, levels := range []float64{0, 255} {
+					c := Config{Model: m, Surrogate: s, SoftForward: soft, OutputLevels: levels}.WithDefaults()
+					for k := range 2000 {
+						x, b := r.Float64()*1.2-0.1, 5+25*r.Float64()
+						if k%4 == 0 {
+							b = float64(5 + k%26)
+							x = float64(k%17) / b
+						}
+						y, _, _ := c.Derivs(x, b)
+						if v := c.Value(x, b); v != y {
+							t.Fatalf("%v: Value(%v, %v) = %v, Derivs's y %v", name(c), x, b, v, y)
+						}
+					}
+				}
+			}
+		}
+	}
+}

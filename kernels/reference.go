@@ -96,6 +96,24 @@ func (c Config) Derivs(x, b float64) (y, dy, dx float64) {
 	return y, dy, dx
 }
 
+// Value is Derivs's y alone, by the same arithmetic: a forward pass
+// without tangents skips the surrogate, whose periodic part (an atan2 or a
+// sine) costs more than the rest of a stack's step.
+func (c Config) Value(x, b float64) float64 {
+	if c.SoftForward {
+		y, _, _ := c.Derivs(x, b)
+		return y
+	}
+	s := b - c.Model.Shift()
+	co, d := c.Model.Offsets()
+	inv := 1 / s
+	y := (math.Floor(x*s+co) + d) * inv
+	if y < 0 || y > 1 {
+		y = clamp01(y)
+	}
+	return c.store(y)
+}
+
 // store rounds y to the output's levels.
 func (c Config) store(y float64) float64 {
 	if c.OutputLevels == 0 {

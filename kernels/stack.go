@@ -39,6 +39,13 @@ type Op interface {
 	GLSL() string
 }
 
+// Valuer is an operator that computes its value alone, more cheaply than
+// Apply: a forward pass without tangents calls Value, which must return
+// Apply's y exactly.
+type Valuer interface {
+	Value(x float64, p []float64) float64
+}
+
 // Gain is y = a·x.
 type Gain struct{}
 
@@ -143,6 +150,7 @@ func (q Quantize) Apply(x float64, p, dp []float64) (float64, float64) {
 	dp[0] = db
 	return y, dx
 }
+func (q Quantize) Value(x float64, p []float64) float64 { return q.Config.Value(x, p[0]) }
 func (q Quantize) GLSL() string {
 	return "return quantizeOp(x, p[0], dx, dp[0]);"
 }

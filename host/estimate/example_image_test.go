@@ -47,9 +47,9 @@ func (whiteBalance) ColorGLSL() (apply, deriv string) {
 	return apply, deriv
 }
 
-func (whiteBalance) ApplyImage(x kernels.Planes, p []float64, tx []kernels.Planes, tangents bool) (kernels.Planes, []kernels.Planes) {
+func (whiteBalance) ApplyImage(ws *kernels.Workspace, x kernels.Planes, p []float64, tx []kernels.Planes, tangents bool) (kernels.Planes, []kernels.Planes) {
 	gains := func(x kernels.Planes) kernels.Planes {
-		y := kernels.NewPlanes(x.W, x.H, len(x.C))
+		y := ws.Planes(x.W, x.H, len(x.C))
 		for c, pl := range x.C {
 			g := 1.0
 			if len(x.C) == 3 && c != 1 {
@@ -70,7 +70,7 @@ func (whiteBalance) ApplyImage(x kernels.Planes, p []float64, tx []kernels.Plane
 		ty = append(ty, gains(t))
 	}
 	for k := range 2 {
-		d := kernels.NewPlanes(x.W, x.H, len(x.C))
+		d := ws.Zeros(x.W, x.H, len(x.C))
 		if len(x.C) == 3 {
 			copy(d.C[2*k], x.C[2*k])
 		}

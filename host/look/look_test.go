@@ -127,7 +127,7 @@ func TestFitNotPixelwise(t *testing.T) {
 		planes.C = append(planes.C, p)
 	}
 	blurred := edit(o, func(x [3]float64) [3]float64 { return x })
-	y, _ := kernels.Blur{}.ApplyImage(planes, []float64{3}, nil, false)
+	y, _ := kernels.Blur{}.ApplyImage(nil, planes, []float64{3}, nil, false)
 	for c := range 3 {
 		for i, v := range y.C[c] {
 			blurred.Pix8[c][i] = uint8(math.Round(clamp01(v) * 255))
