@@ -32,7 +32,7 @@ func (c *cli) runBlind(f *estimateFlags, names []string) error {
 		}
 		set.Filtered = append(set.Filtered, im)
 	}
-	out, err := f.Estimate(set, nil, nil, nil)
+	out, err := f.Estimate(set, nil, options.Hooks{})
 	var ie *imageset.InputError
 	if errors.As(err, &ie) {
 		return options.UsageError{Err: err}

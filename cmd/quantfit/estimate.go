@@ -198,7 +198,9 @@ func runEstimate(c *cli, fs *flag.FlagSet, args []string) error {
 			w.Wait(0)
 		}()
 	}
-	out, err := f.Estimate(set, be, recorder, func(ch int) { rec.channel = ch })
+	progress, done := fitProgress(c.stderr)
+	out, err := f.Estimate(set, be, options.Hooks{Recorder: recorder, Before: func(ch int) { rec.channel = ch }, Progress: progress})
+	done()
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/quantfit/quantfit/host/tiles"
 	"github.com/quantfit/quantfit/internal/atomicfile"
 	"github.com/quantfit/quantfit/kernels"
-	"golang.org/x/term"
 )
 
 func init() {
@@ -205,20 +204,6 @@ func quantizerOf(l *look.Look) *lookQuantizer {
 		return nil
 	}
 	return &lookQuantizer{l.Quantizer.Model, l.Quantizer.B}
-}
-
-// stageProgress names the fit's stages on a terminal; elsewhere nothing.
-func stageProgress(w io.Writer) (func(string), func()) {
-	fh, ok := w.(*os.File)
-	if !ok || !term.IsTerminal(int(fh.Fd())) {
-		return nil, func() {}
-	}
-	start := time.Now()
-	return func(stage string) {
-			fmt.Fprintf(w, "\r\033[Klook fit: %s (%.1fs)", stage, time.Since(start).Seconds())
-		}, func() {
-			fmt.Fprint(w, "\r\033[K")
-		}
 }
 
 func writeJSON(w io.Writer, v any) error {

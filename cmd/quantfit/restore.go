@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/quantfit/quantfit/gpu"
 	"github.com/quantfit/quantfit/gpu/backend"
@@ -21,8 +19,6 @@ import (
 	"github.com/quantfit/quantfit/host/restore"
 	"github.com/quantfit/quantfit/internal/atomicfile"
 	"github.com/quantfit/quantfit/kernels"
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 )
 
 func init() {
@@ -325,18 +321,6 @@ func rgba(planes [][]float32, w, h int) []uint8 {
 		out[4*i+3] = 255
 	}
 	return out
-}
-
-// restoreProgress draws a bar of steps on a terminal; elsewhere nothing.
-func restoreProgress(w io.Writer, steps int) (report func(step int), finish func()) {
-	fh, ok := w.(*os.File)
-	if !ok || !term.IsTerminal(int(fh.Fd())) {
-		return func(int) {}, func() {}
-	}
-	bar := progressbar.NewOptions(steps, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("restore"),
-		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("steps"),
-		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond))
-	return func(step int) { bar.Set(step) }, func() { fmt.Fprintln(w) }
 }
 
 // given reports whether flag name was set on the command line.

@@ -326,7 +326,7 @@ func estimateOne(d decoded, be estimate.Backend, rb restore.Backend) Line {
 	if d.job.Kind == KindRestore {
 		return restoreOne(d, rb)
 	}
-	out, err := d.opt.Estimate(d.set, be, nil, nil)
+	out, err := d.opt.Estimate(d.set, be, options.Hooks{})
 	if err != nil {
 		l.Error = err.Error()
 		return l

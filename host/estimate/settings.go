@@ -51,6 +51,10 @@ type Settings struct {
 	// Recorder, if set, sees every gradient step of every run, numbered
 	// consecutively.
 	Recorder optim.Recorder
+	// Progress, if set, is told where a fit of a stack on whole images or
+	// tiles stands, at each stage and each pass over the data; it runs on
+	// the fit's goroutine and should return at once.
+	Progress func(Progress)
 }
 
 // Range is the interval of b searched.

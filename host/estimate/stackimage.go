@@ -83,6 +83,7 @@ func estimateImageStack(set *imageset.Set, st *kernels.Stack, params []kernels.P
 	if be == nil {
 		be = CPU{}
 	}
+	m := newMeter(s.Progress)
 	// fit estimates the stack on crops of the images, each summed within
 	// its inner rectangle (nil: whole).
 	fit := func(xs, ts []kernels.Planes, inner []image.Rectangle) (*StackResult, []float64, error) {
@@ -96,6 +97,9 @@ func estimateImageStack(set *imageset.Set, st *kernels.Stack, params []kernels.P
 		if err := e.SetInteriors(inner); err != nil {
 			return nil, nil, err
 		}
+		if m != nil {
+			e = meteredImages{e, m}
+		}
 		f := &stackFit{st: st, params: params, eval: e, s: s, q: -1}
 		f.locateQuantizer()
 		dataStep := 1.0 / 255
@@ -103,11 +107,16 @@ func estimateImageStack(set *imageset.Set, st *kernels.Stack, params []kernels.P
 			dataStep = 1.0 / 65535
 		}
 		f.setTolerance(dataStep)
+		m.enter(fitPlan(st, len(params), s)[0].name)
 		p, strategy, err := f.fit(func(Auto) ([]float64, error) { return f.cells(set, e) },
-			func(p []float64) []float64 { return f.coordinate(f.refine(p)) })
+			func(p []float64) []float64 {
+				m.enter("refine")
+				return f.coordinate(f.refine(p))
+			})
 		if err != nil {
 			return nil, nil, err
 		}
+		m.enter("intervals")
 		renderer := ""
 		if backend == "gpu" {
 			renderer = be.Renderer()
@@ -117,8 +126,9 @@ func estimateImageStack(set *imageset.Set, st *kernels.Stack, params []kernels.P
 	}
 	var r *StackResult
 	if tiled(set, s, len(params)) {
-		r, err = estimateOnTiles(set, st, params, s, ch, fit)
+		r, err = estimateOnTiles(set, st, params, s, ch, fit, m)
 	} else {
+		m.ahead(fitPlan(st, len(params), s)...)
 		var xs, ts []kernels.Planes
 		for _, p := range set.Pairs {
 			xs, ts = append(xs, planesOf(p.Orig, ch)), append(ts, planesOf(p.Quant, ch))
@@ -132,6 +142,7 @@ func estimateImageStack(set *imageset.Set, st *kernels.Stack, params []kernels.P
 		}
 		return nil, err
 	}
+	m.finish()
 	r.Seconds = time.Since(start).Seconds()
 	return r, nil
 }

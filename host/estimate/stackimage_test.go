@@ -192,11 +192,13 @@ func TestSpatialStackOnTiles(t *testing.T) {
 	set := &imageset.Set{Pairs: []imageset.Pair{{Orig: im, Quant: applyStack(t, im, st, truth)}}}
 	ps := st.Params()
 	ps[1].Lo, ps[1].Hi = 2, 64
-	s := Settings{Model: kernels.Posterize, TileBudget: budget}
+	var seen []Progress
+	s := Settings{Model: kernels.Posterize, TileBudget: budget, Progress: func(p Progress) { seen = append(seen, p) }}
 	_, rs, err := EstimateStackSet(set, false, st, ps, s, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkProgress(t, seen, []string{"tiles", "cells", "refine", "intervals", "held-out", "whole", "done"})
 	r := rs[0]
 	tr := r.Tiles
 	if tr == nil {
@@ -223,5 +225,43 @@ func TestSpatialStackOnTiles(t *testing.T) {
 	s.TileBudget = -1
 	if _, rs, err := EstimateStackSet(set, false, st, ps, s, nil); err != nil || rs[0].Tiles != nil {
 		t.Errorf("TileBudget -1: tiles %+v (%v)", rs[0].Tiles, err)
+	}
+}
+
+// checkProgress checks what a fit's Progress said: the stages in order
+// (a refit may repeat some), Done never falling and 1 at the end, passes
+// counted, and the bar filled at a pace: no stage jumps it by more than
+// half.
+func checkProgress(t *testing.T, seen []Progress, stages []string) {
+	t.Helper()
+	if len(seen) == 0 {
+		t.Fatal("no progress reported")
+	}
+	var names []string
+	prev := Progress{}
+	for i, p := range seen {
+		if p.Done < prev.Done || p.Done > 1 || p.Passes < prev.Passes {
+			t.Fatalf("progress %d: %+v after %+v", i, p, prev)
+		}
+		if p.Done-prev.Done > 0.5 {
+			t.Errorf("progress %d: the bar jumps from %.3f to %.3f", i, prev.Done, p.Done)
+		}
+		if len(names) == 0 || names[len(names)-1] != p.Stage {
+			names = append(names, p.Stage)
+		}
+		prev = p
+	}
+	if last := seen[len(seen)-1]; last.Done != 1 || last.Stage != "done" || last.Passes < 10 {
+		t.Errorf("the last progress is %+v", last)
+	}
+	// each stage expected appears, in order
+	k := 0
+	for _, n := range names {
+		if k < len(stages) && n == stages[k] {
+			k++
+		}
+	}
+	if k != len(stages) {
+		t.Errorf("stages %v, want %v in this order", names, stages)
 	}
 }

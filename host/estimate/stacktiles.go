@@ -160,21 +160,32 @@ func tileFeatures(set *imageset.Set) func(tiles.Tile) []int32 {
 // estimateOnTiles fits a spatial stack to tiles of set's images and
 // verifies the fit; fit runs the whole estimation on the given crops.
 func estimateOnTiles(set *imageset.Set, st *kernels.Stack, params []kernels.Param, s Settings, channels int,
-	fit func(xs, ts []kernels.Planes, inner []image.Rectangle) (*StackResult, []float64, error)) (*StackResult, error) {
+	fit func(xs, ts []kernels.Planes, inner []image.Rectangle) (*StackResult, []float64, error), m *meter) (*StackResult, error) {
 	var sizes []image.Point
 	for _, p := range set.Pairs {
 		sizes = append(sizes, image.Pt(p.Orig.W, p.Orig.H))
 	}
-	m := border(st, params)
+	bands, mp := 0, 0.0
+	for _, p := range set.Pairs {
+		bands += (p.Orig.H + bandRows(p.Orig.W) - 1) / bandRows(p.Orig.W)
+		mp += float64(p.Orig.W*p.Orig.H) / 1e6
+	}
+	// What follows a fit: the held-out tiles' pass and the whole images',
+	// which takes 1.5% of a fit's time a megapixel.
+	fp := fitPlan(st, len(params), s)
+	check := []stagePlan{{"held-out", 0.01, 1}, {"whole", 0.015 * mp, bands}}
+	m.ahead(append(append([]stagePlan{{"tiles", 0.02, 1}}, fp...), check...)...)
+	m.enter("tiles")
+	bw := border(st, params)
 	plan := tiles.Choose(sizes, tiles.Settings{Size: stackTile, Budget: tileBudget(s, len(params)), Hold: 0.25, Seed: s.Seed}, tileFeatures(set))
 	cut := func(ts []tiles.Tile) (xs, tgs []kernels.Planes, inner []image.Rectangle) {
 		for _, tl := range ts {
-			c := cropOf(set, channels, m, tl)
+			c := cropOf(set, channels, bw, tl)
 			xs, tgs, inner = append(xs, c.x), append(tgs, c.t), append(inner, c.inner)
 		}
 		return xs, tgs, inner
 	}
-	rep := &TileReport{Total: plan.Total, Border: m}
+	rep := &TileReport{Total: plan.Total, Border: bw}
 	// lossOn is the exact mean loss at p over crops, in a fresh evaluator.
 	lossOn := func(xs, ts []kernels.Planes, inner []image.Rectangle, p []float64) (float64, error) {
 		be := s.Backend
@@ -207,10 +218,12 @@ func estimateOnTiles(set *imageset.Set, st *kernels.Stack, params []kernels.Para
 		if len(plan.Valid) == 0 {
 			break
 		}
+		m.enter("held-out")
 		vx, vt, vi := cut(plan.Valid)
 		if rep.HeldOutLoss, err = lossOn(vx, vt, vi, p); err != nil {
 			return nil, err
 		}
+		m.pass()
 		rep.HeldOutPixels = tiles.Pixels(plan.Valid)
 		// Agreement: the held-out tiles are explained about as well as the
 		// training ones (both near 0 for a clean filter; alike for a
@@ -221,19 +234,22 @@ func estimateOnTiles(set *imageset.Set, st *kernels.Stack, params []kernels.Para
 		}
 		rep.Refits++
 		train = append(append([]tiles.Tile(nil), train...), plan.Valid...)
+		m.ahead(append(fp, check...)...)
 	}
 	// One evaluation over the whole images, in bands of rows with their
 	// borders: memory stays that of a band.
+	m.enter("whole")
 	sum, n := 0.0, 0.0
 	for i, pr := range set.Pairs {
-		rows := max(16, (1<<20)/max(1, pr.Orig.W))
+		rows := bandRows(pr.Orig.W)
 		for y := 0; y < pr.Orig.H; y += rows {
 			band := tiles.Tile{Image: i, Rectangle: image.Rect(0, y, pr.Orig.W, min(y+rows, pr.Orig.H))}
-			c := cropOf(set, channels, m, band)
+			c := cropOf(set, channels, bw, band)
 			l, err := lossOn([]kernels.Planes{c.x}, []kernels.Planes{c.t}, []image.Rectangle{c.inner}, p)
 			if err != nil {
 				return nil, err
 			}
+			m.pass()
 			k := float64(band.Pixels())
 			sum, n = sum+l*k, n+k
 		}
@@ -242,6 +258,10 @@ func estimateOnTiles(set *imageset.Set, st *kernels.Stack, params []kernels.Para
 	r.Tiles = rep
 	return r, nil
 }
+
+// bandRows is the rows of a band of the whole-image check of an image w
+// wide: about a megapixel, at least 16 rows.
+func bandRows(w int) int { return max(16, (1<<20)/max(1, w)) }
 
 // tiled reports whether a fit of set reads tiles rather than whole images.
 func tiled(set *imageset.Set, s Settings, npar int) bool {

@@ -466,19 +466,28 @@ func (r Outcome) JSON() any {
 	return r.Report
 }
 
+// Hooks let a caller watch an estimate; each may be nil.
+type Hooks struct {
+	// Recorder sees every gradient step.
+	Recorder optim.Recorder
+	// Before is told the index of each channel group before its estimate.
+	Before func(group int)
+	// Progress is told where a long fit stands (estimate.Settings).
+	Progress func(estimate.Progress)
+}
+
 // Estimate runs the options on set with be (nil: the CPU): the one path
 // from options to a report, shared by the command, batch and the service.
-// A set of filtered images alone is estimated blind.
-// rec, if set, sees every gradient step; before, if set, is told the
-// index of each channel group before its estimate. Bad options are
+// A set of filtered images alone is estimated blind. Bad options are
 // UsageErrors naming the flag.
-func (o *Options) Estimate(set *imageset.Set, be estimate.Backend, rec optim.Recorder, before func(group int)) (Outcome, error) {
+func (o *Options) Estimate(set *imageset.Set, be estimate.Backend, h Hooks) (Outcome, error) {
 	var out Outcome
 	s, err := o.Settings()
 	if err != nil {
 		return out, err
 	}
-	s.Backend, s.Recorder = be, rec
+	before := h.Before
+	s.Backend, s.Recorder, s.Progress = be, h.Recorder, h.Progress
 	if len(set.Pairs) == 0 && len(set.Filtered) > 0 {
 		if o.Stack != "" {
 			return out, Usagef("stack", "filtered images alone are estimated blind, by their values' levels: not with -stack, which needs originals")

@@ -84,8 +84,11 @@ type task struct {
 	opt    *options.Options
 	done   chan struct{}
 	status string // queued, running, done, failed
-	report any    // *estimate.Report, or *estimate.StackReport for a stack
-	err    error
+	// progress is where a long fit stands while it runs (a stack on whole
+	// images or tiles); nil for the others.
+	progress *estimate.Progress
+	report   any // *estimate.Report, or *estimate.StackReport for a stack
+	err      error
 	// work, if set, is the task instead of an estimation (a restore)
 	work func() (any, error)
 }
@@ -228,11 +231,17 @@ func (s *Server) run(t *task) (any, error) {
 	if t.work != nil {
 		return t.work()
 	}
-	out, err := t.opt.Estimate(t.set, s.cfg.Backend, nil, nil)
+	out, err := t.opt.Estimate(t.set, s.cfg.Backend, options.Hooks{Progress: func(p estimate.Progress) { s.setProgress(t, p) }})
 	if err != nil {
 		return nil, err // not a nil report in a non-nil any
 	}
 	return out.JSON(), nil
+}
+
+func (s *Server) setProgress(t *task, p estimate.Progress) {
+	s.mu.Lock()
+	t.progress = &p
+	s.mu.Unlock()
 }
 
 func (s *Server) setStatus(t *task, status string) {
@@ -406,10 +415,11 @@ func (s *Server) forget(id string) {
 }
 
 type jobView struct {
-	ID     string `json:"id"`
-	Status string `json:"status"`
-	Result any    `json:"result,omitempty"`
-	Error  string `json:"error,omitempty"`
+	ID       string             `json:"id"`
+	Status   string             `json:"status"`
+	Progress *estimate.Progress `json:"progress,omitempty"`
+	Result   any                `json:"result,omitempty"`
+	Error    string             `json:"error,omitempty"`
 }
 
 func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
@@ -418,7 +428,7 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.jobs[id]
 	var v jobView
 	if ok {
-		v = jobView{ID: id, Status: t.status, Result: t.report}
+		v = jobView{ID: id, Status: t.status, Progress: t.progress, Result: t.report}
 		if t.err != nil {
 			v.Error = asAPIError(t.err).Error()
 		}

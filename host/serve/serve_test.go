@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantfit/quantfit/host/estimate"
 	"github.com/quantfit/quantfit/internal/photos"
 	"github.com/quantfit/quantfit/kernels"
 )
@@ -319,6 +320,70 @@ func TestJobsHealthReadyMetrics(t *testing.T) {
 		if resp.StatusCode != c.code || !strings.Contains(string(b), c.want) {
 			t.Errorf("%s: %d %.300s", c.path, resp.StatusCode, b)
 		}
+	}
+}
+
+// TestJobProgress: a job fitting a spatial stack shows its progress in
+// its status while it runs, never falling, and done at the end.
+func TestJobProgress(t *testing.T) {
+	_, ts := newServer(t, Config{})
+	orig, err := photos.Bytes("coins.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := photos.Load("coins.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := kernels.ParseStack("blur,quantize", kernels.Config{OutputLevels: 255})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := estimate.ApplyStack(im, st, []float64{1.3, 9.4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := q.EncodePNG(&buf); err != nil {
+		t.Fatal(err)
+	}
+	code, v, h := post(t, ts.URL+"/v1/jobs", part{"original", "o.png", orig}, part{"quantized", "q.png", buf.Bytes()},
+		part{"stack", "", []byte("blur,quantize")})
+	if code != 202 {
+		t.Fatalf("submit: %d %v", code, v)
+	}
+	var job struct {
+		Status   string             `json:"status"`
+		Progress *estimate.Progress `json:"progress"`
+		Result   map[string]any     `json:"result"`
+	}
+	running, done := 0, 0.0
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		job.Progress = nil
+		resp, err := http.Get(ts.URL + h.Get("Location"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&job)
+		resp.Body.Close()
+		if p := job.Progress; p != nil {
+			if p.Done < done {
+				t.Fatalf("progress fell from %.3f to %+v", done, *p)
+			}
+			done = p.Done
+			if job.Status == "running" && p.Stage != "" {
+				running++
+			}
+		}
+		if job.Status == "done" || job.Status == "failed" {
+			break
+		}
+	}
+	if job.Status != "done" || job.Progress == nil || job.Progress.Stage != "done" || job.Progress.Done != 1 || job.Progress.Passes == 0 {
+		t.Fatalf("job %+v, progress %+v", job.Status, job.Progress)
+	}
+	if running == 0 {
+		t.Errorf("no progress seen while the job ran")
 	}
 }
 
