@@ -252,7 +252,8 @@ func (st *Stack) Dim() int { return len(st.Params()) }
 // Forward returns the exact output of the stack at x: every operator in
 // order, the storage rounding at the end.
 func (st *Stack) Forward(x float64, p []float64) float64 {
-	return st.forward(x, p, st.sizes())
+	var dp [MaxParams]float64
+	return st.forward(x, p, st.sizes(), dp[:])
 }
 
 // sizes returns the number of parameters of each operator: asked of the
@@ -265,11 +266,17 @@ func (st *Stack) sizes() []int {
 	return n
 }
 
-func (st *Stack) forward(x float64, p []float64, sizes []int) float64 {
-	var dp [MaxParams]float64
+// forward is Forward with the sizes and dp, scratch for the operators'
+// derivatives: an array declared here would escape to the heap through
+// the operators' interface and cost an allocation a sample.
+func (st *Stack) forward(x float64, p []float64, sizes []int, dp []float64) float64 {
 	for i, op := range st.Ops {
 		n := sizes[i]
-		x, _ = op.Apply(x, p[:n], dp[:n])
+		if v, ok := op.(Valuer); ok {
+			x = v.Value(x, p[:n])
+		} else {
+			x, _ = op.Apply(x, p[:n], dp[:n])
+		}
 		p = p[n:]
 	}
 	return st.store(x)
@@ -407,7 +414,7 @@ func (e *StackEvaluator) runChunk(c int) {
 	for i := lo; i < hi; i++ {
 		var l float64
 		if e.exact {
-			l = e.st.lossOnly(e.st.forward(e.w.X[i], e.p, e.sizes), e.w.T[i])
+			l = e.st.lossOnly(e.st.forward(e.w.X[i], e.p, e.sizes, scratch), e.w.T[i])
 		} else {
 			var tmp [MaxParams]float64
 			gi := tmp[:n]

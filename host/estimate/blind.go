@@ -311,15 +311,27 @@ func EstimateBlind(counts []uint64, m kernels.Model, r Range) (*BlindResult, err
 // 1/top, of every level the model makes for x in [0, 1] at b: each level
 // rounded to the nearest unit, or down where floor is set (less a hair
 // of rounding, so that a level on a unit stays on it).
+//
+// A blind estimate scans b finely (blindStep), a lattice each, so the
+// model's arithmetic is inlined here with its constants hoisted; it is
+// cfg.Model.Apply's and cfg.Exact's, operation for operation.
 func lattice(out []int, cfg kernels.Config, b float64, top int, floor bool) []int {
-	c, _ := cfg.Model.Offsets()
+	c, d := cfg.Model.Offsets()
 	s := b - cfg.Model.Shift()
+	inv, levels := 1/s, cfg.OutputLevels
+	invLevels, ftop := 1/levels, float64(top)
 	for k := 0.0; ; k++ {
 		x := math.Min(1, (k+0.5-c)/s) // the middle of level k's x (or 1)
-		y := cfg.Exact(x, b)
-		v := int(math.Round(y * float64(top)))
+		y := (math.Floor(x*s+c) + d) * inv
+		y = min(max(y, 0), 1)
+		var v int
 		if floor {
-			v = int(math.Floor(cfg.Model.Apply(x, b)*float64(top) + 1e-6))
+			v = int(math.Floor(y*ftop + 1e-6))
+		} else {
+			if levels != 0 {
+				y = math.Floor(y*levels+0.5) * invLevels
+			}
+			v = int(math.Round(y * ftop))
 		}
 		if len(out) == 0 || out[len(out)-1] != v {
 			out = append(out, v)
