@@ -3,8 +3,8 @@ package estimate
 import (
 	"fmt"
 	"math"
-	"slices"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/quantfit/quantfit/host/imageset"
