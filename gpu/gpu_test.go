@@ -183,6 +183,9 @@ func TestTiesFallAsOnCPU(t *testing.T) {
 		c, _ := m.Offsets()
 		ties := 0
 		for k := 1; k < 256; k++ {
+			if testing.Short() && k%5 != 1 {
+				continue
+			}
 			var bs []float64
 			for j := 1; ; j++ {
 				b := (float64(j)-c)*255/float64(k) + m.Shift()
@@ -228,7 +231,7 @@ func TestTiesFallAsOnCPU(t *testing.T) {
 			g8.Close()
 			gw.Close()
 		}
-		if ties < 1000 {
+		if want := 1000; ties < want && !(testing.Short() && ties >= want/5) {
 			t.Fatalf("%v: only %d ties tried", m, ties)
 		}
 	}

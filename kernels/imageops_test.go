@@ -203,3 +203,35 @@ func TestCellsOfClampedTargets(t *testing.T) {
 		t.Errorf("level 24 against its own stored value: residual %g", r)
 	}
 }
+
+// TestConvolveRowsIsPlainLoop holds the horizontal pass, tap by tap with
+// its interior unclamped, to the plain per-pixel loop, bit for bit, on
+// rows wider and narrower than the kernel.
+func TestConvolveRowsIsPlainLoop(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 9))
+	for _, sigma := range []float64{0.3, 1.7, 4} {
+		w, _ := GaussTaps(sigma)
+		rad := len(w) - 1
+		for _, width := range []int{1, 2, 5, rad, 2*rad + 1, 37, 300} {
+			height := 70
+			src := make([]float64, width*height)
+			for i := range src {
+				src[i] = r.Float64()
+			}
+			got := make([]float64, len(src))
+			convolve1(got, src, width, height, w, true)
+			for y := range height {
+				row := src[y*width : (y+1)*width]
+				for x := range width {
+					v := w[0] * row[x]
+					for i := 1; i <= rad; i++ {
+						v += w[i] * (row[max(x-i, 0)] + row[min(x+i, width-1)])
+					}
+					if g := got[y*width+x]; g != v {
+						t.Fatalf("σ %v width %d (%d, %d): %v, the plain loop %v", sigma, width, x, y, g, v)
+					}
+				}
+			}
+		}
+	}
+}

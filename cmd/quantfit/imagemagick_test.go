@@ -122,6 +122,9 @@ func TestImageMagickPosterizeRestored(t *testing.T) {
 		if im.W < size || im.H < size {
 			continue
 		}
+		if testing.Short() && n == 3 {
+			break
+		}
 		src := im.Image().(interface {
 			SubImage(image.Rectangle) image.Image
 		}).SubImage(image.Rect(im.W/2-size/2, im.H/2-size/2, im.W/2+size/2, im.H/2+size/2))

@@ -27,6 +27,9 @@ func TestLookCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if testing.Short() {
+		held = centre(t, held, 400) // not the 512² of the training pair: a mismatch below
+	}
 	look := func(x float64) float64 { return math.Pow(x, 0.6) }
 	orig, edited := filepath.Join(dir, "o.png"), filepath.Join(dir, "e.png")
 	writePNG(t, orig, im.Image())

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/quantfit/quantfit/host/buildinfo"
+	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/internal/photos"
 	"github.com/quantfit/quantfit/kernels"
 )
@@ -101,6 +102,25 @@ func writePhoto(t *testing.T, dir, name string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// centre is the middle size×size of im (all of a side shorter).
+func centre(t *testing.T, im *imageset.Image, size int) *imageset.Image {
+	t.Helper()
+	w, h := min(size, im.W), min(size, im.H)
+	r := image.Rect((im.W-w)/2, (im.H-h)/2, (im.W+w)/2, (im.H+h)/2)
+	sub := im.Image().(interface {
+		SubImage(image.Rectangle) image.Image
+	}).SubImage(r)
+	var buf bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, sub); err != nil {
+		t.Fatal(err)
+	}
+	out, err := imageset.Decode(bytes.NewReader(buf.Bytes()), im.Name, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // writePNG writes img to path, compressed for speed: the tests' inputs

@@ -30,14 +30,14 @@ type stagePlan struct {
 // fitPlan is the plan of a fit of st, npar parameters, with settings s.
 // The weights and passes are those measured on 2.5–12 MP photos
 // (blur,quantize and sharpen,quantize on 2 cores: cells 35–45% of the
-// time in 200–330 passes, refine 35–45% in 150–180, intervals 15–20% in
-// about 62 a parameter).
+// time in 200–330 passes, refine 45–55% in 150–180, intervals under 10%
+// in about 25 a parameter).
 func fitPlan(st *kernels.Stack, npar int, s Settings) []stagePlan {
 	_, auto := s.Strategy.(Auto)
 	_, last := st.Ops[len(st.Ops)-1].(kernels.Quantize)
-	intervals := stagePlan{"intervals", 0.17, 62 * npar}
+	intervals := stagePlan{"intervals", 0.08, 25 * npar}
 	if auto && last {
-		return []stagePlan{{"cells", 0.4, 250}, {"refine", 0.38, 160}, intervals}
+		return []stagePlan{{"cells", 0.42, 250}, {"refine", 0.5, 160}, intervals}
 	}
 	steps := s.Optim.Steps
 	if _, gd := s.Strategy.(GD); !gd {
@@ -96,7 +96,7 @@ func (m *meter) enter(name string) {
 	for i := max(m.cur, 0); i < len(m.plan); i++ {
 		if m.plan[i].name == name {
 			m.cur, m.passes = i, 0
-			m.p.Done = max(m.p.Done, m.starts[i])
+			m.p.Done = max(m.p.Done, min(m.starts[i], 0.999))
 			break
 		}
 	}
@@ -114,7 +114,8 @@ func (m *meter) pass() {
 	if m.cur >= 0 && m.plan[m.cur].name == m.p.Stage {
 		s := m.plan[m.cur]
 		f := min(float64(m.passes)/float64(max(s.passes, 1)), 1)
-		m.p.Done = max(m.p.Done, m.starts[m.cur]+f*(m.ends[m.cur]-m.starts[m.cur]))
+		// below 1 until finish: the shares' sum may round above it
+		m.p.Done = max(m.p.Done, min(m.starts[m.cur]+f*(m.ends[m.cur]-m.starts[m.cur]), 0.999))
 	}
 	m.report(m.p)
 }

@@ -217,9 +217,11 @@ func (f *stackFit) cellFit(e ImageEvaluator, p []float64) []float64 {
 }
 
 // edges is the interval of parameter i, the others held: the values whose
-// exact loss stays within the rounding tolerance of loss, found by
-// bisection outwards from the answer (a fine scan per parameter would cost
-// hundreds of passes over whole images).
+// exact loss stays within the rounding tolerance of loss, found on each
+// side by steps growing fourfold from a millionth of the way to the bound,
+// then bisection of the last step to 1% of the half-width (a fine scan
+// per parameter would cost hundreds of passes over whole images; plain
+// bisection from the bound, 31 a side).
 func (f *stackFit) edges(p []float64, i int, loss float64) [2]float64 {
 	lim := loss + f.tol + 1e-12*loss
 	pp := f.params[i]
@@ -235,7 +237,19 @@ func (f *stackFit) edges(p []float64, i int, loss float64) [2]float64 {
 			iv[side] = end
 			continue
 		}
+		d := end - p[i]
+		for k := 1e-6; k < 0.5; k *= 4 {
+			v := p[i] + k*d
+			if !within(v) {
+				out = v
+				break
+			}
+			in = v
+		}
 		for range 30 {
+			if math.Abs(out-in) <= 0.01*math.Abs(in-p[i])+1e-12*math.Abs(d) {
+				break
+			}
 			mid := (in + out) / 2
 			if within(mid) {
 				in = mid

@@ -65,7 +65,11 @@ func pair(t *testing.T, o, e *imageset.Image) imageset.Pair {
 // The synthetic looks: each is fitted on one photograph and judged on
 // another; the chosen stack is the simplest that holds the edit.
 func TestFitSynthetic(t *testing.T) {
-	train, held := crop(t, trainPhotos[0], 384, 384), crop(t, trainPhotos[1], 256, 256)
+	size := 384
+	if testing.Short() {
+		size = 256
+	}
+	train, held := crop(t, trainPhotos[0], size, size), crop(t, trainPhotos[1], 256, 256)
 	posterize := func(v float64) float64 { return kernels.Posterize.Apply(v, 9) }
 	cases := []struct {
 		name  string

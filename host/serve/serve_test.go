@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"image"
+	"image/png"
 	"io"
 	"math"
 	"mime/multipart"
@@ -19,6 +21,7 @@ import (
 	"time"
 
 	"github.com/quantfit/quantfit/host/estimate"
+	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/internal/photos"
 	"github.com/quantfit/quantfit/kernels"
 )
@@ -327,11 +330,19 @@ func TestJobsHealthReadyMetrics(t *testing.T) {
 // its status while it runs, never falling, and done at the end.
 func TestJobProgress(t *testing.T) {
 	_, ts := newServer(t, Config{})
-	orig, err := photos.Bytes("coins.png")
+	full, err := photos.Load("coins.png")
 	if err != nil {
 		t.Fatal(err)
 	}
-	im, err := photos.Load("coins.png")
+	var ob bytes.Buffer
+	sub := full.Image().(interface {
+		SubImage(image.Rectangle) image.Image
+	}).SubImage(image.Rect(100, 80, 260, 240))
+	if err := png.Encode(&ob, sub); err != nil {
+		t.Fatal(err)
+	}
+	orig := ob.Bytes()
+	im, err := imageset.Decode(bytes.NewReader(orig), "coins", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
