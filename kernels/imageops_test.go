@@ -154,7 +154,8 @@ func TestImageEvaluatorGradient(t *testing.T) {
 
 // BenchmarkSpatialStep is one loss and gradient of
 // blur,saturation,gamma,quantize over a 16-megapixel RGB image (4 MP with
-// -short), every tangent carried: issue 13's figure.
+// -short), every tangent carried: issue 13's figure; with -benchmem the
+// steady state's allocations (issue 27).
 func BenchmarkSpatialStep(b *testing.B) {
 	w, h := 4096, 4096
 	if testing.Short() {
@@ -172,6 +173,8 @@ func BenchmarkSpatialStep(b *testing.B) {
 	}
 	p := []float64{1.5, 0.8, 1.2, 11.3}
 	g := make([]float64, len(p))
+	e.LossGrad(p, g) // the workspace's planes, lent from then on: B/op is a step's
+	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
 		e.LossGrad(p, g)

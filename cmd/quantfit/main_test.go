@@ -819,9 +819,13 @@ func TestSpatialStackCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	side := 160
+	if testing.Short() {
+		side = 112
+	}
 	src := im.Image().(interface {
 		SubImage(image.Rectangle) image.Image
-	}).SubImage(image.Rect(100, 100, 260, 260))
+	}).SubImage(image.Rect(100, 100, 100+side, 100+side))
 	orig, quant := filepath.Join(dir, "o.png"), filepath.Join(dir, "q.png")
 	writePNG(t, orig, src)
 	if code, _, errs := quantfit(t, "synth", "-stack", "blur,saturation,quantize", "-p", "sigma=1.7", "-p", "saturation=0.6", "-b", "9.3", orig, quant); code != 0 {

@@ -406,11 +406,16 @@ func TestShutdownDrains(t *testing.T) {
 	defer srv.Close()
 	orig, quant := pairBytes(t, "coins.png", 9)
 	done := make(chan int)
+	// a request estimated for seconds (-short: about one)
+	req, wait := slow, 300*time.Millisecond
+	if testing.Short() {
+		req, wait = part{"options", "", []byte(`{"strategy": "scan", "scan-points": 1000000}`)}, 100*time.Millisecond
+	}
 	go func() {
-		code, _, _ := post(t, srv.URL+"/v1/estimate", part{"original", "o.png", orig}, part{"quantized", "q.png", quant}, slow)
+		code, _, _ := post(t, srv.URL+"/v1/estimate", part{"original", "o.png", orig}, part{"quantized", "q.png", quant}, req)
 		done <- code
 	}()
-	time.Sleep(300 * time.Millisecond) // the request is being estimated
+	time.Sleep(wait) // the request is being estimated
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := srv.Config.Shutdown(ctx); err != nil {
