@@ -70,10 +70,7 @@ func (d *Device) NewRestorer(p *kernels.Restoration) (*Restorer, error) {
 		}
 		r.su, r.eu = uniformsOf(r.step), uniformsOf(r.energy)
 		for c := range p.Q {
-			u := make([]float32, n)
-			for i, q := range p.Q[c] {
-				u[i] = min(max(q, p.Lo[c][i]), p.Hi[c][i])
-			}
+			u := p.Initial(c)
 			ch := restoreChannel{
 				u:    newBuffer(4*n, unsafe.Pointer(&u[0])),
 				next: newBuffer(4*n, nil),

@@ -125,6 +125,25 @@ type Restoration struct {
 	D         [][]float32
 	Energy    Energy
 	Rule      Rule
+	// Start, if set, is the image the steps start from (projected onto
+	// the bounds): a coarser level's answer, prolonged (Prolong). Nil
+	// starts from Q.
+	Start [][]float32
+}
+
+// Initial is channel c's starting image: Start, or else Q, projected onto
+// the bounds. Every Restorer starts from it.
+func (p *Restoration) Initial(c int) []float32 {
+	from := p.Q[c]
+	if p.Start != nil {
+		from = p.Start[c]
+	}
+	u := make([]float32, len(from))
+	lo, hi := p.Lo[c], p.Hi[c]
+	for i, v := range from {
+		u[i] = min(max(v, lo[i]), hi[i])
+	}
+	return u
 }
 
 // Check reports a malformed problem.
@@ -151,6 +170,16 @@ func (p *Restoration) Check() error {
 		for c := range p.Q {
 			if len(p.Wx[c]) != n || len(p.Wy[c]) != n {
 				return fmt.Errorf("kernels: channel %d's pair weights hold other than %d×%d samples", c, p.W, p.H)
+			}
+		}
+	}
+	if p.Start != nil {
+		if len(p.Start) != len(p.Q) {
+			return errors.New("kernels: a start given for some channels only")
+		}
+		for c := range p.Q {
+			if len(p.Start[c]) != n {
+				return fmt.Errorf("kernels: channel %d's start holds other than %d×%d samples", c, p.W, p.H)
 			}
 		}
 	}
@@ -197,11 +226,7 @@ func NewRestorer(p *Restoration) (*CPURestorer, error) {
 	r := &CPURestorer{p: p, eps: float32(p.Energy.Eps), fid: float32(p.Energy.Fidelity)}
 	n := p.W * p.H
 	for c := range p.Q {
-		u := make([]float32, n)
-		for i, q := range p.Q[c] {
-			u[i] = min(max(q, p.Lo[c][i]), p.Hi[c][i])
-		}
-		r.u = append(r.u, u)
+		r.u = append(r.u, p.Initial(c))
 		r.next = append(r.next, make([]float32, n))
 		if p.Rule.state() > 0 {
 			r.m = append(r.m, make([]float32, n))

@@ -65,6 +65,7 @@ type restoreFlags struct {
 	decay      float64
 	decaySteps float64
 	steps      int
+	levels     int
 	tol        float64
 	every      int
 	depth      int
@@ -91,6 +92,7 @@ func (f *restoreFlags) declare(fs *flag.FlagSet) {
 	fs.Float64Var(&f.lr, "lr", 0, "learning `rate` (default: the rule's for the energy)")
 	options.DeclareSchedule(fs, &f.schedule, &f.decay, &f.decaySteps)
 	fs.IntVar(&f.steps, "steps", 300, "most `steps`")
+	fs.IntVar(&f.levels, "levels", 0, "coarser `levels` solved first, each half the size (0: as many as fit where nothing pulls band interiors onto ramps, as with tikhonov and tv, none with edge; -1: none)")
 	fs.Float64Var(&f.tol, "tol", 0, "stop when the energy falls by less than this `share` between checks (0: never)")
 	fs.IntVar(&f.every, "every", 10, "`steps` between energy checks")
 	fs.IntVar(&f.depth, "depth", 8, "bits per sample of OUT: 8 or 16")
@@ -113,14 +115,16 @@ type restoreReport struct {
 	Start     float64 `json:"energy_start"`
 	End       float64 `json:"energy_end"`
 	Steps     int     `json:"steps"`
-	Status    string  `json:"status"`
-	Method    string  `json:"optimizer"`
-	LR        float64 `json:"lr"`
-	Backend   string  `json:"backend"`
-	Renderer  string  `json:"renderer,omitempty"`
-	Seconds   float64 `json:"seconds"`
-	PSNRIn    float64 `json:"psnr_stored,omitempty"`
-	PSNROut   float64 `json:"psnr_restored,omitempty"`
+	// Levels counts the coarser levels solved before OUT's own size.
+	Levels   int     `json:"levels,omitempty"`
+	Status   string  `json:"status"`
+	Method   string  `json:"optimizer"`
+	LR       float64 `json:"lr"`
+	Backend  string  `json:"backend"`
+	Renderer string  `json:"renderer,omitempty"`
+	Seconds  float64 `json:"seconds"`
+	PSNRIn   float64 `json:"psnr_stored,omitempty"`
+	PSNROut  float64 `json:"psnr_restored,omitempty"`
 }
 
 func (f *restoreFlags) check(fs *flag.FlagSet) error {
@@ -129,6 +133,8 @@ func (f *restoreFlags) check(fs *flag.FlagSet) error {
 		return options.Usagef("", "want QUANT OUT; got %d arguments", fs.NArg())
 	case f.steps < 1:
 		return options.Usagef("steps", "-steps %d must be at least 1", f.steps)
+	case f.levels < -1 || f.levels > 30:
+		return options.Usagef("levels", "-levels %d: want -1 to 30", f.levels)
 	case f.every < 1:
 		return options.Usagef("every", "-every %d must be at least 1", f.every)
 	case f.depth != 8 && f.depth != 16:
@@ -256,7 +262,7 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 	}
 	defer release()
 	s := restore.Settings{Method: method, LearningRate: f.lr, Schedule: sched, Steps: f.steps,
-		Tolerance: f.tol, Every: f.every, Backend: backend.Restore(be)}
+		Levels: f.levels, Tolerance: f.tol, Every: f.every, Backend: backend.Restore(be)}
 	var trace strings.Builder
 	trace.WriteString("step,energy,lr\n")
 	progress, finish := restoreProgress(c.stderr, f.steps)
@@ -295,6 +301,7 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 		}
 	}
 	rep.Start, rep.End, rep.Steps, rep.Status = res.Start, res.Energy, res.Steps, res.Status.String()
+	rep.Levels = res.Levels
 	rep.Method, rep.LR, rep.Backend, rep.Renderer, rep.Seconds = res.Method, res.LearningRate, res.Backend, res.Renderer, res.Seconds
 	if orig != nil {
 		rep.PSNRIn, rep.PSNROut = restore.PSNR(restore.Planes(q), orig), restore.PSNR(restore.Planes(out), orig)

@@ -120,6 +120,7 @@ func TestRestoreCommand(t *testing.T) {
 		{[]string{"-b", "7.3", "-optimizer", "newton", quant, keep}, "newton"},
 		{[]string{"-b", "7.3", "-model", "foo", quant, keep}, "want auto or one of"},
 		{[]string{"-b", "7.3", "-steps", "0", quant, keep}, "-steps"},
+		{[]string{"-b", "7.3", "-levels", "-2", quant, keep}, "-levels"},
 		{[]string{"-b", "0.5", quant, keep}, "b = 0.5"},
 		{[]string{"-inpaint", small, broken, keep}, "small.png"},
 		{[]string{"-inpaint", "extremes", "-b", "3", broken, keep}, "-inpaint"},

@@ -80,3 +80,33 @@ func TestRamps(t *testing.T) {
 		t.Errorf("noise: mean ramp weight %.3f; want under 0.01", sum/float64(len(alpha)))
 	}
 }
+
+// TestStrokes: a long line two samples wide, one level off its surround,
+// is a stroke; a speck of the same depth, a wide band and the surround
+// are not.
+func TestStrokes(t *testing.T) {
+	const w, h = 120, 80
+	lv := make([]int32, w*h)
+	for y := range h {
+		for x := range w {
+			switch {
+			case x >= 60 && x < 62 && y >= 5 && y < 75:
+				lv[y*w+x] = 1 // the line
+			case x >= 10 && x < 12 && y >= 10 && y < 12:
+				lv[y*w+x] = 1 // the speck
+			case x >= 80:
+				lv[y*w+x] = 2 // a band 40 wide
+			}
+		}
+	}
+	s := strokes(lv, w, h)
+	for _, c := range []struct {
+		name   string
+		x, y   int
+		stroke bool
+	}{{"line", 60, 40, true}, {"speck", 10, 10, false}, {"band", 100, 40, false}, {"surround", 30, 40, false}} {
+		if got := s[c.y*w+c.x]; got != c.stroke {
+			t.Errorf("%s: stroke %v, want %v", c.name, got, c.stroke)
+		}
+	}
+}

@@ -69,7 +69,20 @@ type Settings struct {
 	WantImage bool
 	// Backend runs the steps. Default CPU.
 	Backend Backend
+	// Levels is how many coarser levels are solved first, each half the
+	// size of the one above and started from the one below (a cascadic
+	// multigrid: kernels.Restoration.Coarse), each with Steps steps, no
+	// side shorter than minSide; negative: none. Default 0: as many as
+	// fit for problems without data weights, whose band interiors only
+	// smoothing moves (30 steps: +16 dB against +2 dB on bands 120
+	// samples wide); none where data weights pull band interiors onto
+	// their ramps (the edge energy's, Ramps), where the finest level
+	// alone reached the same PSNR in half the time.
+	Levels int
 }
+
+// minSide is the shortest side of a coarse level.
+const minSide = 16
 
 // Check is the state at an energy check.
 type Check struct {
@@ -94,6 +107,8 @@ type Result struct {
 	Backend      string
 	Renderer     string
 	Seconds      float64
+	// Levels counts the coarser levels solved first.
+	Levels int
 }
 
 // Rule returns the per-sample form of method, its defaults resolved as
@@ -143,13 +158,59 @@ func DefaultRate(rule kernels.RuleKind, e kernels.Energy, cell float64) float64 
 	return lr
 }
 
-// Run minimizes p's energy from its stored image. cell is the width of a
-// quantization cell (the adaptive rules' unit; 1 when inpainting).
+// Run minimizes p's energy from its stored image, coarse to fine (see
+// Settings.Levels). cell is the width of a quantization cell (the
+// adaptive rules' unit; 1 when inpainting). The Recorder sees the finest
+// level's checks.
 func Run(p *kernels.Restoration, cell float64, s Settings) (*Result, error) {
 	start := time.Now()
 	if s.Steps < 0 || s.Every < 0 || s.Tolerance < 0 || s.LearningRate < 0 || math.IsNaN(s.LearningRate) {
 		return nil, errors.New("restore: negative steps, check interval, tolerance or rate")
 	}
+	pyramid := []*kernels.Restoration{p}
+	levels := s.Levels
+	if levels == 0 && p.D == nil {
+		levels = math.MaxInt
+	}
+	for l := 0; l < levels; l++ {
+		top := pyramid[len(pyramid)-1]
+		if min(top.W, top.H) < 2*minSide {
+			break
+		}
+		pyramid = append(pyramid, top.Coarse())
+	}
+	coarse := s
+	coarse.Recorder, coarse.WantImage = nil, false
+	var below *Result
+	for l := len(pyramid) - 1; l >= 0; l-- {
+		q := pyramid[l]
+		if below != nil {
+			c := pyramid[l+1]
+			// a shallow copy: the caller's problem keeps its own start
+			cp := *q
+			cp.Start = kernels.Prolong(below.Planes, c.W, c.H, q.W, q.H)
+			q = &cp
+		}
+		ls := coarse
+		if l == 0 {
+			ls = s
+		}
+		r, err := runLevel(q, cell, ls)
+		if err != nil {
+			return nil, err
+		}
+		if below != nil {
+			r.Levels = below.Levels + 1
+		}
+		below = r
+	}
+	below.Seconds = time.Since(start).Seconds()
+	return below, nil
+}
+
+// runLevel minimizes p's energy from its start at p's own size.
+func runLevel(p *kernels.Restoration, cell float64, s Settings) (*Result, error) {
+	start := time.Now()
 	if s.Method == nil {
 		s.Method = &optim.Nesterov{}
 	}
