@@ -4,7 +4,8 @@ import "math"
 
 // EDT is the squared Euclidean distance of every sample to the nearest set
 // sample of mask (+Inf with none), by Felzenszwalb and Huttenlocher's two
-// passes of lower envelopes of parabolas.
+// passes of lower envelopes of parabolas. The lines of a pass are
+// independent: they run in parallel, each with its own envelope.
 func EDT(mask []bool, w, h int) []float64 {
 	inf := math.Inf(1)
 	d := make([]float64, w*h)
@@ -15,8 +16,8 @@ func EDT(mask []bool, w, h int) []float64 {
 			d[i] = inf
 		}
 	}
-	f := make([]float64, max(w, h))
 	line := func(get func(int) float64, set func(int, float64), n int) {
+		f := make([]float64, n)
 		for i := range n {
 			f[i] = get(i)
 		}
@@ -57,11 +58,15 @@ func EDT(mask []bool, w, h int) []float64 {
 			set(q, dq*dq+f[v[j]])
 		}
 	}
-	for x := range w {
-		line(func(y int) float64 { return d[y*w+x] }, func(y int, v float64) { d[y*w+x] = v }, h)
-	}
-	for y := range h {
-		line(func(x int) float64 { return d[y*w+x] }, func(x int, v float64) { d[y*w+x] = v }, w)
-	}
+	Parallel(w, func(x0, x1 int) {
+		for x := x0; x < x1; x++ {
+			line(func(y int) float64 { return d[y*w+x] }, func(y int, v float64) { d[y*w+x] = v }, h)
+		}
+	})
+	Parallel(h, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			line(func(x int) float64 { return d[y*w+x] }, func(x int, v float64) { d[y*w+x] = v }, w)
+		}
+	})
 	return d
 }

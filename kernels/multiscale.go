@@ -28,30 +28,24 @@ func (p *Restoration) Coarse() *Restoration {
 		})
 		return out
 	}
-	// pairs averages the fine pair weights crossing from block (x, y) to
-	// the next block right (horizontal) or below.
-	pairs := func(pl []float32, horizontal bool) []float32 {
+	// pairs averages the fine pair weights that cross from block (x, y)
+	// to the next block along (ax, ay): (1, 0) right, (0, 1) below. They
+	// sit on the block's far edge, at (2x + ax, 2y + ay) and the sample
+	// beside it across the direction.
+	pairs := func(pl []float32, ax, ay int) []float32 {
 		out := make([]float32, cw*ch)
 		Parallel(ch, func(y0, y1 int) {
 			for y := y0; y < y1; y++ {
 				for x := range cw {
+					ex, ey := 2*x+ax, 2*y+ay
+					if ex+ax >= p.W || ey+ay >= p.H {
+						continue
+					}
 					var sum float32
 					n := 0
-					if horizontal {
-						fx := 2*x + 1
-						if x+1 >= cw || fx+1 >= p.W {
-							continue
-						}
-						for fy := 2 * y; fy <= min(2*y+1, p.H-1); fy++ {
-							sum += pl[fy*p.W+fx]
-							n++
-						}
-					} else {
-						fy := 2*y + 1
-						if y+1 >= ch || fy+1 >= p.H {
-							continue
-						}
-						for fx := 2 * x; fx <= min(2*x+1, p.W-1); fx++ {
+					for t := range 2 {
+						fx, fy := ex+(1-ax)*t, ey+(1-ay)*t
+						if fx < p.W && fy < p.H {
 							sum += pl[fy*p.W+fx]
 							n++
 						}
@@ -70,8 +64,8 @@ func (p *Restoration) Coarse() *Restoration {
 			c.D = append(c.D, mean(p.D[k]))
 		}
 		if p.Wx != nil {
-			c.Wx = append(c.Wx, pairs(p.Wx[k], true))
-			c.Wy = append(c.Wy, pairs(p.Wy[k], false))
+			c.Wx = append(c.Wx, pairs(p.Wx[k], 1, 0))
+			c.Wy = append(c.Wy, pairs(p.Wy[k], 0, 1))
 		}
 	}
 	return c
