@@ -113,6 +113,23 @@ func (r Rule) Consts(lr float64, t int) StepConsts {
 
 func sqrt32(v float32) float32 { return float32(math.Sqrt(float64(v))) }
 
+// Project is a step's projection of the value v onto its bounds [lo, hi],
+// with values within Tiny of 0 taken as 0 first. A sample pulled to a
+// bound of 0 otherwise comes ever closer in geometric steps and ends
+// subnormal, and subnormal arithmetic is some 100 times slower on x86:
+// 10,375 subnormal samples slowed a 4 MP restore's steps from 39 to 67
+// ms. GPUs flush them as a rule; restore.comp flushes them too.
+func Project(v, lo, hi float32) float32 {
+	if v > -Tiny && v < Tiny {
+		v = 0
+	}
+	return min(max(v, lo), hi)
+}
+
+// Tiny is far below any sample's resolution (2⁻¹⁶ at 16 bits) and far
+// above float32's subnormals (under 2⁻¹²⁶).
+const Tiny = 0x1p-100
+
 // Restoration is a problem: the stored image Q and the bounds, planes of
 // W·H samples per channel, EdgeAware's weights of the pairs to the right
 // (Wx) and below (Wy) of each sample, the data weights D (optional, for
@@ -417,7 +434,7 @@ func dataWeight(fid float32, d []float32, x int) float32 {
 func (r Rule) row(x, g, m, v, lo, hi, out []float32, c StepConsts) {
 	n := len(x)
 	g, lo, hi, out = g[:n], lo[:n], hi[:n], out[:n]
-	proj := func(i int, nx float32) { out[i] = min(max(nx, lo[i]), hi[i]) }
+	proj := func(i int, nx float32) { out[i] = Project(nx, lo[i], hi[i]) }
 	switch r.Kind {
 	case RuleMomentum:
 		mu := float32(r.Mu)

@@ -70,7 +70,7 @@ func referenceStep(r *CPURestorer, c StepConsts) {
 				if len(r.v) > 0 {
 					pv = &r.v[ch][i]
 				}
-				next[i] = min(max(p.Rule.update(u[i], g, pm, pv, c), p.Lo[ch][i]), p.Hi[ch][i])
+				next[i] = Project(p.Rule.update(u[i], g, pm, pv, c), p.Lo[ch][i], p.Hi[ch][i])
 			}
 		}
 		r.u[ch], r.next[ch] = next, u

@@ -130,6 +130,11 @@ void main() {
 #else
 	nx = xi - lr * g;
 #endif
+	// kernels.Project: within 2^-100 of 0 is 0, so that a sample pulled to
+	// a bound of 0 never turns subnormal
+	if (abs(nx) < 7.8886091e-31) {
+		nx = 0.0;
+	}
 	uOut[i] = min(max(nx, lo[i]), hi[i]);
 }
 #endif

@@ -93,7 +93,7 @@ func (f *restoreFlags) declare(fs *flag.FlagSet) {
 	options.DeclareSchedule(fs, &f.schedule, &f.decay, &f.decaySteps)
 	fs.IntVar(&f.steps, "steps", 300, "most `steps`")
 	fs.IntVar(&f.levels, "levels", 0, "coarser `levels` solved first, each half the size (0: as many as fit where nothing pulls band interiors onto ramps, as with tikhonov and tv, none with edge; -1: none)")
-	fs.Float64Var(&f.tol, "tol", 0, "stop when the energy falls by less than this `share` between checks (0: never)")
+	fs.Float64Var(&f.tol, "tol", 0, "stop when the energy falls by less than this `share` between checks (0: 1e-5; negative: never)")
 	fs.IntVar(&f.every, "every", 10, "`steps` between energy checks")
 	fs.IntVar(&f.depth, "depth", 8, "bits per sample of OUT: 8 or 16")
 	fs.StringVar(&f.trace, "trace", "", "write the energy at every check to `file.csv` (step, energy, lr)")
@@ -139,8 +139,8 @@ func (f *restoreFlags) check(fs *flag.FlagSet) error {
 		return options.Usagef("every", "-every %d must be at least 1", f.every)
 	case f.depth != 8 && f.depth != 16:
 		return options.Usagef("depth", "-depth %d: want 8 or 16", f.depth)
-	case !(f.tol >= 0) || math.IsInf(f.tol, 0):
-		return options.Usagef("tol", "-tol %v must be a share, 0 or more", f.tol)
+	case math.IsNaN(f.tol) || math.IsInf(f.tol, 0):
+		return options.Usagef("tol", "-tol %v must be a share (negative: never stop early)", f.tol)
 	case !(f.lr >= 0) || math.IsInf(f.lr, 0):
 		return options.Usagef("lr", "-lr %v must be positive", f.lr)
 	case !(f.eps >= 0) || math.IsInf(f.eps, 0):

@@ -36,8 +36,15 @@ func TestRestoreCommand(t *testing.T) {
 	orig, quant := synthPair(t, dir, "video-001.png", "q.png", "-b", "7.3")
 	out := filepath.Join(dir, "r.png")
 	rep := restoreJSON(t, "-orig", orig, "-backend", "cpu", "-trace", filepath.Join(dir, "t.csv"), quant, out)
-	if rep.Mode != "dequantize" || rep.BFrom != "pair" || rep.Model != "midrise" || rep.ModelFrom != "pair" || rep.B < 7.2 || rep.B > 7.4 || rep.Steps != 300 || !(rep.End < rep.Start) {
+	if rep.Mode != "dequantize" || rep.BFrom != "pair" || rep.Model != "midrise" || rep.ModelFrom != "pair" || rep.B < 7.2 || rep.B > 7.4 || rep.Steps < 10 || rep.Steps > 300 || !(rep.End < rep.Start) {
 		t.Errorf("report %+v", rep)
+	}
+	// the default tolerance stops a converged run; a negative one never
+	if rep.Steps < 300 && rep.Status != "early stop" {
+		t.Errorf("stopped at step %d of 300, status %q", rep.Steps, rep.Status)
+	}
+	if all := restoreJSON(t, "-orig", orig, "-backend", "cpu", "-tol", "-1", quant, out); all.Steps != 300 || all.Status == "early stop" {
+		t.Errorf("-tol -1: %d steps, status %q", all.Steps, all.Status)
 	}
 	if rep.PSNROut < rep.PSNRIn-0.3 {
 		t.Errorf("restored PSNR %.2f dB against the stored %.2f", rep.PSNROut, rep.PSNRIn)

@@ -57,7 +57,8 @@ type Settings struct {
 	// Steps is the most steps taken. Default 300.
 	Steps int
 	// Tolerance stops the run once the energy falls by less than this
-	// share of itself between two checks. Default 0, never.
+	// share of itself between two checks; negative: never. Default 0:
+	// DefaultTolerance.
 	Tolerance float64
 	// Every is how many steps pass between energy checks (a reduction
 	// over the whole image). Default 10.
@@ -80,6 +81,11 @@ type Settings struct {
 	// alone reached the same PSNR in half the time.
 	Levels int
 }
+
+// DefaultTolerance ends a run whose energy has stopped falling: a 4 MP
+// photograph's restore met it at step 50 of the 300 it used to take, its
+// PSNR within 0.002 dB of the 300 steps' (bench/RESULTS.md).
+const DefaultTolerance = 1e-5
 
 // minSide is the shortest side of a coarse level.
 const minSide = 16
@@ -164,8 +170,11 @@ func DefaultRate(rule kernels.RuleKind, e kernels.Energy, cell float64) float64 
 // level's checks.
 func Run(p *kernels.Restoration, cell float64, s Settings) (*Result, error) {
 	start := time.Now()
-	if s.Steps < 0 || s.Every < 0 || s.Tolerance < 0 || s.LearningRate < 0 || math.IsNaN(s.LearningRate) {
-		return nil, errors.New("restore: negative steps, check interval, tolerance or rate")
+	if s.Steps < 0 || s.Every < 0 || math.IsNaN(s.Tolerance) || s.LearningRate < 0 || math.IsNaN(s.LearningRate) {
+		return nil, errors.New("restore: negative steps, check interval or rate, or no tolerance")
+	}
+	if s.Tolerance == 0 {
+		s.Tolerance = DefaultTolerance
 	}
 	pyramid := []*kernels.Restoration{p}
 	levels := s.Levels
