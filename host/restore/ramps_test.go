@@ -99,7 +99,7 @@ func TestStrokes(t *testing.T) {
 			}
 		}
 	}
-	s := strokes(lv, w, h)
+	s, _, _ := bandGeometry(lv, w, h)
 	for _, c := range []struct {
 		name   string
 		x, y   int
@@ -107,6 +107,48 @@ func TestStrokes(t *testing.T) {
 	}{{"line", 60, 40, true}, {"speck", 10, 10, false}, {"band", 100, 40, false}, {"surround", 30, 40, false}} {
 		if got := s[c.y*w+c.x]; got != c.stroke {
 			t.Errorf("%s: stroke %v, want %v", c.name, got, c.stroke)
+		}
+	}
+}
+
+// TestExtremes: the top band of a smooth hill, which meets only lower
+// levels, falls towards its cell's lower edge at its rim and comes closer
+// to the hill than its stored value; a region clipped at black beside a
+// ramp keeps its stored value.
+func TestExtremes(t *testing.T) {
+	const w, h, b = 300, 300, 8.0
+	v := make([]float64, w*h)
+	for y := range h {
+		for x := range w {
+			r2 := float64((x-150)*(x-150) + (y-150)*(y-150))
+			v[y*w+x] = 0.3 + 0.4*math.Exp(-r2/(2*70*70))
+		}
+	}
+	q, lo, hi, lv := bands(v, b)
+	est, _ := Ramps(q, lo, hi, lv, w, h)
+	top := lv[150*w+150]
+	var errStored, errEst float64
+	for i := range v {
+		if lv[i] == top {
+			errStored += math.Abs(float64(q[i]) - v[i])
+			errEst += math.Abs(float64(est[i]) - v[i])
+		}
+	}
+	t.Logf("top band: summed error stored %.2f, estimated %.2f", errStored, errEst)
+	if errEst > 0.8*errStored {
+		t.Errorf("top band: error %.4f against the stored %.4f; want a fifth less", errEst, errStored)
+	}
+	// black clipped beside a ramp
+	for y := range h {
+		for x := range w {
+			v[y*w+x] = max(0, 0.6*float64(x-100)/float64(w))
+		}
+	}
+	q, lo, hi, lv = bands(v, b)
+	est, _ = Ramps(q, lo, hi, lv, w, h)
+	for i := range v {
+		if lo[i] <= 0 && est[i] != q[i] {
+			t.Fatalf("clipped sample %d moved from %v to %v", i, q[i], est[i])
 		}
 	}
 }
