@@ -235,16 +235,22 @@ func TestHistogramMatchesPixels(t *testing.T) {
 	if h.Total() != uint64(n) {
 		t.Fatalf("histogram counts %d pairs", h.Total())
 	}
+	// the summaries depend on the loss alone: built once a loss
+	type summaries struct{ w, g Weighted }
+	byLoss := map[LossKind]*summaries{}
 	for _, cfg := range configs() {
 		cfg = cfg.WithDefaults()
 		ep, _ := NewEvaluator(s, cfg)
-		w := h.Weighted(cfg.Loss.Kind)
-		eh, err := NewWeightedEvaluator(&w, cfg)
+		sm := byLoss[cfg.Loss.Kind]
+		if sm == nil {
+			sm = &summaries{h.Weighted(cfg.Loss.Kind), Group(s, cfg.Loss.Kind)}
+			byLoss[cfg.Loss.Kind] = sm
+		}
+		eh, err := NewWeightedEvaluator(&sm.w, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		g := Group(s, cfg.Loss.Kind)
-		eg, _ := NewWeightedEvaluator(&g, cfg)
+		eg, _ := NewWeightedEvaluator(&sm.g, cfg)
 		for _, b := range []float64{6.1, 17.35, 28.2} {
 			var gp, gh, gg [1]float64
 			lp := ep.LossGrad([]float64{b}, gp[:])

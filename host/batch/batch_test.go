@@ -197,7 +197,7 @@ func readLines(t *testing.T, path string) []resultLine {
 func TestBatchResume(t *testing.T) {
 	n := 500
 	if testing.Short() {
-		n = 60
+		n = 40
 	}
 	dir := t.TempDir()
 	man, truth := makePairs(t, dir, n, 20)

@@ -65,9 +65,10 @@ func pair(t *testing.T, o, e *imageset.Image) imageset.Pair {
 // The synthetic looks: each is fitted on one photograph and judged on
 // another; the chosen stack is the simplest that holds the edit.
 func TestFitSynthetic(t *testing.T) {
-	size := 384
+	size, s := 384, Settings{}
 	if testing.Short() {
-		size = 256
+		// the lattice candidate's CG costs by its nodes, not the pixels
+		size, s.LUTSize = 256, 9
 	}
 	train, held := crop(t, trainPhotos[0], size, size), crop(t, trainPhotos[1], 256, 256)
 	posterize := func(v float64) float64 { return kernels.Posterize.Apply(v, 9) }
@@ -88,7 +89,7 @@ func TestFitSynthetic(t *testing.T) {
 		}, "curves,quantize", 50},
 	}
 	for _, c := range cases {
-		l, err := Fit([]imageset.Pair{pair(t, train, edit(train, c.f))}, Settings{})
+		l, err := Fit([]imageset.Pair{pair(t, train, edit(train, c.f))}, s)
 		if err != nil {
 			t.Fatal(err)
 		}
