@@ -121,3 +121,79 @@ func TestRestoreParity(t *testing.T) {
 		}
 	}
 }
+
+// TestMultiscaleParity holds shaders/multiscale.comp to kernels'
+// Restoration.Coarse, Prolong and the CPU's StartFrom: a coarser level
+// restricted on the device from resident planes (odd size, so edge
+// blocks repeat), steps there, and the finer level started again from it,
+// for an energy with data and pair weights and one without, under a rule
+// with state. A CPU restorer is refused as a start.
+func TestMultiscaleParity(t *testing.T) {
+	d := device(t)
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, e := range []kernels.Energy{{Kind: kernels.EdgeAware, Fidelity: 0.1}, {Kind: kernels.Tikhonov}} {
+		p := restoration(r, 75, 66, 2, e, kernels.Rule{Kind: kernels.RuleNesterov, Mu: 0.9})
+		cpu, err := kernels.NewRestorer(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := d.NewRestorer(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		compare := func(when string, a, b kernels.Restorer, tol float64) {
+			ia, ib := a.Image(), b.Image()
+			if err := b.Err(); err != nil {
+				t.Fatal(err)
+			}
+			worst := 0.0
+			for c := range ia {
+				if len(ia[c]) != len(ib[c]) {
+					t.Fatalf("%v %s: %d samples on the CPU, %d on the GPU", e.Kind, when, len(ia[c]), len(ib[c]))
+				}
+				for i := range ia[c] {
+					worst = math.Max(worst, math.Abs(float64(ia[c][i]-ib[c][i])))
+				}
+			}
+			if worst > tol {
+				t.Errorf("%v %s: images differ by %.3g", e.Kind, when, worst)
+			}
+			if ea, eb := a.Energy(), b.Energy(); math.Abs(ea-eb) > 1e-5*math.Max(1, ea) {
+				t.Errorf("%v %s: energy cpu %.8g, gpu %.8g", e.Kind, when, ea, eb)
+			}
+		}
+		cc, err := cpu.Coarser()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gc, err := g.Coarser()
+		if err != nil {
+			t.Fatal(err)
+		}
+		compare("restricted", cc, gc, 1e-7)
+		for step := 1; step <= 10; step++ {
+			c := p.Rule.Consts(0.02, step)
+			cc.Step(c)
+			gc.Step(c)
+		}
+		compare("after 10 coarse steps", cc, gc, 2e-5)
+		if err := cpu.StartFrom(cc); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.StartFrom(gc); err != nil {
+			t.Fatal(err)
+		}
+		compare("prolonged", cpu, g, 2e-5)
+		for step := 1; step <= 5; step++ {
+			c := p.Rule.Consts(0.02, step)
+			cpu.Step(c)
+			g.Step(c)
+		}
+		compare("after 5 fine steps", cpu, g, 2e-5)
+		if err := g.StartFrom(cc); err == nil {
+			t.Error("the GPU's restorer started from the CPU's")
+		}
+		gc.Close()
+		g.Close()
+	}
+}

@@ -11,7 +11,7 @@ package kernels
 // bounds and the data weights averaged over 2×2 blocks (the mean of
 // samples within their bounds lies within the mean bounds), and each pair
 // weight the mean of the fine pairs that cross between the two blocks.
-// Energy and rule are p's; the start is nil.
+// Energy and rule are p's.
 func (p *Restoration) Coarse() *Restoration {
 	cw, ch := (p.W+1)/2, (p.H+1)/2
 	c := &Restoration{W: cw, H: ch, Energy: p.Energy, Rule: p.Rule}

@@ -17,8 +17,8 @@ func TestRestorationCoarse(t *testing.T) {
 		p := restoreProblem(r, w, h, Energy{Kind: EdgeAware, Eps: 0.01}, Rule{})
 		c := p.Coarse()
 		cw, ch := (w+1)/2, (h+1)/2
-		if c.W != cw || c.H != ch || c.Energy != p.Energy || c.Start != nil {
-			t.Fatalf("%d×%d: coarse %d×%d, energy %v, start %v", w, h, c.W, c.H, c.Energy, c.Start != nil)
+		if c.W != cw || c.H != ch || c.Energy != p.Energy || c.Rule != p.Rule {
+			t.Fatalf("%d×%d: coarse %d×%d, energy %v, rule %v", w, h, c.W, c.H, c.Energy, c.Rule)
 		}
 		if err := c.Check(); err != nil {
 			t.Fatalf("%d×%d: %v", w, h, err)
@@ -94,37 +94,53 @@ func TestProlongIsBilinear(t *testing.T) {
 	}
 }
 
-// TestRestorerStartsFromStart checks that a Restorer starts from the
-// given start projected onto the bounds, and that Check names a start of
-// the wrong shape.
-func TestRestorerStartsFromStart(t *testing.T) {
+// TestStartFrom: a coarser restorer starts from its stored image, and
+// the finer one starts again from its image prolonged and projected onto
+// its own bounds, the rule's state cleared; a restorer of another kind is
+// refused.
+func TestStartFrom(t *testing.T) {
 	r := rand.New(rand.NewPCG(63, 64))
-	p := restoreProblem(r, 12, 9, Energy{Kind: EdgeAware, Eps: 0.01}, Rule{})
-	for range p.Q {
-		s := make([]float32, p.W*p.H)
-		for i := range s {
-			s[i] = r.Float32()*1.4 - 0.2
-		}
-		p.Start = append(p.Start, s)
-	}
-	rs, err := NewRestorer(p)
+	p := restoreProblem(r, 12, 9, Energy{Kind: EdgeAware, Eps: 0.01, Fidelity: 0.3}, Rule{Kind: RuleNesterov, Mu: 0.9})
+	fine, err := NewRestorer(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	im := rs.Image()
-	for c := range p.Q {
-		for i, v := range im[c] {
-			if want := min(max(p.Start[c][i], p.Lo[c][i]), p.Hi[c][i]); v != want {
-				t.Fatalf("channel %d sample %d starts at %v, want %v", c, i, v, want)
+	fine.Step(StepConsts{LR: 0.05, C1: 1, C2: 1})
+	cr, err := fine.Coarser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	coarse := cr.(*CPURestorer)
+	cp := p.Coarse()
+	for c, u := range coarse.Image() {
+		for i, v := range u {
+			if want := cp.Initial(c)[i]; v != want {
+				t.Fatalf("coarse channel %d sample %d starts at %v, want %v", c, i, v, want)
 			}
 		}
 	}
-	p.Start = p.Start[:1]
-	if err := p.Check(); err == nil {
-		t.Fatal("a start for one channel of two passed Check")
+	for range 3 {
+		coarse.Step(StepConsts{LR: 0.05, C1: 1, C2: 1})
 	}
-	p.Start = [][]float32{make([]float32, 5), make([]float32, 5)}
-	if err := p.Check(); err == nil {
-		t.Fatal("a start of the wrong size passed Check")
+	if err := fine.StartFrom(coarse); err != nil {
+		t.Fatal(err)
+	}
+	up := Prolong(coarse.Image(), cp.W, cp.H, p.W, p.H)
+	for c, u := range fine.Image() {
+		for i, v := range u {
+			if want := min(max(up[c][i], p.Lo[c][i]), p.Hi[c][i]); v != want {
+				t.Fatalf("channel %d sample %d starts again at %v, want %v", c, i, v, want)
+			}
+		}
+		for i, m := range fine.m[c] {
+			if m != 0 {
+				t.Fatalf("channel %d sample %d keeps momentum %v", c, i, m)
+			}
+		}
+	}
+	if err := fine.StartFrom(otherRestorer{}); err == nil {
+		t.Fatal("a start from another kind of restorer was taken")
 	}
 }
+
+type otherRestorer struct{ Restorer }

@@ -142,22 +142,15 @@ type Restoration struct {
 	D         [][]float32
 	Energy    Energy
 	Rule      Rule
-	// Start, if set, is the image the steps start from (projected onto
-	// the bounds): a coarser level's answer, prolonged (Prolong). Nil
-	// starts from Q.
-	Start [][]float32
 }
 
-// Initial is channel c's starting image: Start, or else Q, projected onto
-// the bounds. Every Restorer starts from it.
+// Initial is channel c's starting image: Q projected onto the bounds.
+// Every Restorer starts from it (a coarser level's answer replaces it
+// through Leveled.StartFrom).
 func (p *Restoration) Initial(c int) []float32 {
-	from := p.Q[c]
-	if p.Start != nil {
-		from = p.Start[c]
-	}
-	u := make([]float32, len(from))
+	u := make([]float32, len(p.Q[c]))
 	lo, hi := p.Lo[c], p.Hi[c]
-	for i, v := range from {
+	for i, v := range p.Q[c] {
 		u[i] = min(max(v, lo[i]), hi[i])
 	}
 	return u
@@ -190,16 +183,6 @@ func (p *Restoration) Check() error {
 			}
 		}
 	}
-	if p.Start != nil {
-		if len(p.Start) != len(p.Q) {
-			return errors.New("kernels: a start given for some channels only")
-		}
-		for c := range p.Q {
-			if len(p.Start[c]) != n {
-				return fmt.Errorf("kernels: channel %d's start holds other than %d×%d samples", c, p.W, p.H)
-			}
-		}
-	}
 	if p.D != nil {
 		if len(p.D) != len(p.Q) {
 			return errors.New("kernels: data weights given for some channels only")
@@ -224,6 +207,20 @@ type Restorer interface {
 	// Err reports the first failure of the device, if any.
 	Err() error
 	Close()
+}
+
+// Leveled is a Restorer that makes its own coarser levels, its planes
+// staying where they live (the GPU's resident buffers): Coarse and
+// Prolong done in place. The CPU's and the GPU's restorers are Leveled.
+type Leveled interface {
+	Restorer
+	// Coarser returns the restorer of the problem at half the size
+	// (Restoration.Coarse), starting from its stored image.
+	Coarser() (Restorer, error)
+	// StartFrom sets the image to that of coarse, a restorer of the same
+	// kind from Coarser, prolonged (Prolong) and projected onto the
+	// bounds (Restoration.Initial), and starts the rule's state again.
+	StartFrom(coarse Restorer) error
 }
 
 // CPURestorer is the CPU's Restorer, all cores over spans of rows.
@@ -528,6 +525,31 @@ func (r *CPURestorer) Image() [][]float32 {
 		out[c] = append([]float32(nil), u...)
 	}
 	return out
+}
+
+// Coarser implements Leveled.
+func (r *CPURestorer) Coarser() (Restorer, error) { return NewRestorer(r.p.Coarse()) }
+
+// StartFrom implements Leveled.
+func (r *CPURestorer) StartFrom(coarse Restorer) error {
+	c, ok := coarse.(*CPURestorer)
+	if !ok || len(c.u) != len(r.u) {
+		return fmt.Errorf("kernels: a restorer starts from a coarser one of its own kind and channels, not %T", coarse)
+	}
+	p := r.p
+	up := Prolong(c.u, c.p.W, c.p.H, p.W, p.H)
+	for ch := range r.u {
+		lo, hi, u := p.Lo[ch], p.Hi[ch], r.u[ch]
+		for i, v := range up[ch] {
+			u[i] = min(max(v, lo[i]), hi[i])
+		}
+	}
+	for _, st := range [][][]float32{r.m, r.v} {
+		for _, pl := range st {
+			clear(pl)
+		}
+	}
+	return nil
 }
 
 // Err implements Restorer: the CPU does not fail.

@@ -165,9 +165,10 @@ func DefaultRate(rule kernels.RuleKind, e kernels.Energy, cell float64) float64 
 }
 
 // Run minimizes p's energy from its stored image, coarse to fine (see
-// Settings.Levels). cell is the width of a quantization cell (the
-// adaptive rules' unit; 1 when inpainting). The Recorder sees the finest
-// level's checks.
+// Settings.Levels): the coarser levels are made by the restorer itself
+// (kernels.Leveled), on the device where it runs there. cell is the width
+// of a quantization cell (the adaptive rules' unit; 1 when inpainting).
+// The Recorder sees the finest level's checks.
 func Run(p *kernels.Restoration, cell float64, s Settings) (*Result, error) {
 	start := time.Now()
 	if s.Steps < 0 || s.Every < 0 || math.IsNaN(s.Tolerance) || s.LearningRate < 0 || math.IsNaN(s.LearningRate) {
@@ -176,50 +177,6 @@ func Run(p *kernels.Restoration, cell float64, s Settings) (*Result, error) {
 	if s.Tolerance == 0 {
 		s.Tolerance = DefaultTolerance
 	}
-	pyramid := []*kernels.Restoration{p}
-	levels := s.Levels
-	if levels == 0 && p.D == nil {
-		levels = math.MaxInt
-	}
-	for l := 0; l < levels; l++ {
-		top := pyramid[len(pyramid)-1]
-		if min(top.W, top.H) < 2*minSide {
-			break
-		}
-		pyramid = append(pyramid, top.Coarse())
-	}
-	coarse := s
-	coarse.Recorder, coarse.WantImage = nil, false
-	var below *Result
-	for l := len(pyramid) - 1; l >= 0; l-- {
-		q := pyramid[l]
-		if below != nil {
-			c := pyramid[l+1]
-			// a shallow copy: the caller's problem keeps its own start
-			cp := *q
-			cp.Start = kernels.Prolong(below.Planes, c.W, c.H, q.W, q.H)
-			q = &cp
-		}
-		ls := coarse
-		if l == 0 {
-			ls = s
-		}
-		r, err := runLevel(q, cell, ls)
-		if err != nil {
-			return nil, err
-		}
-		if below != nil {
-			r.Levels = below.Levels + 1
-		}
-		below = r
-	}
-	below.Seconds = time.Since(start).Seconds()
-	return below, nil
-}
-
-// runLevel minimizes p's energy from its start at p's own size.
-func runLevel(p *kernels.Restoration, cell float64, s Settings) (*Result, error) {
-	start := time.Now()
 	if s.Method == nil {
 		s.Method = &optim.Nesterov{}
 	}
@@ -248,11 +205,57 @@ func runLevel(p *kernels.Restoration, cell float64, s Settings) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	res := &Result{Method: methodName(rule.Kind), LearningRate: s.LearningRate, Backend: name, Status: optim.IterationLimit}
+	chain := []kernels.Restorer{r}
+	defer func() {
+		for _, c := range chain {
+			c.Close()
+		}
+	}()
+	levels := s.Levels
+	if levels == 0 && p.D == nil {
+		levels = math.MaxInt
+	}
+	for w, h := p.W, p.H; len(chain)-1 < levels && min(w, h) >= 2*minSide; w, h = (w+1)/2, (h+1)/2 {
+		lv, ok := chain[len(chain)-1].(kernels.Leveled)
+		if !ok {
+			break
+		}
+		c, err := lv.Coarser()
+		if err != nil {
+			return nil, err
+		}
+		chain = append(chain, c)
+	}
+	coarse := s
+	coarse.Recorder, coarse.WantImage = nil, false
+	var res *Result
+	for l := len(chain) - 1; l >= 0; l-- {
+		if l < len(chain)-1 {
+			if err := chain[l].(kernels.Leveled).StartFrom(chain[l+1]); err != nil {
+				return nil, err
+			}
+		}
+		ls := coarse
+		if l == 0 {
+			ls = s
+		}
+		if res, err = descend(chain[l], rule, ls, l == 0); err != nil {
+			return nil, err
+		}
+	}
+	res.Levels, res.Backend = len(chain)-1, name
 	if name != "cpu" {
 		res.Renderer = be.Renderer()
 	}
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// descend runs s's steps on r from its current image, its Settings'
+// defaults resolved; the image is read back only when asked (the finest
+// level).
+func descend(r kernels.Restorer, rule kernels.Rule, s Settings, image bool) (*Result, error) {
+	res := &Result{Method: methodName(rule.Kind), LearningRate: s.LearningRate, Status: optim.IterationLimit}
 	res.Start = r.Energy()
 	last := res.Start
 	for t := 1; t <= s.Steps; t++ {
@@ -283,11 +286,12 @@ func runLevel(p *kernels.Restoration, cell float64, s Settings) (*Result, error)
 		last = e
 	}
 	res.Energy = last
-	res.Planes = r.Image()
+	if image {
+		res.Planes = r.Image()
+	}
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
-	res.Seconds = time.Since(start).Seconds()
 	return res, nil
 }
 

@@ -1,0 +1,54 @@
+package backend
+
+import (
+	"math"
+	"os"
+	"testing"
+
+	"github.com/quantfit/quantfit/gpu"
+	"github.com/quantfit/quantfit/host/imageset"
+	"github.com/quantfit/quantfit/host/restore"
+	"github.com/quantfit/quantfit/kernels"
+)
+
+// TestRestoreLevelsOnGPU: a restore that goes coarse to fine (Tikhonov,
+// no data weights) makes its levels on the device and ends where the CPU
+// ends: bands 60 samples wide become the same ramp in 30 steps.
+func TestRestoreLevelsOnGPU(t *testing.T) {
+	be, release, err := Open("gpu", gpu.Options{Debug: true, Strict: true}, nil)
+	if err != nil {
+		if os.Getenv("QUANTFIT_REQUIRE_GPU") != "" {
+			t.Fatalf("QUANTFIT_REQUIRE_GPU is set but no GPU: %v", err)
+		}
+		t.Skipf("no GPU: %v", err)
+	}
+	defer release()
+	im := &imageset.Image{Name: "wide", W: 300, H: 70, Channels: 1}
+	pl := make([]uint8, im.W*im.H)
+	for i := range pl {
+		pl[i] = uint8(math.Round(255 * (0.1 + 0.8*float64(i%im.W)/float64(im.W))))
+	}
+	im.Pix8 = append(im.Pix8, pl)
+	q := im.Filter(func(x float64) float64 { return kernels.Midrise.Apply(x, 5.3) })
+	var out [2]*restore.Result
+	for k, rb := range []restore.Backend{restore.CPU{}, Restore(be)} {
+		p, cell, err := restore.Dequantization(q, kernels.Midrise, 5.3, kernels.Energy{Kind: kernels.Tikhonov})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out[k], err = restore.Run(p, cell, restore.Settings{Steps: 30, Backend: rb}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, g := out[0], out[1]
+	if g.Backend != "gpu" || g.Levels != c.Levels || g.Levels < 2 {
+		t.Fatalf("gpu ran on %q with %d coarser levels, the CPU with %d", g.Backend, g.Levels, c.Levels)
+	}
+	worst := 0.0
+	for i := range c.Planes[0] {
+		worst = math.Max(worst, math.Abs(float64(c.Planes[0][i]-g.Planes[0][i])))
+	}
+	if worst > 1e-4 || math.Abs(c.Energy-g.Energy) > 1e-4*c.Energy {
+		t.Errorf("gpu and cpu differ by %.3g at most; energies %.6g and %.6g", worst, g.Energy, c.Energy)
+	}
+}
