@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/quantfit/quantfit/bench/peers"
 	"github.com/quantfit/quantfit/kernels"
 )
 
@@ -34,7 +35,7 @@ func TestRamps(t *testing.T) {
 		}
 	}
 	q, lo, hi, lv := bands(v, b)
-	est, alpha := Ramps(q, lo, hi, lv, w, h)
+	est, alpha, _ := Ramps(q, lo, hi, lv, w, h)
 	var errStored, errRamp float64
 	n := 0
 	for i := range v {
@@ -59,7 +60,7 @@ func TestRamps(t *testing.T) {
 		}
 	}
 	q, lo, hi, lv = bands(v, b)
-	_, alpha = Ramps(q, lo, hi, lv, w, h)
+	_, alpha, _ = Ramps(q, lo, hi, lv, w, h)
 	for i, a := range alpha {
 		if a != 0 {
 			t.Fatalf("an edge between flat regions: sample %d put on a ramp (alpha %v)", i, a)
@@ -71,7 +72,7 @@ func TestRamps(t *testing.T) {
 		v[i] = 0.5 + 0.2*r.NormFloat64()
 	}
 	q, lo, hi, lv = bands(v, b)
-	_, alpha = Ramps(q, lo, hi, lv, w, h)
+	_, alpha, _ = Ramps(q, lo, hi, lv, w, h)
 	sum := 0.0
 	for _, a := range alpha {
 		sum += float64(a)
@@ -125,7 +126,7 @@ func TestExtremes(t *testing.T) {
 		}
 	}
 	q, lo, hi, lv := bands(v, b)
-	est, _ := Ramps(q, lo, hi, lv, w, h)
+	est, _, _ := Ramps(q, lo, hi, lv, w, h)
 	top := lv[150*w+150]
 	var errStored, errEst float64
 	for i := range v {
@@ -145,10 +146,52 @@ func TestExtremes(t *testing.T) {
 		}
 	}
 	q, lo, hi, lv = bands(v, b)
-	est, _ = Ramps(q, lo, hi, lv, w, h)
+	est, _, _ = Ramps(q, lo, hi, lv, w, h)
 	for i := range v {
 		if lo[i] <= 0 && est[i] != q[i] {
 			t.Fatalf("clipped sample %d moved from %v to %v", i, q[i], est[i])
 		}
+	}
+}
+
+// TestContourDistancesIsPeers: on a smooth field of hills and valleys
+// the propagated seeds give the exact contour-distance expansion
+// (bench/peers.DistanceBDE, an EDT per level) but at a few samples; a
+// sample whose nearest lower level is a speck keeps its stored value.
+func TestContourDistancesIsPeers(t *testing.T) {
+	const w, h, b = 240, 160, 9.0
+	v := make([]float64, w*h)
+	for y := range h {
+		for x := range w {
+			v[y*w+x] = 0.5 + 0.2*math.Sin(float64(x)/23)*math.Cos(float64(y)/31) + 0.15*math.Sin(float64(x+2*y)/57)
+		}
+	}
+	q, lo, hi, lv := bands(v, b)
+	deep := make([]float32, w*h)
+	for i := range deep {
+		deep[i] = contourDepth
+	}
+	got, want := ContourDistances(q, lo, hi, lv, w, h, deep), peers.DistanceBDE(lv, lo, hi, w, h)
+	off := 0
+	for i := range got {
+		if math.Abs(float64(got[i]-want[i]))*b > 0.02 {
+			off++
+		}
+	}
+	t.Logf("%d of %d samples differ from the exact expansion by more than 2%% of a cell", off, w*h)
+	if off > w*h/100 {
+		t.Errorf("%d of %d samples off the exact expansion; want under 1%%", off, w*h)
+	}
+	// a speck one level down inside a band that meets a higher level
+	for i := range v {
+		v[i] = 0.5 + 0.3*float64(i%w)/w
+	}
+	q, lo, hi, lv = bands(v, b)
+	k := lv[w*h/2+20]
+	lv[w*h/2+20] = k - 1
+	_, depth, _ := bandGeometry(lv, w, h)
+	got = ContourDistances(q, lo, hi, lv, w, h, depth)
+	if i := w*h/2 + 22; got[i] != q[i] {
+		t.Errorf("beside a speck: %v, want the stored %v", got[i], q[i])
 	}
 }
