@@ -125,6 +125,11 @@ type restoreReport struct {
 	Seconds  float64 `json:"seconds"`
 	PSNRIn   float64 `json:"psnr_stored,omitempty"`
 	PSNROut  float64 `json:"psnr_restored,omitempty"`
+	// FalseIn and FalseOut count the steps of half a cell or more where
+	// the original moves less than a quarter (restore.FalseSteps): the
+	// false contours before and after.
+	FalseIn  *int `json:"false_steps_stored,omitempty"`
+	FalseOut *int `json:"false_steps_restored,omitempty"`
 }
 
 func (f *restoreFlags) check(fs *flag.FlagSet) error {
@@ -305,6 +310,8 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 	rep.Method, rep.LR, rep.Backend, rep.Renderer, rep.Seconds = res.Method, res.LearningRate, res.Backend, res.Renderer, res.Seconds
 	if orig != nil {
 		rep.PSNRIn, rep.PSNROut = restore.PSNR(restore.Planes(q), orig), restore.PSNR(restore.Planes(out), orig)
+		in, out := restore.FalseSteps(restore.Planes(q), orig, cell), restore.FalseSteps(restore.Planes(out), orig, cell)
+		rep.FalseIn, rep.FalseOut = &in, &out
 	}
 	enc := json.NewEncoder(c.stdout)
 	enc.SetIndent("", "  ")

@@ -49,6 +49,9 @@ func TestRestoreCommand(t *testing.T) {
 	if rep.PSNROut < rep.PSNRIn-0.3 {
 		t.Errorf("restored PSNR %.2f dB against the stored %.2f", rep.PSNROut, rep.PSNRIn)
 	}
+	if rep.FalseIn == nil || rep.FalseOut == nil || *rep.FalseOut > *rep.FalseIn {
+		t.Errorf("false steps %v → %v: want a count that does not grow", rep.FalseIn, rep.FalseOut)
+	}
 	im, err := imageset.Load(out, 0)
 	if err != nil || im.W != 150 || im.H != 103 || im.Depth() != 8 {
 		t.Fatalf("OUT: %v, %+v", err, im)

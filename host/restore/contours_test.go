@@ -68,27 +68,6 @@ func ffmpegFilter(t *testing.T, q *imageset.Image, filter string) *imageset.Imag
 	return im
 }
 
-// falseSteps counts the neighbour pairs that step by half a cell or more
-// where the original changes by less than a quarter: contours the scene
-// does not have.
-func falseSteps(planes [][]float32, orig *imageset.Image, cell float64) int {
-	n := 0
-	w := orig.W
-	for c := range orig.Channels {
-		for i := range orig.W * orig.H {
-			for _, j := range []int{i + 1, i + w} {
-				if (j == i+1 && (i+1)%w == 0) || j >= orig.W*orig.H {
-					continue
-				}
-				if math.Abs(float64(planes[c][i]-planes[c][j])) >= cell/2 && math.Abs(float64(orig.Value(c, i)-orig.Value(c, j))) < cell/4 {
-					n++
-				}
-			}
-		}
-	}
-	return n
-}
-
 // TestContourTrials is the false-contour trial: 25 cases of real
 // photographs (two upscaled smooth ones, a sky crop upscaled 8× whose bands
 // are hundreds of samples wide, and two textured ones) under midrise at b
@@ -181,7 +160,7 @@ func TestContourTrials(t *testing.T) {
 				}
 			}
 			if cs.smooth {
-				line += fmt.Sprintf("; false steps %d stored, %d restored", falseSteps(Planes(q), orig, cell), falseSteps(Planes(out), orig, cell))
+				line += fmt.Sprintf("; false steps %d stored, %d restored", FalseSteps(Planes(q), orig, cell), FalseSteps(Planes(out), orig, cell))
 				sumSmooth += gain
 				sumBDESmooth += bdeGain
 				smooth++

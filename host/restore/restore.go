@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/quantfit/quantfit/host/imageset"
@@ -482,6 +483,40 @@ func PSNR(a [][]float32, ref *imageset.Image) float64 {
 		}
 	}
 	return 10 * math.Log10(float64(n)/se)
+}
+
+// FalseSteps is the false-contour figure of planes against the original:
+// the neighbour pairs (right and below) whose values step by half a cell
+// or more where the original's change by less than a quarter, contours
+// the scene does not have. A stored image of smooth content has one at
+// every band edge; a restore that turns bands into ramps leaves few.
+func FalseSteps(planes [][]float32, orig *imageset.Image, cell float64) int {
+	w, h := orig.W, orig.H
+	var total atomic.Int64
+	for c := range orig.Channels {
+		p := planes[c]
+		kernels.Parallel(h, func(y0, y1 int) {
+			n := 0
+			step := func(i, j int) {
+				if math.Abs(float64(p[i]-p[j])) >= cell/2 && math.Abs(float64(orig.Value(c, i)-orig.Value(c, j))) < cell/4 {
+					n++
+				}
+			}
+			for y := y0; y < y1; y++ {
+				for x := range w {
+					i := y*w + x
+					if x+1 < w {
+						step(i, i+1)
+					}
+					if y+1 < h {
+						step(i, i+w)
+					}
+				}
+			}
+			total.Add(int64(n))
+		})
+	}
+	return int(total.Load())
 }
 
 func abs(v float32) float32 {

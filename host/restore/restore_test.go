@@ -61,7 +61,11 @@ func TestRampRecovered(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := PSNR(as8(t, res.Planes, q.W, q.H), orig)
-		t.Logf("%v: PSNR %.2f dB from %.2f, energy %.3g → %.3g", kind, got, base, res.Start, res.Energy)
+		in, out := FalseSteps(Planes(q), orig, cell), FalseSteps(as8(t, res.Planes, q.W, q.H), orig, cell)
+		t.Logf("%v: PSNR %.2f dB from %.2f, energy %.3g → %.3g, false steps %d → %d", kind, got, base, res.Start, res.Energy, in, out)
+		if kind == kernels.EdgeAware && (in == 0 || out > in/10) {
+			t.Errorf("%v: %d false steps left of the stored %d; want a tenth at most", kind, out, in)
+		}
 		if got < base+3 {
 			t.Errorf("%v: PSNR %.2f dB, want 3 dB over the stored %.2f", kind, got, base)
 		}
