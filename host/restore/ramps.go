@@ -128,9 +128,10 @@ func Ramps(q, lo, hi []float32, level []int32, w, h int) (est, alpha, far []floa
 // higher level takes its cell's middle. It serves the smooth regions that
 // Ramps does not vouch for: bands that meet the image's border or one
 // other level only, where the nearest contours beyond still give the
-// slope. A nearest sample in a band less than contourDepth deep (a speck,
-// a line one or two samples wide: texture, such as a brick's shadowed
-// rim) is no contour, and the sample keeps its stored value.
+// slope. In a narrow band (its contours under contourSpan apart) a
+// nearest sample in a band less than contourDepth deep (a speck, a line
+// one or two samples wide: texture, such as a brick's shadowed rim) is no
+// contour, and the sample keeps its stored value.
 // bench/peers.DistanceBDE is the exact form, the false-contour trial's
 // peer; depth is each sample's band depth (bandGeometry).
 func ContourDistances(q, lo, hi []float32, level []int32, w, h int, depth []float32) []float32 {
