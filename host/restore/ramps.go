@@ -255,14 +255,15 @@ func contourSeeds(level []int32, w, h int, dir int32) []int32 {
 func beyondSeeds(level []int32, w, h int, dir int32) []int32 {
 	n := w * h
 	// each tier's seed as its coordinates and level, so that a sweep reads
-	// them where it reads the sample's (no division, no far load)
+	// them where it reads the sample's (no division, no far load); the
+	// distances are computed again, not stored (memory is the bound at
+	// 64 MP, not arithmetic)
 	type seedAt struct{ x, y, level int32 }
 	seed := make([][]seedAt, seedTiers)
-	d2 := make([][]int64, seedTiers)
 	for t := range seedTiers {
-		seed[t], d2[t] = make([]seedAt, n), make([]int64, n)
+		seed[t] = make([]seedAt, n)
 		for i := range n {
-			seed[t][i], d2[t][i] = seedAt{-1, -1, 0}, math.MaxInt64
+			seed[t][i] = seedAt{-1, -1, 0}
 		}
 	}
 	offer := func(i, x, y int, s seedAt) {
@@ -270,11 +271,10 @@ func beyondSeeds(level []int32, w, h int, dir int32) []int32 {
 		if gap < 1 {
 			return
 		}
-		dx, dy := int64(x)-int64(s.x), int64(y)-int64(s.y)
-		e := dx*dx + dy*dy
+		e := dist2(x, y, s.x, s.y)
 		for t := range min(int(gap), seedTiers) {
-			if e < d2[t][i] {
-				seed[t][i], d2[t][i] = s, e
+			if c := seed[t][i]; c.x < 0 || e < dist2(x, y, c.x, c.y) {
+				seed[t][i] = s
 			}
 		}
 	}
@@ -301,6 +301,12 @@ func beyondSeeds(level []int32, w, h int, dir int32) []int32 {
 		}
 	}
 	return out
+}
+
+// dist2 is the squared distance from (x, y) to (sx, sy).
+func dist2(x, y int, sx, sy int32) int64 {
+	dx, dy := int64(x)-int64(sx), int64(y)-int64(sy)
+	return dx*dx + dy*dy
 }
 
 // concurrently runs fs side by side and returns when all have.
