@@ -309,8 +309,9 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 	rep.Levels = res.Levels
 	rep.Method, rep.LR, rep.Backend, rep.Renderer, rep.Seconds = res.Method, res.LearningRate, res.Backend, res.Renderer, res.Seconds
 	if orig != nil {
-		rep.PSNRIn, rep.PSNROut = restore.PSNR(restore.Planes(q), orig), restore.PSNR(restore.Planes(out), orig)
-		in, out := restore.FalseSteps(restore.Planes(q), orig, cell), restore.FalseSteps(restore.Planes(out), orig, cell)
+		stored, restored := restore.Planes(q), restore.Planes(out)
+		rep.PSNRIn, rep.PSNROut = restore.PSNR(stored, orig), restore.PSNR(restored, orig)
+		in, out := restore.FalseSteps(stored, orig, cell), restore.FalseSteps(restored, orig, cell)
 		rep.FalseIn, rep.FalseOut = &in, &out
 	}
 	enc := json.NewEncoder(c.stdout)
