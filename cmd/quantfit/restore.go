@@ -73,6 +73,7 @@ type restoreFlags struct {
 	window     bool
 	backend    string
 	maxPixels  int
+	shrink     int
 }
 
 func (f *restoreFlags) declare(fs *flag.FlagSet) {
@@ -95,6 +96,7 @@ func (f *restoreFlags) declare(fs *flag.FlagSet) {
 	fs.IntVar(&f.levels, "levels", 0, "coarser `levels` solved first, each half the size (0: as many as fit where nothing pulls band interiors onto ramps, as with tikhonov and tv, none with edge; -1: none)")
 	fs.Float64Var(&f.tol, "tol", 0, "stop when the energy falls by less than this `share` between checks (0: 1e-5; negative: never)")
 	fs.IntVar(&f.every, "every", 10, "`steps` between energy checks")
+	fs.IntVar(&f.shrink, "shrink", restore.DefaultShrinkPasses, "`passes` of the block-sparsity prior after the solve, every sample kept in its cell (dequantizing; 0: none)")
 	fs.IntVar(&f.depth, "depth", 8, "bits per sample of OUT: 8 or 16")
 	fs.StringVar(&f.trace, "trace", "", "write the energy at every check to `file.csv` (step, energy, lr)")
 	fs.BoolVar(&f.window, "window", false, "show the image as it improves (builds with -tags glfw, with a display)")
@@ -138,6 +140,8 @@ func (f *restoreFlags) check(fs *flag.FlagSet) error {
 		return options.Usagef("", "want QUANT OUT; got %d arguments", fs.NArg())
 	case f.steps < 1:
 		return options.Usagef("steps", "-steps %d must be at least 1", f.steps)
+	case f.shrink < 0 || f.shrink > 100:
+		return options.Usagef("shrink", "-shrink %d: want 0 to 100 passes", f.shrink)
 	case f.levels < -1 || f.levels > 30:
 		return options.Usagef("levels", "-levels %d: want -1 to 30", f.levels)
 	case f.every < 1:
@@ -292,6 +296,9 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 	res, err := restore.Run(p, cell, s)
 	if err != nil {
 		return err
+	}
+	if f.inpaint == "" {
+		restore.Consistent(res.Planes, p.Lo, p.Hi, q.W, q.H, cell, f.shrink)
 	}
 	out, err := restore.Image(res.Planes, q.W, q.H, f.depth, q.Name)
 	if err != nil {

@@ -131,6 +131,8 @@ func TestRestoreCommand(t *testing.T) {
 		{[]string{"-b", "7.3", "-model", "foo", quant, keep}, "want auto or one of"},
 		{[]string{"-b", "7.3", "-steps", "0", quant, keep}, "-steps"},
 		{[]string{"-b", "7.3", "-levels", "-2", quant, keep}, "-levels"},
+		{[]string{"-b", "7.3", "-shrink", "-1", quant, keep}, "-shrink"},
+		{[]string{"-b", "7.3", "-shrink", "1000", quant, keep}, "-shrink"},
 		{[]string{"-b", "0.5", quant, keep}, "b = 0.5"},
 		{[]string{"-inpaint", small, broken, keep}, "small.png"},
 		{[]string{"-inpaint", "extremes", "-b", "3", broken, keep}, "-inpaint"},

@@ -81,6 +81,22 @@ type Settings struct {
 	// their ramps (the edge energy's, Ramps), where the finest level
 	// alone reached the same PSNR in half the time.
 	Levels int
+	// Shrink is how many passes of the transform-domain prior
+	// (Consistent) follow a dequantization's solve where Dequantize or
+	// quantfit restore runs it; Run does not. Default DefaultShrinkPasses;
+	// negative: none.
+	Shrink int
+}
+
+// ShrinkPasses is s.Shrink resolved.
+func (s Settings) ShrinkPasses() int {
+	switch {
+	case s.Shrink == 0:
+		return DefaultShrinkPasses
+	case s.Shrink < 0:
+		return 0
+	}
+	return s.Shrink
 }
 
 // DefaultTolerance ends a run whose energy has stopped falling: a 4 MP
