@@ -250,3 +250,60 @@ func ToOpponent(dst, src [][]float32, inverse bool) {
 		}
 	})
 }
+
+// Shrinker is a Restorer that runs the block-sparsity prior on its own
+// image, where it lives (the GPU's resident buffers): passes of
+// ShrinkPass within the bounds ShrinkBounds makes from its problem's
+// cells, its current image and reach.
+type Shrinker interface {
+	Shrink(tau []float32, reach float32, stride, passes int) error
+}
+
+// ShrinkBounds returns the bounds of the prior's passes over u: its cell
+// [lo, hi] cut to reach about u, and u itself in the first or the last
+// cell (lo ≤ 0 or hi ≥ 1), where originals pile at the bound.
+func ShrinkBounds(u, lo, hi []float32, reach float32) (a, b []float32) {
+	a, b = make([]float32, len(u)), make([]float32, len(u))
+	Parallel(len(u), func(i0, i1 int) {
+		for i := i0; i < i1; i++ {
+			a[i], b[i] = max(lo[i], u[i]-reach), min(hi[i], u[i]+reach)
+			if lo[i] <= 0 || hi[i] >= 1 {
+				a[i], b[i] = u[i], u[i]
+			}
+		}
+	})
+	return a, b
+}
+
+// ShrinkPass is one pass of the prior over planes, in place: three planes
+// are taken to opponent space (ToOpponent) and back, others shrunk as they
+// are; plane c is shrunk at tau[c] (ShrinkDCT at stride) and every sample
+// then clamped to [lo, hi]. scratch holds 2·len(planes) planes of w·h.
+func ShrinkPass(planes, lo, hi [][]float32, w, h int, tau []float32, stride int, scratch [][]float32) {
+	n := w * h
+	shrunk, opp := scratch[:len(planes)], planes
+	colour := len(planes) == 3
+	if colour {
+		opp = scratch[3:6]
+		ToOpponent(opp, planes, false)
+	}
+	for c := range opp {
+		ShrinkDCT(shrunk[c], opp[c], w, h, tau[c], stride)
+	}
+	back := Opponent // its transpose undoes it
+	Parallel(n, func(i0, i1 int) {
+		for i := i0; i < i1; i++ {
+			if !colour {
+				for c := range planes {
+					planes[c][i] = min(hi[c][i], max(lo[c][i], shrunk[c][i]))
+				}
+				continue
+			}
+			a, b, d := shrunk[0][i], shrunk[1][i], shrunk[2][i]
+			for c := range 3 {
+				v := back[0][c]*a + back[1][c]*b + back[2][c]*d
+				planes[c][i] = min(hi[c][i], max(lo[c][i], v))
+			}
+		}
+	})
+}

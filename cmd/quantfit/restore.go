@@ -272,6 +272,9 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 	defer release()
 	s := restore.Settings{Method: method, LearningRate: f.lr, Schedule: sched, Steps: f.steps,
 		Levels: f.levels, Tolerance: f.tol, Every: f.every, Backend: backend.Restore(be)}
+	if f.inpaint == "" {
+		s.Shrink = f.shrink
+	}
 	var trace strings.Builder
 	trace.WriteString("step,energy,lr\n")
 	progress, finish := restoreProgress(c.stderr, f.steps)
@@ -296,9 +299,6 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 	res, err := restore.Run(p, cell, s)
 	if err != nil {
 		return err
-	}
-	if f.inpaint == "" {
-		restore.Consistent(res.Planes, p.Lo, p.Hi, q.W, q.H, cell, f.shrink)
 	}
 	out, err := restore.Image(res.Planes, q.W, q.H, f.depth, q.Name)
 	if err != nil {

@@ -52,3 +52,48 @@ func TestRestoreLevelsOnGPU(t *testing.T) {
 		t.Errorf("gpu and cpu differ by %.3g at most; energies %.6g and %.6g", worst, g.Energy, c.Energy)
 	}
 }
+
+// TestDequantizeOnGPU: the default dequantization, the prior's passes
+// included, runs on the device and ends where the CPU ends.
+func TestDequantizeOnGPU(t *testing.T) {
+	be, release, err := Open("gpu", gpu.Options{Debug: true, Strict: true}, nil)
+	if err != nil {
+		if os.Getenv("QUANTFIT_REQUIRE_GPU") != "" {
+			t.Fatalf("QUANTFIT_REQUIRE_GPU is set but no GPU: %v", err)
+		}
+		t.Skipf("no GPU: %v", err)
+	}
+	defer release()
+	im := &imageset.Image{Name: "ramps", W: 96, H: 72, Channels: 3}
+	for c := range 3 {
+		pl := make([]uint8, im.W*im.H)
+		for i := range pl {
+			x, y := float64(i%im.W), float64(i/im.W)
+			pl[i] = uint8(math.Round(255 * (0.2 + 0.2*float64(c)*x/96 + 0.3*math.Sin(y/13+float64(c)))))
+		}
+		im.Pix8 = append(im.Pix8, pl)
+	}
+	q := im.Filter(func(x float64) float64 { return kernels.Midrise.Apply(x, 9.3) })
+	var out [2][][]float32
+	for k, rb := range []restore.Backend{restore.CPU{}, Restore(be)} {
+		res, _, r, err := restore.Dequantize(q, nil, 9.3, []kernels.Model{kernels.Midrise}, restore.Settings{Backend: rb}, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"cpu", "gpu"}[k]; r.Backend != want {
+			t.Fatalf("ran on %q, want %q", r.Backend, want)
+		}
+		out[k] = restore.Planes(res)
+	}
+	off := 0
+	for c := range out[0] {
+		for i := range out[0][c] {
+			if math.Abs(float64(out[0][c][i]-out[1][c][i])) > 1.5/255 {
+				off++
+			}
+		}
+	}
+	if off > 0 {
+		t.Errorf("%d samples of the GPU's 8-bit output differ from the CPU's by more than a level", off)
+	}
+}

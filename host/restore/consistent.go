@@ -43,61 +43,33 @@ func Consistent(planes, lo, hi [][]float32, w, h int, cell float64, passes int) 
 	if passes <= 0 || w < kernels.ShrinkBlock || h < kernels.ShrinkBlock {
 		return
 	}
-	n := w * h
-	colour := len(planes) == 3
-	shrunk, opp := make([][]float32, len(planes)), planes
-	for c := range shrunk {
-		shrunk[c] = make([]float32, n)
-	}
-	if colour {
-		opp = [][]float32{make([]float32, n), make([]float32, n), make([]float32, n)}
-	}
-	back := kernels.Opponent // its transpose undoes it
-	// the trust region: within reach of the solve's image as well as in
-	// the cell
-	reach := float32(trustRegion * cell)
-	lo2, hi2 := make([][]float32, len(planes)), make([][]float32, len(planes))
+	tau, reach := shrinkConsts(len(planes), cell)
+	a, b := make([][]float32, len(planes)), make([][]float32, len(planes))
 	for c := range planes {
-		lo2[c], hi2[c] = make([]float32, n), make([]float32, n)
-		p, l, u, a, b := planes[c], lo[c], hi[c], lo2[c], hi2[c]
-		kernels.Parallel(n, func(i0, i1 int) {
-			for i := i0; i < i1; i++ {
-				a[i], b[i] = max(l[i], p[i]-reach), min(u[i], p[i]+reach)
-				if l[i] <= 0 || u[i] >= 1 {
-					a[i], b[i] = p[i], p[i]
-				}
-			}
-		})
+		a[c], b[c] = kernels.ShrinkBounds(planes[c], lo[c], hi[c], reach)
 	}
-	lo, hi = lo2, hi2
+	scratch := make([][]float32, 2*len(planes))
+	for c := range scratch {
+		scratch[c] = make([]float32, w*h)
+	}
 	for range passes {
-		if colour {
-			kernels.ToOpponent(opp, planes, false)
-		}
-		for c := range opp {
-			tau := chromaShrink
-			if c == 0 {
-				tau = lumaShrink
-				if !colour {
-					tau /= math.Sqrt(3)
-				}
-			}
-			kernels.ShrinkDCT(shrunk[c], opp[c], w, h, float32(tau*cell), shrinkStride)
-		}
-		kernels.Parallel(n, func(i0, i1 int) {
-			for i := i0; i < i1; i++ {
-				if !colour {
-					for c := range planes {
-						planes[c][i] = min(hi[c][i], max(lo[c][i], shrunk[c][i]))
-					}
-					continue
-				}
-				a, b, d := shrunk[0][i], shrunk[1][i], shrunk[2][i]
-				for c := range 3 {
-					v := back[0][c]*a + back[1][c]*b + back[2][c]*d
-					planes[c][i] = min(hi[c][i], max(lo[c][i], v))
-				}
-			}
-		})
+		kernels.ShrinkPass(planes, a, b, w, h, tau, shrinkStride, scratch)
 	}
+}
+
+// shrinkConsts are the prior's thresholds per plane (luma first where
+// three planes go to opponent space) and its trust region, in values.
+func shrinkConsts(channels int, cell float64) (tau []float32, reach float32) {
+	tau = make([]float32, channels)
+	for c := range tau {
+		switch {
+		case channels != 3:
+			tau[c] = float32(lumaShrink / math.Sqrt(3) * cell)
+		case c == 0:
+			tau[c] = float32(lumaShrink * cell)
+		default:
+			tau[c] = float32(chromaShrink * cell)
+		}
+	}
+	return tau, float32(trustRegion * cell)
 }

@@ -83,11 +83,16 @@ func Dequantize(q, orig *imageset.Image, b float64, models []kernels.Model, s Se
 	if err != nil {
 		return nil, qz, nil, err
 	}
+	switch {
+	case s.Shrink == 0:
+		s.Shrink = DefaultShrinkPasses
+	case s.Shrink < 0:
+		s.Shrink = 0
+	}
 	res, err := Run(p, cell, s)
 	if err != nil {
 		return nil, qz, nil, err
 	}
-	Consistent(res.Planes, p.Lo, p.Hi, q.W, q.H, cell, s.ShrinkPasses())
 	out, err := Image(res.Planes, q.W, q.H, depth, q.Name)
 	return out, qz, res, err
 }

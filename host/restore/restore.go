@@ -81,22 +81,12 @@ type Settings struct {
 	// their ramps (the edge energy's, Ramps), where the finest level
 	// alone reached the same PSNR in half the time.
 	Levels int
-	// Shrink is how many passes of the transform-domain prior
-	// (Consistent) follow a dequantization's solve where Dequantize or
-	// quantfit restore runs it; Run does not. Default DefaultShrinkPasses;
-	// negative: none.
+	// Shrink is how many passes of the block-sparsity prior
+	// (Consistent) follow the finest level, for a dequantization: on the
+	// device where the restorer is a kernels.Shrinker, else on the CPU.
+	// Run takes 0 as none; Dequantize takes 0 as DefaultShrinkPasses and
+	// a negative count as none.
 	Shrink int
-}
-
-// ShrinkPasses is s.Shrink resolved.
-func (s Settings) ShrinkPasses() int {
-	switch {
-	case s.Shrink == 0:
-		return DefaultShrinkPasses
-	case s.Shrink < 0:
-		return 0
-	}
-	return s.Shrink
 }
 
 // DefaultTolerance ends a run whose energy has stopped falling: a 4 MP
@@ -256,7 +246,12 @@ func Run(p *kernels.Restoration, cell float64, s Settings) (*Result, error) {
 		if l == 0 {
 			ls = s
 		}
-		if res, err = descend(chain[l], rule, ls, l == 0); err != nil {
+		if res, err = descend(chain[l], rule, ls, l == 0 && s.Shrink <= 0); err != nil {
+			return nil, err
+		}
+	}
+	if s.Shrink > 0 {
+		if err := shrink(chain[0], p, res, cell, s.Shrink); err != nil {
 			return nil, err
 		}
 	}
@@ -266,6 +261,23 @@ func Run(p *kernels.Restoration, cell float64, s Settings) (*Result, error) {
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
+}
+
+// shrink runs passes of the prior on r's image, on r's device where it
+// can, and reads the image back into res.
+func shrink(r kernels.Restorer, p *kernels.Restoration, res *Result, cell float64, passes int) error {
+	sh, ok := r.(kernels.Shrinker)
+	if !ok || p.W < kernels.ShrinkBlock || p.H < kernels.ShrinkBlock {
+		res.Planes = r.Image()
+		Consistent(res.Planes, p.Lo, p.Hi, p.W, p.H, cell, passes)
+		return r.Err()
+	}
+	tau, reach := shrinkConsts(len(p.Lo), cell)
+	if err := sh.Shrink(tau, reach, shrinkStride, passes); err != nil {
+		return err
+	}
+	res.Planes = r.Image()
+	return r.Err()
 }
 
 // descend runs s's steps on r from its current image, its Settings'
