@@ -216,31 +216,41 @@ func hypot(x, y float32) float32 { return float32(math.Sqrt(float64(x*x + y*y)))
 // sample takes the nearer of its neighbours' seeds), −1 where the band
 // does not meet that level.
 func contourSeeds(level []int32, w, h int, dir int32) []int32 {
-	seed := make([]int32, w*h)
-	d2 := make([]int64, w*h)
-	for i := range seed {
-		seed[i], d2[i] = -1, math.MaxInt64
+	// the seeds as coordinates, their distances computed again rather
+	// than stored: no division in the sweeps, no 8 bytes a sample
+	n := w * h
+	sx, sy := make([]int32, n), make([]int32, n)
+	for i := range sx {
+		sx[i] = -1
 	}
-	offer := func(i int, s int32) {
-		dx, dy := int64(i%w-int(s)%w), int64(i/w-int(s)/w)
-		if e := dx*dx + dy*dy; e < d2[i] {
-			seed[i], d2[i] = s, e
+	offer := func(i, x, y int, ax, ay int32) {
+		if sx[i] < 0 || dist2(x, y, ax, ay) < dist2(x, y, sx[i], sy[i]) {
+			sx[i], sy[i] = ax, ay
 		}
 	}
 	kernels.Parallel(h, func(y0, y1 int) {
 		for i := y0 * w; i < y1*w; i++ {
+			x, y := i%w, i/w
 			neighbours(i, w, h, func(j int) {
 				if level[j] == level[i]+dir {
-					offer(i, int32(j))
+					offer(i, x, y, int32(j%w), int32(j/w))
 				}
 			})
 		}
 	})
-	sweep(w, h, 2, func(i, j, _, _ int) {
-		if s := seed[j]; s >= 0 && level[j] == level[i] {
-			offer(i, s)
+	sweep(w, h, 2, func(i, j, x, y int) {
+		if sx[j] >= 0 && level[j] == level[i] {
+			offer(i, x, y, sx[j], sy[j])
 		}
 	})
+	seed := sy // reused: each sample's own entry is read before written
+	for i, x := range sx {
+		if x < 0 {
+			seed[i] = -1
+		} else {
+			seed[i] = sy[i]*int32(w) + x
+		}
+	}
 	return seed
 }
 
