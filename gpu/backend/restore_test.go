@@ -11,10 +11,9 @@ import (
 	"github.com/quantfit/quantfit/kernels"
 )
 
-// TestRestoreLevelsOnGPU: a restore that goes coarse to fine (Tikhonov,
-// no data weights) makes its levels on the device and ends where the CPU
-// ends: bands 60 samples wide become the same ramp in 30 steps.
-func TestRestoreLevelsOnGPU(t *testing.T) {
+// openGPU opens the GPU backend with debug checks for the test, or skips
+// it where there is none (fails where QUANTFIT_REQUIRE_GPU is set).
+func openGPU(t *testing.T) *GPU {
 	be, release, err := Open("gpu", gpu.Options{Debug: true, Strict: true}, nil)
 	if err != nil {
 		if os.Getenv("QUANTFIT_REQUIRE_GPU") != "" {
@@ -22,7 +21,15 @@ func TestRestoreLevelsOnGPU(t *testing.T) {
 		}
 		t.Skipf("no GPU: %v", err)
 	}
-	defer release()
+	t.Cleanup(release)
+	return be.(*GPU)
+}
+
+// TestRestoreLevelsOnGPU: a restore that goes coarse to fine (Tikhonov,
+// no data weights) makes its levels on the device and ends where the CPU
+// ends: bands 60 samples wide become the same ramp in 30 steps.
+func TestRestoreLevelsOnGPU(t *testing.T) {
+	be := openGPU(t)
 	im := &imageset.Image{Name: "wide", W: 300, H: 70, Channels: 1}
 	pl := make([]uint8, im.W*im.H)
 	for i := range pl {
@@ -56,14 +63,7 @@ func TestRestoreLevelsOnGPU(t *testing.T) {
 // TestDequantizeOnGPU: the default dequantization, the prior's passes
 // included, runs on the device and ends where the CPU ends.
 func TestDequantizeOnGPU(t *testing.T) {
-	be, release, err := Open("gpu", gpu.Options{Debug: true, Strict: true}, nil)
-	if err != nil {
-		if os.Getenv("QUANTFIT_REQUIRE_GPU") != "" {
-			t.Fatalf("QUANTFIT_REQUIRE_GPU is set but no GPU: %v", err)
-		}
-		t.Skipf("no GPU: %v", err)
-	}
-	defer release()
+	be := openGPU(t)
 	im := &imageset.Image{Name: "ramps", W: 96, H: 72, Channels: 3}
 	for c := range 3 {
 		pl := make([]uint8, im.W*im.H)
