@@ -230,17 +230,10 @@ var Opponent = func() [3][3]float32 {
 	return [3][3]float32{{r3, r3, r3}, {r2, 0, -r2}, {r6, -2 * r6, r6}}
 }()
 
-// ToOpponent writes src's three planes, in opponent space, into dst's;
-// inverse: back.
-func ToOpponent(dst, src [][]float32, inverse bool) {
+// ToOpponent writes src's three planes, in opponent space, into dst's.
+// The way back, Opponent's transpose, is fused into ShrinkPass's clamp.
+func ToOpponent(dst, src [][]float32) {
 	m := Opponent
-	if inverse {
-		for r := range 3 {
-			for c := range r {
-				m[r][c], m[c][r] = m[c][r], m[r][c]
-			}
-		}
-	}
 	Parallel(len(src[0]), func(i0, i1 int) {
 		for i := i0; i < i1; i++ {
 			a, b, c := src[0][i], src[1][i], src[2][i]
@@ -276,7 +269,8 @@ func ShrinkBounds(u, lo, hi []float32, reach float32) (a, b []float32) {
 }
 
 // ShrinkPass is one pass of the prior over planes, in place: three planes
-// are taken to opponent space (ToOpponent) and back, others shrunk as they
+// are taken to opponent space (ToOpponent) and back (Opponent's
+// transpose), others shrunk as they
 // are; plane c is shrunk at tau[c] (ShrinkDCT at stride) and every sample
 // then clamped to [lo, hi]. scratch holds 2·len(planes) planes of w·h.
 func ShrinkPass(planes, lo, hi [][]float32, w, h int, tau []float32, stride int, scratch [][]float32) {
@@ -285,7 +279,7 @@ func ShrinkPass(planes, lo, hi [][]float32, w, h int, tau []float32, stride int,
 	colour := len(planes) == 3
 	if colour {
 		opp = scratch[3:6]
-		ToOpponent(opp, planes, false)
+		ToOpponent(opp, planes)
 	}
 	for c := range opp {
 		ShrinkDCT(shrunk[c], opp[c], w, h, tau[c], stride)

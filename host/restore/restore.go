@@ -267,7 +267,7 @@ func Run(p *kernels.Restoration, cell float64, s Settings) (*Result, error) {
 // can, and reads the image back into res.
 func shrink(r kernels.Restorer, p *kernels.Restoration, res *Result, cell float64, passes int) error {
 	sh, ok := r.(kernels.Shrinker)
-	if !ok || p.W < kernels.ShrinkBlock || p.H < kernels.ShrinkBlock {
+	if !ok {
 		res.Planes = r.Image()
 		Consistent(res.Planes, p.Lo, p.Hi, p.W, p.H, cell, passes)
 		return r.Err()
