@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/quantfit/quantfit/gpu"
+	"github.com/quantfit/quantfit/gpu/backend"
 	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/host/optim"
 	"github.com/quantfit/quantfit/host/restore"
@@ -132,5 +133,68 @@ func WriteRestoreMarkdown(w io.Writer, ms []RestoreMeasurement) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.1f | %s |\n", be, si(float64(m.Pixels), ""), m.Energy, m.Rule,
 			dur(m.Step), m.StepsPerSecond, si(m.SamplesPerSecond, ""))
+	}
+}
+
+// DequantizeMeasurement is a default restore's time end to end, as
+// quantfit restore runs it between decoding and encoding: b and the
+// model found blindly, the solve, the prior's passes and the in-cell
+// regression (restore.Dequantize).
+type DequantizeMeasurement struct {
+	Backend  string  `json:"backend"`
+	Renderer string  `json:"renderer"`
+	Pixels   int     `json:"pixels"`
+	Seconds  float64 `json:"seconds"`
+	// Solve is the part in restore.Run: the solve, the prior and the
+	// regression, the cells and targets' preparation left out.
+	Solve float64 `json:"solve_seconds"`
+	Steps int     `json:"steps"`
+}
+
+// RunDequantize restores RestoreImage of about each pixel count with
+// restore.Dequantize's defaults, per backend ("cpu", or "gpu" on dev),
+// after one run of warm-up on the GPU (shader compilation).
+func RunDequantize(ctx context.Context, backends []string, pixels []int, dev *gpu.Device) ([]DequantizeMeasurement, error) {
+	var out []DequantizeMeasurement
+	for _, n := range pixels {
+		side := int(math.Round(math.Sqrt(float64(n))))
+		im, err := RestoreImage(side)
+		if err != nil {
+			return nil, err
+		}
+		for _, be := range backends {
+			if err := ctx.Err(); err != nil {
+				return out, err
+			}
+			m := DequantizeMeasurement{Backend: be, Pixels: side * side}
+			s := restore.Settings{}
+			if be == "gpu" {
+				s.Backend, m.Renderer = &backend.GPU{Device: dev}, dev.Info().Renderer
+				if _, _, _, err := restore.Dequantize(im, nil, math.NaN(), nil, s, 8); err != nil {
+					return nil, err
+				}
+			}
+			start := time.Now()
+			_, _, res, err := restore.Dequantize(im, nil, math.NaN(), nil, s, 8)
+			if err != nil {
+				return nil, fmt.Errorf("bench: restore on the %s at %d pixels: %w", be, side*side, err)
+			}
+			m.Seconds, m.Solve, m.Steps = time.Since(start).Seconds(), res.Seconds, res.Steps
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// WriteDequantizeMarkdown writes the end-to-end figures as a table.
+func WriteDequantizeMarkdown(w io.Writer, ms []DequantizeMeasurement) {
+	fmt.Fprintln(w, "| backend | pixels | end to end | of which the solve, prior and regression | steps |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: |")
+	for _, m := range ms {
+		be := m.Backend
+		if m.Renderer != "" {
+			be += " (" + m.Renderer + ")"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %d |\n", be, si(float64(m.Pixels), ""), dur(m.Seconds), dur(m.Solve), m.Steps)
 	}
 }

@@ -142,6 +142,12 @@ type Restoration struct {
 	D         [][]float32
 	Energy    Energy
 	Rule      Rule
+	// Requantize, for a dequantization, makes the same problem for other
+	// planes (w×h) stored by a quantizer of the same kind whose cells
+	// are ratio times as wide, and its cell width; nil problem where that
+	// quantizer would have fewer than two cells. The in-cell regression
+	// (host/restore's refine) learns from it. Nil for other problems.
+	Requantize func(planes [][]float32, w, h int, ratio float64) (*Restoration, float64, error)
 }
 
 // Initial is channel c's starting image: Q projected onto the bounds.

@@ -70,7 +70,7 @@ func (f *benchFlags) declare(fs *flag.FlagSet) {
 	fs.StringVar(&f.plot, "plot", "", "write throughput against pixels to `file.png`")
 	fs.StringVar(&f.out, "o", "", "also write the table to `file.md`")
 	fs.BoolVar(&f.debug, "debug", false, "GPU: GL debug output and error checks")
-	fs.BoolVar(&f.restore, "restore", false, "time the steps of quantfit restore (default -pixels 1e6,4e6,1.6e7)")
+	fs.BoolVar(&f.restore, "restore", false, "time the steps of quantfit restore, and its default run end to end (default -pixels 1e6,4e6,1.6e7)")
 	fs.StringVar(&f.writeData, "write-data", "", "write the benchmark's pairs for -pixels (one count) to `file` and exit: N original bytes, then N target bytes (for bench/peers)")
 	fs.StringVar(&f.compare, "compare", "", "print peer/quantfit ratios from quantfit's -json `file` and the peers' JSON lines (second argument), and exit")
 }
@@ -238,6 +238,16 @@ func (c *cli) benchRestore(f *benchFlags, fs *flag.FlagSet, cfg bench.Config) er
 	if err != nil {
 		return err
 	}
+	ds, err := bench.RunDequantize(ctx, cfg.Backends, pixels, dev)
+	if err != nil {
+		return err
+	}
+	write := func(w io.Writer) {
+		bench.WriteRestoreMarkdown(w, ms)
+		fmt.Fprintln(w, "\nEnd to end, restore's defaults (b and the model found blindly):")
+		fmt.Fprintln(w)
+		bench.WriteDequantizeMarkdown(w, ds)
+	}
 	if f.json {
 		enc := json.NewEncoder(c.stdout)
 		for _, m := range ms {
@@ -245,12 +255,17 @@ func (c *cli) benchRestore(f *benchFlags, fs *flag.FlagSet, cfg bench.Config) er
 				return err
 			}
 		}
+		for _, d := range ds {
+			if err := enc.Encode(d); err != nil {
+				return err
+			}
+		}
 	} else {
 		fmt.Fprintf(c.stdout, "quantfit bench -restore, %s\n\n", time.Now().UTC().Format("2006-01-02"))
-		bench.WriteRestoreMarkdown(c.stdout, ms)
+		write(c.stdout)
 	}
 	if f.out != "" {
-		return atomicfile.Write(f.out, func(w io.Writer) error { bench.WriteRestoreMarkdown(w, ms); return nil })
+		return atomicfile.Write(f.out, func(w io.Writer) error { write(w); return nil })
 	}
 	return nil
 }

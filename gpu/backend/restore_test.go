@@ -61,7 +61,8 @@ func TestRestoreLevelsOnGPU(t *testing.T) {
 }
 
 // TestDequantizeOnGPU: the default dequantization, the prior's passes
-// included, runs on the device and ends where the CPU ends.
+// and the in-cell regression included, runs on the device and ends where
+// the CPU ends.
 func TestDequantizeOnGPU(t *testing.T) {
 	be := openGPU(t)
 	im := &imageset.Image{Name: "ramps", W: 96, H: 72, Channels: 3}
@@ -69,7 +70,12 @@ func TestDequantizeOnGPU(t *testing.T) {
 		pl := make([]uint8, im.W*im.H)
 		for i := range pl {
 			x, y := float64(i%im.W), float64(i/im.W)
-			pl[i] = uint8(math.Round(255 * (0.2 + 0.2*float64(c)*x/96 + 0.3*math.Sin(y/13+float64(c)))))
+			// ramps, and a texture on the right half for the in-cell regression
+			v := 0.2 + 0.2*float64(c)*x/96 + 0.3*math.Sin(y/13+float64(c))
+			if x >= 48 {
+				v += 0.1 * math.Sin(x*1.7+y*0.9) * math.Cos(x*0.6-y*2.3+float64(c))
+			}
+			pl[i] = uint8(math.Round(255 * min(1, max(0, v))))
 		}
 		im.Pix8 = append(im.Pix8, pl)
 	}
@@ -85,13 +91,24 @@ func TestDequantizeOnGPU(t *testing.T) {
 		}
 		out[k] = restore.Planes(res)
 	}
-	off := 0
-	for c := range out[0] {
+	plain, _, _, err := restore.Dequantize(q, nil, 9.3, []kernels.Model{kernels.Midrise}, restore.Settings{Refine: -1}, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, moved := 0, 0
+	for c, pl := range restore.Planes(plain) {
 		for i := range out[0][c] {
 			if math.Abs(float64(out[0][c][i]-out[1][c][i])) > 1.5/255 {
 				off++
 			}
+			if pl[i] != out[0][c][i] {
+				moved++
+			}
 		}
+	}
+	t.Logf("the in-cell regression moved %d of %d samples", moved, 3*im.W*im.H)
+	if moved < im.W*im.H/10 {
+		t.Errorf("the in-cell regression moved %d samples; the test wants it to work", moved)
 	}
 	if off > 0 {
 		t.Errorf("%d samples of the GPU's 8-bit output differ from the CPU's by more than a level", off)

@@ -89,6 +89,12 @@ func Dequantize(q, orig *imageset.Image, b float64, models []kernels.Model, s Se
 	case s.Shrink < 0:
 		s.Shrink = 0
 	}
+	switch {
+	case s.Refine == 0:
+		s.Refine = DefaultRefineRounds
+	case s.Refine < 0:
+		s.Refine = 0
+	}
 	res, err := Run(p, cell, s)
 	if err != nil {
 		return nil, qz, nil, err

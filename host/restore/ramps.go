@@ -281,11 +281,17 @@ func beyondSeeds(level []int32, w, h int, dir int32) []int32 {
 		if gap < 1 {
 			return
 		}
+		// a tier's seed is never nearer than a lower tier's (every seed
+		// offered to a tier is offered to those below it), so a seed that
+		// does not beat a tier beats none below: the tiers are tried from
+		// the top, and the first it does not beat ends the offer
 		e := dist2(x, y, s.x, s.y)
-		for t := range min(int(gap), seedTiers) {
-			if c := seed[t][i]; c.x < 0 || e < dist2(x, y, c.x, c.y) {
-				seed[t][i] = s
+		for t := min(int(gap), seedTiers) - 1; t >= 0; t-- {
+			c := seed[t][i]
+			if c.x >= 0 && e >= dist2(x, y, c.x, c.y) {
+				return
 			}
+			seed[t][i] = s
 		}
 	}
 	kernels.Parallel(h, func(y0, y1 int) {
@@ -298,7 +304,8 @@ func beyondSeeds(level []int32, w, h int, dir int32) []int32 {
 	// b 19.2 alike to 0.01 dB)
 	sweep(w, h, 1, func(i, j, x, y int) {
 		for t := range seedTiers {
-			if s := seed[t][j]; s.x >= 0 {
+			// a seed that tiers share was offered whole with the first
+			if s := seed[t][j]; s.x >= 0 && (t == 0 || s != seed[t-1][j]) {
 				offer(i, x, y, s)
 			}
 		}

@@ -87,6 +87,11 @@ type Settings struct {
 	// Run takes 0 as none; Dequantize takes 0 as DefaultShrinkPasses and
 	// a negative count as none.
 	Shrink int
+	// Refine is how many rounds of the in-cell regression (refine) follow
+	// the prior, for a dequantization: each teaches itself from a coarser
+	// quantization of its own result. Run takes 0 as none; Dequantize
+	// takes 0 as DefaultRefineRounds and a negative count as none.
+	Refine int
 }
 
 // DefaultTolerance ends a run whose energy has stopped falling: a 4 MP
@@ -255,6 +260,11 @@ func Run(p *kernels.Restoration, cell float64, s Settings) (*Result, error) {
 			return nil, err
 		}
 	}
+	if s.Refine > 0 && p.Requantize != nil {
+		if err := refine(chain[0], p, res, cell, s); err != nil {
+			return nil, err
+		}
+	}
 	res.Levels, res.Backend = len(chain)-1, name
 	if name != "cpu" {
 		res.Renderer = be.Renderer()
@@ -350,8 +360,24 @@ func Dequantization(im *imageset.Image, m kernels.Model, b float64, e kernels.En
 	}
 	cells := kernels.NewCells(m, b, im.Max(), false)
 	cell := 1 / cells.S
-	e.Fidelity *= cells.S
 	p := &kernels.Restoration{W: im.W, H: im.H, Energy: e}
+	p.Energy.Fidelity *= cells.S
+	name, depth := im.Name, 8
+	if im.Pix16 != nil {
+		depth = 16
+	}
+	p.Requantize = func(planes [][]float32, w, h int, ratio float64) (*kernels.Restoration, float64, error) {
+		s := cells.S / ratio
+		if !(s >= 2) {
+			return nil, 0, nil
+		}
+		pim, err := Image(planes, w, h, depth, name)
+		if err != nil {
+			return nil, 0, err
+		}
+		bc := s + m.Shift()
+		return Dequantization(pim.Filter(func(x float64) float64 { return m.Apply(x, bc) }), m, bc, e)
+	}
 	if p.Energy.Kind == kernels.TV && p.Energy.Eps == 0 {
 		p.Energy.Eps = cell / 5
 	}
