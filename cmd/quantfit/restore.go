@@ -74,7 +74,7 @@ type restoreFlags struct {
 	backend    string
 	maxPixels  int
 	shrink     int
-	refine     int
+	refine     bool
 }
 
 func (f *restoreFlags) declare(fs *flag.FlagSet) {
@@ -97,7 +97,7 @@ func (f *restoreFlags) declare(fs *flag.FlagSet) {
 	fs.IntVar(&f.levels, "levels", 0, "coarser `levels` solved first, each half the size (0: as many as fit where nothing pulls band interiors onto ramps, as with tikhonov and tv, none with edge; -1: none)")
 	fs.Float64Var(&f.tol, "tol", 0, "stop when the energy falls by less than this `share` between checks (0: 1e-5; negative: never)")
 	fs.IntVar(&f.every, "every", 10, "`steps` between energy checks")
-	fs.IntVar(&f.refine, "refine", restore.DefaultRefineRounds, "`rounds` of the in-cell regression after the prior, each learnt from a coarser quantization of its own result (dequantizing; 0: none)")
+	fs.BoolVar(&f.refine, "refine", true, "the in-cell regression after the prior, learnt from a coarser quantization of the image's own restore (dequantizing; -refine=false: none)")
 	fs.IntVar(&f.shrink, "shrink", restore.DefaultShrinkPasses, "`passes` of the block-sparsity prior after the solve, every sample kept in its cell (dequantizing; 0: none)")
 	fs.IntVar(&f.depth, "depth", 8, "bits per sample of OUT: 8 or 16")
 	fs.StringVar(&f.trace, "trace", "", "write the energy at every check to `file.csv` (step, energy, lr)")
@@ -144,8 +144,6 @@ func (f *restoreFlags) check(fs *flag.FlagSet) error {
 		return options.Usagef("steps", "-steps %d must be at least 1", f.steps)
 	case f.shrink < 0 || f.shrink > 100:
 		return options.Usagef("shrink", "-shrink %d: want 0 to 100 passes", f.shrink)
-	case f.refine < 0 || f.refine > 10:
-		return options.Usagef("refine", "-refine %d: want 0 to 10 rounds", f.refine)
 	case f.levels < -1 || f.levels > 30:
 		return options.Usagef("levels", "-levels %d: want -1 to 30", f.levels)
 	case f.every < 1:
@@ -277,7 +275,10 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 	s := restore.Settings{Method: method, LearningRate: f.lr, Schedule: sched, Steps: f.steps,
 		Levels: f.levels, Tolerance: f.tol, Every: f.every, Backend: backend.Restore(be)}
 	if f.inpaint == "" {
-		s.Shrink, s.Refine = f.shrink, f.refine
+		s.Shrink = f.shrink
+		if f.refine {
+			s.Refine = 1
+		}
 	}
 	var trace strings.Builder
 	trace.WriteString("step,energy,lr\n")

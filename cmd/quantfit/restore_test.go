@@ -133,8 +133,6 @@ func TestRestoreCommand(t *testing.T) {
 		{[]string{"-b", "7.3", "-levels", "-2", quant, keep}, "-levels"},
 		{[]string{"-b", "7.3", "-shrink", "-1", quant, keep}, "-shrink"},
 		{[]string{"-b", "7.3", "-shrink", "1000", quant, keep}, "-shrink"},
-		{[]string{"-b", "7.3", "-refine", "-1", quant, keep}, "-refine"},
-		{[]string{"-b", "7.3", "-refine", "11", quant, keep}, "-refine"},
 		{[]string{"-b", "0.5", quant, keep}, "b = 0.5"},
 		{[]string{"-inpaint", small, broken, keep}, "small.png"},
 		{[]string{"-inpaint", "extremes", "-b", "3", broken, keep}, "-inpaint"},

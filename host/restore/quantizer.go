@@ -91,7 +91,7 @@ func Dequantize(q, orig *imageset.Image, b float64, models []kernels.Model, s Se
 	}
 	switch {
 	case s.Refine == 0:
-		s.Refine = DefaultRefineRounds
+		s.Refine = 1
 	case s.Refine < 0:
 		s.Refine = 0
 	}

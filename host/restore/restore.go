@@ -87,10 +87,10 @@ type Settings struct {
 	// Run takes 0 as none; Dequantize takes 0 as DefaultShrinkPasses and
 	// a negative count as none.
 	Shrink int
-	// Refine is how many rounds of the in-cell regression (refine) follow
-	// the prior, for a dequantization: each teaches itself from a coarser
+	// Refine, positive, runs the in-cell regression (refine) after the
+	// prior, for a dequantization: it teaches itself from a coarser
 	// quantization of its own result. Run takes 0 as none; Dequantize
-	// takes 0 as DefaultRefineRounds and a negative count as none.
+	// takes 0 as on and a negative value as none.
 	Refine int
 }
 

@@ -248,7 +248,7 @@ func TestPhotoTrials(t *testing.T) {
 					}
 					if kind == kernels.EdgeAware {
 						// the default: the prior and the in-cell regression after the solve
-						res, err := Run(p, cell, Settings{Steps: 200, Shrink: DefaultShrinkPasses, Refine: DefaultRefineRounds})
+						res, err := Run(p, cell, Settings{Steps: 200, Shrink: DefaultShrinkPasses, Refine: 1})
 						if err != nil {
 							t.Fatal(err)
 						}
