@@ -97,6 +97,9 @@ func refineMosaic(planes [][]float32, w, h int, inv float32) (out [][]float32, m
 			picked = append(picked, tl)
 		}
 	}
+	if len(picked) == 0 {
+		return planes, w, h, func(int, int) bool { return true }
+	}
 	mw, mh = len(picked)*t, t
 	for _, pl := range planes {
 		m := make([]float32, mw*mh)
