@@ -48,8 +48,8 @@ func RefineIdentity() *RefineWeights {
 
 // refineLimits are the class bounds on the sum of the 24 neighbours'
 // whole-cell steps from the centre: mean steps of 0.1, 0.3, 0.6 and 1 a
-// neighbour. Steps are rounded to whole cells so that the class is exact
-// in float32 on every device.
+// neighbour. Steps are counted in whole cells (refineLevels), so that
+// the class is the same on every device.
 var refineLimits = [RefineClasses - 1]int32{2, 7, 14, 23}
 
 // refineWindow fills j with the indices of sample (x, y)'s neighbourhood
