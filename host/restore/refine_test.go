@@ -2,6 +2,7 @@ package restore
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/quantfit/quantfit/host/imageset"
@@ -82,8 +83,9 @@ func TestRefineGains(t *testing.T) {
 }
 
 // TestRefineMosaic: a large image teaches from a row of distinct tiles
-// of itself, within the budget, and the fit leaves out the samples near
-// the seams between them; a small one teaches from itself whole.
+// of itself, within the budget, the same on every run, and the fit leaves
+// out the samples near the seams between them; a small one teaches from
+// itself whole.
 func TestRefineMosaic(t *testing.T) {
 	const w, h = 1500, 900
 	pl := make([]float32, w*h)
@@ -117,6 +119,13 @@ func TestRefineMosaic(t *testing.T) {
 	}{{0, 0, true}, {refineTile - 1, 5, false}, {refineTile, 5, false}, {refineTile + refineSeam, refineTile - 1, true}, {mw - 1, mh - 1, true}} {
 		if got := use(c.x, c.y); got != c.want {
 			t.Errorf("use(%d, %d) = %v; want %v", c.x, c.y, got, c.want)
+		}
+	}
+	// the same tiles on every run (features come from a map)
+	for range 3 {
+		again, aw, _, _ := refineMosaic([][]float32{pl}, w, h, 9)
+		if aw != mw || !slices.Equal(again[0], out[0]) {
+			t.Fatal("the teacher's tiles change from run to run")
 		}
 	}
 	small := make([]float32, 300*200)

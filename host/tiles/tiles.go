@@ -7,6 +7,7 @@ import (
 	"container/heap"
 	"image"
 	"math/rand/v2"
+	"slices"
 )
 
 // Tile is a rectangle of image Image of a set.
@@ -107,7 +108,11 @@ func greedy(rest []Tile, budget int, features func(Tile) []int32) []Tile {
 	feats := make([][]int32, len(rest))
 	maxf := int32(0)
 	for i, t := range rest {
+		// in order: a gain sums over them, and callers often collect
+		// them from a map, whose order would change which of two equal
+		// tiles wins from run to run
 		feats[i] = features(t)
+		slices.Sort(feats[i])
 		for _, f := range feats[i] {
 			maxf = max(maxf, f+1)
 		}

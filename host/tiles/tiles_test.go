@@ -2,6 +2,8 @@ package tiles
 
 import (
 	"image"
+	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -46,5 +48,30 @@ func TestChoose(t *testing.T) {
 	p = Choose([]image.Point{{100, 100}}, Settings{}, features)
 	if Pixels(p.Train)+Pixels(p.Valid) != 100*100 || len(p.Valid) == 0 {
 		t.Errorf("a small image: %d training and %d held-out pixels; want all 10000, some held out", Pixels(p.Train), Pixels(p.Valid))
+	}
+}
+
+// TestChooseIgnoresFeatureOrder: the plan does not hang on the order in
+// which features come (callers collect them from maps), so a fit on tiles
+// gives the same answer on every run.
+func TestChooseIgnoresFeatureOrder(t *testing.T) {
+	sizes := []image.Point{{1200, 900}}
+	r := rand.New(rand.NewPCG(5, 6))
+	features := func(shuffle bool) func(Tile) []int32 {
+		return func(tl Tile) []int32 {
+			// many features with weights that sum unevenly, in either order
+			f := []int32{int32(tl.Min.X / 64 % 7), 10 + int32(tl.Min.Y/64%5), 20 + int32((tl.Min.X+tl.Min.Y)/64%11), 40, 41, 42}
+			if shuffle {
+				r.Shuffle(len(f), func(i, j int) { f[i], f[j] = f[j], f[i] })
+			}
+			return f
+		}
+	}
+	want := Choose(sizes, Settings{Budget: 200_000}, features(false))
+	for range 5 {
+		got := Choose(sizes, Settings{Budget: 200_000}, features(true))
+		if !slices.Equal(got.Train, want.Train) {
+			t.Fatalf("the training tiles change with the features' order:\n%v\n%v", got.Train, want.Train)
+		}
 	}
 }
