@@ -53,7 +53,7 @@ engine)
 			-test.benchtime 100x -test.count 5
 	done > "$out/engine-bench.txt" 2>&1
 	table "$out/engine-bench.txt" > "$out/engine.md"
-	timeout 90 "$q" bench -restore -backend gpu -pixels 1.6e7 -repeat 50 -o "$out/restore-bench.md" > /dev/null 2> "$out/restore-bench.err"
+	timeout 150 "$q" bench -restore -backend gpu -pixels 1.6e7 -repeat 50 -o "$out/restore-bench.md" > /dev/null 2> "$out/restore-bench.err"
 	;;
 peers)
 	timeout 200 bash bench/compare.sh 67108864 gpu > "$out/compare.md" 2>&1
@@ -70,7 +70,7 @@ final)
 		gotest gpu timeout 40 "$PWD/.bin/gpu.test" -test.run XXX -test.bench "$pat" -test.benchtime 100x -test.count 3
 	done > "$out/engine-bench.txt" 2>&1
 	table "$out/engine-bench.txt" > "$out/engine.md"
-	timeout 45 "$q" bench -restore -backend gpu -pixels 1.6e7 -repeat 50 -o "$out/restore-bench.md" > /dev/null 2> "$out/restore-bench.err"
+	timeout 90 "$q" bench -restore -backend gpu -pixels 1.6e7 -repeat 50 -o "$out/restore-bench.md" > /dev/null 2> "$out/restore-bench.err"
 	PEERS=torch timeout 110 bash bench/compare.sh 67108864 gpu > "$out/compare.md" 2>&1
 	# The same steps on glBufferData's buffers, and the driver's notes on
 	# where it put each buffer.
