@@ -72,8 +72,8 @@ func FindQuantizer(q, orig *imageset.Image, b float64, models []kernels.Model) (
 // Dequantize restores q as quantfit restore does by default: the
 // quantizer FindQuantizer resolves (b NaN: from orig, else blindly; the
 // model among models, all when empty), the edge-aware energy at
-// DefaultFidelity, s's rule and steps, then s's passes of Consistent; the
-// result at depth bits.
+// DefaultFidelity, s's rule and steps, then s's passes of Consistent and
+// the in-cell regression (Settings.Refine); the result at depth bits.
 func Dequantize(q, orig *imageset.Image, b float64, models []kernels.Model, s Settings, depth int) (*imageset.Image, Quantizer, *Result, error) {
 	qz, err := FindQuantizer(q, orig, b, models)
 	if err != nil {
