@@ -83,11 +83,7 @@ func WriteMarkdown(w io.Writer, ms []Measurement) {
 	for _, m := range ms {
 		if m.Kind == "step" && !seen[m.Backend] {
 			seen[m.Backend] = true
-			r := ""
-			if m.Renderer != "" {
-				r = " (" + m.Renderer + ")"
-			}
-			fmt.Fprintf(w, "\nCeiling of %s%s: %s (large copy, read and write counted).\n", m.Backend, r, si(m.Ceiling, "B/s"))
+			fmt.Fprintf(w, "\nCeiling of %s: %s (large copy, read and write counted).\n", backendLabel(m.Backend, m.Renderer), si(m.Ceiling, "B/s"))
 		}
 	}
 }

@@ -127,11 +127,7 @@ func WriteRestoreMarkdown(w io.Writer, ms []RestoreMeasurement) {
 	fmt.Fprintln(w, "| backend | pixels | energy | optimizer | step | steps/s | samples/s |")
 	fmt.Fprintln(w, "| --- | ---: | --- | --- | ---: | ---: | ---: |")
 	for _, m := range ms {
-		be := m.Backend
-		if m.Renderer != "" {
-			be += " (" + m.Renderer + ")"
-		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.1f | %s |\n", be, si(float64(m.Pixels), ""), m.Energy, m.Rule,
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.1f | %s |\n", backendLabel(m.Backend, m.Renderer), si(float64(m.Pixels), ""), m.Energy, m.Rule,
 			dur(m.Step), m.StepsPerSecond, si(m.SamplesPerSecond, ""))
 	}
 }
@@ -191,10 +187,15 @@ func WriteDequantizeMarkdown(w io.Writer, ms []DequantizeMeasurement) {
 	fmt.Fprintln(w, "| backend | pixels | end to end | of which the solve, prior and regression | steps |")
 	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: |")
 	for _, m := range ms {
-		be := m.Backend
-		if m.Renderer != "" {
-			be += " (" + m.Renderer + ")"
-		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %d |\n", be, si(float64(m.Pixels), ""), dur(m.Seconds), dur(m.Solve), m.Steps)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %d |\n", backendLabel(m.Backend, m.Renderer), si(float64(m.Pixels), ""), dur(m.Seconds), dur(m.Solve), m.Steps)
 	}
+}
+
+// backendLabel names a backend in a table, with its renderer where it has
+// one.
+func backendLabel(backend, renderer string) string {
+	if renderer == "" {
+		return backend
+	}
+	return backend + " (" + renderer + ")"
 }

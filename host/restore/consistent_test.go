@@ -3,9 +3,6 @@ package restore
 import (
 	"math"
 	"testing"
-
-	"github.com/quantfit/quantfit/host/imageset"
-	"github.com/quantfit/quantfit/kernels"
 )
 
 // TestConsistentGains: on a colour photograph quantized at b 11.7, the
@@ -20,16 +17,7 @@ func TestConsistentGains(t *testing.T) {
 		{"testdata/heldout/chelsea.png", 0.5, math.Inf(1)},
 		{"testdata/heldout/gravel.png", -0.1, 0.3},
 	} {
-		orig, err := imageset.Load(tc.path, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		const b = 11.7
-		q := quantize(orig, b)
-		p, cell, err := Dequantization(q, kernels.Midrise, b, kernels.Energy{Kind: kernels.EdgeAware, Fidelity: DefaultFidelity})
-		if err != nil {
-			t.Fatal(err)
-		}
+		orig, q, p, cell := dequantized(t, tc.path, 11.7)
 		res, err := Run(p, cell, Settings{})
 		if err != nil {
 			t.Fatal(err)
@@ -44,13 +32,7 @@ func TestConsistentGains(t *testing.T) {
 		if d := math.Abs(after - before); d > tc.mostMoved {
 			t.Errorf("%s: the prior moves PSNR by %.2f dB; want at most %.2f", tc.path, d, tc.mostMoved)
 		}
-		for c := range res.Planes {
-			for i, v := range res.Planes[c] {
-				if v < p.Lo[c][i] || v > p.Hi[c][i] {
-					t.Fatalf("%s: channel %d sample %d at %g, outside its cell [%g, %g]", tc.path, c, i, v, p.Lo[c][i], p.Hi[c][i])
-				}
-			}
-		}
+		inCells(t, tc.path, res.Planes, p)
 	}
 }
 

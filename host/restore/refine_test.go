@@ -4,9 +4,6 @@ import (
 	"math"
 	"slices"
 	"testing"
-
-	"github.com/quantfit/quantfit/host/imageset"
-	"github.com/quantfit/quantfit/kernels"
 )
 
 // TestRefineGains: on a grey texture and a colour photograph quantized
@@ -21,16 +18,7 @@ func TestRefineGains(t *testing.T) {
 		{"testdata/heldout/gravel.png", 0.4},
 		{"testdata/heldout/chelsea.png", 0.2},
 	} {
-		orig, err := imageset.Load(tc.path, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		const b = 11.7
-		q := quantize(orig, b)
-		p, cell, err := Dequantization(q, kernels.Midrise, b, kernels.Energy{Kind: kernels.EdgeAware, Fidelity: DefaultFidelity})
-		if err != nil {
-			t.Fatal(err)
-		}
+		orig, q, p, cell := dequantized(t, tc.path, 11.7)
 		s := Settings{Shrink: DefaultShrinkPasses}
 		before, err := Run(p, cell, s)
 		if err != nil {
@@ -46,25 +34,11 @@ func TestRefineGains(t *testing.T) {
 		if g1-g0 < tc.gain {
 			t.Errorf("%s: the regression adds %+.2f dB; want %+.2f or more", tc.path, g1-g0, tc.gain)
 		}
-		for c := range after.Planes {
-			for i, v := range after.Planes[c] {
-				if v < p.Lo[c][i] || v > p.Hi[c][i] {
-					t.Fatalf("%s: channel %d sample %d at %g, outside its cell [%g, %g]", tc.path, c, i, v, p.Lo[c][i], p.Hi[c][i])
-				}
-			}
-		}
+		inCells(t, tc.path, after.Planes, p)
 	}
 
 	// b 2.4: the teacher's cells would number under two
-	orig, err := imageset.Load("testdata/heldout/gravel.png", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := quantize(orig, 2.4)
-	p, cell, err := Dequantization(q, kernels.Midrise, 2.4, kernels.Energy{Kind: kernels.EdgeAware, Fidelity: DefaultFidelity})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, p, cell := dequantized(t, "testdata/heldout/gravel.png", 2.4)
 	a, err := Run(p, cell, Settings{Shrink: 1})
 	if err != nil {
 		t.Fatal(err)

@@ -43,6 +43,33 @@ func quantize(im *imageset.Image, b float64) *imageset.Image {
 	return im.Filter(func(x float64) float64 { return kernels.Midrise.Apply(x, b) })
 }
 
+// dequantized loads the photograph at path, quantizes it at b (midrise)
+// and returns the edge energy's dequantization of it.
+func dequantized(t *testing.T, path string, b float64) (orig, q *imageset.Image, p *kernels.Restoration, cell float64) {
+	t.Helper()
+	orig, err := imageset.Load(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q = quantize(orig, b)
+	if p, cell, err = Dequantization(q, kernels.Midrise, b, kernels.Energy{Kind: kernels.EdgeAware, Fidelity: DefaultFidelity}); err != nil {
+		t.Fatal(err)
+	}
+	return orig, q, p, cell
+}
+
+// inCells fails t where a sample of planes lies outside its cell of p.
+func inCells(t *testing.T, name string, planes [][]float32, p *kernels.Restoration) {
+	t.Helper()
+	for c := range planes {
+		for i, v := range planes[c] {
+			if v < p.Lo[c][i] || v > p.Hi[c][i] {
+				t.Fatalf("%s: channel %d sample %d at %g, outside its cell [%g, %g]", name, c, i, v, p.Lo[c][i], p.Hi[c][i])
+			}
+		}
+	}
+}
+
 // TestRampRecovered: a banded ramp is restored 3 dB closer to the
 // original by every energy without a data term, each sample within its
 // cell, and the energy falls.
