@@ -121,11 +121,6 @@ func refineFeatures(u, lo, hi []float32, i int, j *[refineSide * refineSide]int,
 	f[RefineTaps-1] = 1
 }
 
-// refineFixed says whether sample i keeps its value: in the first or the
-// last cell, where originals pile at the bound rather than spread over
-// the cell (as for ShrinkBounds).
-func refineFixed(lo, hi []float32, i int) bool { return lo[i] <= 0 || hi[i] >= 1 }
-
 // RefineApply writes into dst the regression's result on plane u with
 // cells [lo, hi] of width 1/inv: for each sample not fixed (the first or
 // last cell) whose class is RefineFrom or above,
@@ -138,10 +133,11 @@ func RefineApply(dst, u, lo, hi []float32, w, h int, inv float32, wt *RefineWeig
 	lv := refineLevels(lo, hi, inv)
 	Parallel(h, func(y0, y1 int) {
 		var j [refineSide * refineSide]int
+		var f [RefineTaps]float32
 		for y := y0; y < y1; y++ {
 			for x := range w {
 				i := y*w + x
-				if refineFixed(lo, hi, i) {
+				if endCell(lo, hi, i) {
 					dst[i] = u[i]
 					continue
 				}
@@ -151,14 +147,12 @@ func RefineApply(dst, u, lo, hi []float32, w, h int, inv float32, wt *RefineWeig
 					dst[i] = u[i]
 					continue
 				}
-				c := &wt[k]
-				m := 0.5 * (lo[i] + hi[i])
+				refineFeatures(u, lo, hi, i, &j, inv, &f)
 				var v float32
-				for t, jj := range j {
-					v += c[t] * ((u[jj] - m) * inv)
+				for t, c := range wt[k] {
+					v += c * f[t]
 				}
-				v += c[RefineTaps-1]
-				dst[i] = min(max(m+v/inv, lo[i]), hi[i])
+				dst[i] = min(max(0.5*(lo[i]+hi[i])+v/inv, lo[i]), hi[i])
 			}
 		}
 	})
@@ -191,7 +185,7 @@ func RefineNormal(sys *RefineSystem, u, lo, hi, target []float32, w, h int, inv 
 		for y := y0; y < y1; y++ {
 			for x := range w {
 				i := y*w + x
-				if refineFixed(lo, hi, i) || !use(x, y) {
+				if endCell(lo, hi, i) || !use(x, y) {
 					continue
 				}
 				refineWindow(w, h, x, y, &j)

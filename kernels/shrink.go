@@ -252,6 +252,12 @@ type Shrinker interface {
 	Shrink(tau []float32, reach float32, stride, passes int) error
 }
 
+// endCell says whether sample i lies in the first or the last cell (lo ≤
+// 0 or hi ≥ 1), where originals pile at the bound rather than spread over
+// the cell: the prior and the in-cell regression leave such samples as
+// the solve put them.
+func endCell(lo, hi []float32, i int) bool { return lo[i] <= 0 || hi[i] >= 1 }
+
 // ShrinkBounds returns the bounds of the prior's passes over u: its cell
 // [lo, hi] cut to reach about u, and u itself in the first or the last
 // cell (lo ≤ 0 or hi ≥ 1), where originals pile at the bound.
@@ -260,7 +266,7 @@ func ShrinkBounds(u, lo, hi []float32, reach float32) (a, b []float32) {
 	Parallel(len(u), func(i0, i1 int) {
 		for i := i0; i < i1; i++ {
 			a[i], b[i] = max(lo[i], u[i]-reach), min(hi[i], u[i]+reach)
-			if lo[i] <= 0 || hi[i] >= 1 {
+			if endCell(lo, hi, i) {
 				a[i], b[i] = u[i], u[i]
 			}
 		}
