@@ -526,11 +526,13 @@ func Planes(im *imageset.Image) [][]float32 {
 }
 
 // PSNR is the peak signal-to-noise ratio of planes a against image ref,
-// in dB over every sample (+Inf when equal).
+// in dB over every sample (+Inf when equal). A grey side serves as each
+// of the other's channels, as in a pair (ImageMagick writes a grey
+// result of a colour file as grey).
 func PSNR(a [][]float32, ref *imageset.Image) float64 {
 	se, n := 0.0, 0
-	for c, pl := range a {
-		for i, v := range pl {
+	for c := range max(len(a), ref.Channels) {
+		for i, v := range a[min(c, len(a)-1)] {
 			d := float64(v) - float64(ref.Value(c, i))
 			se += d * d
 			n++
@@ -543,12 +545,13 @@ func PSNR(a [][]float32, ref *imageset.Image) float64 {
 // the neighbour pairs (right and below) whose values step by half a cell
 // or more where the original's change by less than a quarter, contours
 // the scene does not have. A stored image of smooth content has one at
-// every band edge; a restore that turns bands into ramps leaves few.
+// every band edge; a restore that turns bands into ramps leaves few. A
+// grey side serves as each of the other's channels, as in PSNR.
 func FalseSteps(planes [][]float32, orig *imageset.Image, cell float64) int {
 	w, h := orig.W, orig.H
 	var total atomic.Int64
-	for c := range orig.Channels {
-		p := planes[c]
+	for c := range max(len(planes), orig.Channels) {
+		p := planes[min(c, len(planes)-1)]
 		kernels.Parallel(h, func(y0, y1 int) {
 			n := 0
 			step := func(i, j int) {

@@ -426,3 +426,43 @@ func TestLevelsSpreadWideBands(t *testing.T) {
 		t.Errorf("coarse to fine gained %+.2f dB, one level %+.2f: want 3 dB more", gain[0], gain[-1])
 	}
 }
+
+// TestFiguresMixGreyAndColour: a grey side serves as each of the other's
+// channels (ImageMagick writes a colour file's grey result as grey), in
+// PSNR and FalseSteps alike, with either side grey.
+func TestFiguresMixGreyAndColour(t *testing.T) {
+	const w, h = 8, 2
+	grey := &imageset.Image{Name: "grey", W: w, H: h, Channels: 1, Pix8: [][]uint8{make([]uint8, w*h)}}
+	rgb := &imageset.Image{Name: "rgb", W: w, H: h, Channels: 3, Pix8: [][]uint8{make([]uint8, w*h), make([]uint8, w*h), make([]uint8, w*h)}}
+	for i := range w * h {
+		grey.Pix8[0][i] = uint8(100 + i%w)
+		for c := range 3 {
+			rgb.Pix8[c][i] = uint8(101 + i%w)
+		}
+	}
+	// a one-level step every other column where the original is smooth
+	stepped := make([]float32, w*h)
+	for i := range stepped {
+		stepped[i] = grey.Value(0, i) + float32(i%2)/8
+	}
+	want := 10 * math.Log10(1/(1.0/255/255))
+	for _, c := range []struct {
+		planes [][]float32
+		ref    *imageset.Image
+		steps  int
+	}{
+		{Planes(grey), rgb, 0},
+		{Planes(rgb), grey, 0},
+		{[][]float32{stepped}, rgb, 3 * (w - 1) * h},
+		{[][]float32{stepped, stepped, stepped}, grey, 3 * (w - 1) * h},
+	} {
+		if c.steps == 0 {
+			if got := PSNR(c.planes, c.ref); math.Abs(got-want) > 1e-3 {
+				t.Errorf("%d planes against %s: %.4f dB, want %.4f", len(c.planes), c.ref.Name, got, want)
+			}
+		}
+		if got := FalseSteps(c.planes, c.ref, 0.125); got != c.steps {
+			t.Errorf("%d planes against %s: %d false steps, want %d", len(c.planes), c.ref.Name, got, c.steps)
+		}
+	}
+}
