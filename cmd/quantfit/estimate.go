@@ -361,16 +361,7 @@ func warnAmbiguous(w io.Writer, where string, r *estimate.Result) {
 // heavily compressed, and the answer is unreliable.
 func warnPoorFit(w io.Writer, losses []float64, step float64, l kernels.Loss) {
 	for i, loss := range losses {
-		var typical float64
-		switch l.Kind {
-		case kernels.MSE:
-			typical = math.Sqrt(loss)
-		case kernels.L1:
-			typical = loss
-		default:
-			continue
-		}
-		if levels := typical / step; levels > 4 {
+		if levels := estimate.ResidualLevels(loss, l, step); levels > estimate.PoorFitLevels {
 			where := ""
 			if len(losses) > 1 {
 				where = fmt.Sprintf(" (channel %d)", i)

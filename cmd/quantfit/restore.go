@@ -34,7 +34,9 @@ update rule of -optimizer. b is -b, or estimated from the pair -orig ORIG
 QUANT, or blindly from QUANT alone. -model auto (the default) takes the
 quantizer that fits best: the least loss on the pair with -orig, else the
 lattice that QUANT's values fit best (ImageMagick's -posterize is the
-posterize model, for one).
+posterize model, for one). A dithered QUANT (ffmpeg's low-depth formats,
+-ordered-dither), which no b explains sample by sample, takes b from its
+values' lattice even with -orig, with a warning.
 
 With -inpaint, the pixels named missing (by a mask image whose non-zero
 pixels are missing, or "extremes": pixels at 0 or at full scale) are
@@ -114,11 +116,13 @@ type restoreReport struct {
 	ModelFrom string  `json:"model_from,omitempty"`
 	B         float64 `json:"b,omitempty"`
 	BFrom     string  `json:"b_from,omitempty"`
-	Energy    string  `json:"energy"`
-	Missing   int     `json:"missing,omitempty"`
-	Start     float64 `json:"energy_start"`
-	End       float64 `json:"energy_end"`
-	Steps     int     `json:"steps"`
+	// Note says why an original was given but b was not taken from it.
+	Note    string  `json:"note,omitempty"`
+	Energy  string  `json:"energy"`
+	Missing int     `json:"missing,omitempty"`
+	Start   float64 `json:"energy_start"`
+	End     float64 `json:"energy_end"`
+	Steps   int     `json:"steps"`
 	// Levels counts the coarser levels solved before OUT's own size.
 	Levels   int     `json:"levels,omitempty"`
 	Status   string  `json:"status"`
@@ -261,7 +265,10 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 			return err
 		}
 		b, model := qz.B, qz.Model
-		rep.BFrom, rep.ModelFrom = qz.BFrom, qz.ModelFrom
+		rep.BFrom, rep.ModelFrom, rep.Note = qz.BFrom, qz.ModelFrom, qz.Note
+		if qz.Note != "" {
+			fmt.Fprintf(c.stderr, "quantfit: warning: %s\n", qz.Note)
+		}
 		rep.B, rep.Model = b, model.String()
 		if p, cell, err = restore.Dequantization(q, model, b, e); err != nil {
 			return options.UsageError{Flag: "b", Err: err}

@@ -153,3 +153,28 @@ func TestRestoreCommand(t *testing.T) {
 		t.Errorf("a refused run wrote OUT")
 	}
 }
+
+// TestRestoreColourOriginalOfGrey: a colour original beside a grey
+// QUANT (ImageMagick writes a colour file's grey result as grey) is a
+// pair like any other: the grey side serves as each channel in the
+// report's figures (its false steps counted in each of three channels).
+func TestRestoreColourOriginalOfGrey(t *testing.T) {
+	dir := t.TempDir()
+	grey, quant := synthPair(t, dir, "video-005.gray.png", "q.png", "-b", "7.3")
+	src, err := imageset.Load(grey, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rgb := image.NewRGBA(image.Rect(0, 0, src.W, src.H))
+	for i, v := range src.Pix8[0] {
+		copy(rgb.Pix[4*i:], []uint8{v, v, v, 255})
+	}
+	orig := filepath.Join(dir, "rgb.png")
+	writePNG(t, orig, rgb)
+	out := filepath.Join(dir, "r.png")
+	rep := restoreJSON(t, "-orig", orig, "-backend", "cpu", quant, out)
+	want := restoreJSON(t, "-orig", grey, "-backend", "cpu", quant, out)
+	if rep.BFrom != "pair" || math.Abs(rep.B-7.3) > 0.1 || math.Abs(rep.PSNROut-want.PSNROut) > 1e-9 || rep.FalseOut == nil || *rep.FalseOut != 3**want.FalseOut {
+		t.Errorf("colour original: b %.3f from %s, %.3f dB, false steps %d; the grey one's: %.3f dB, %d", rep.B, rep.BFrom, rep.PSNROut, *rep.FalseOut, want.PSNROut, *want.FalseOut)
+	}
+}

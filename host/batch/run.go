@@ -62,10 +62,12 @@ type Restored struct {
 	B         float64 `json:"b"`
 	BFrom     string  `json:"b_from"`
 	ModelFrom string  `json:"model_from"`
-	Steps     int     `json:"steps"`
-	Start     float64 `json:"energy_start"`
-	End       float64 `json:"energy_end"`
-	Output    string  `json:"output"`
+	// Note says why an original was given but b was not taken from it.
+	Note   string  `json:"note,omitempty"`
+	Steps  int     `json:"steps"`
+	Start  float64 `json:"energy_start"`
+	End    float64 `json:"energy_end"`
+	Output string  `json:"output"`
 }
 
 // Applied is the line of an apply job: what edit was applied, and where
@@ -363,7 +365,7 @@ func restoreOne(d decoded, rb restore.Backend) Line {
 		l.Error = err.Error()
 		return l
 	}
-	l.Restored = &Restored{Kind: KindRestore, Model: qz.Model.String(), B: qz.B, BFrom: qz.BFrom, ModelFrom: qz.ModelFrom,
+	l.Restored = &Restored{Kind: KindRestore, Model: qz.Model.String(), B: qz.B, BFrom: qz.BFrom, ModelFrom: qz.ModelFrom, Note: qz.Note,
 		Steps: res.Steps, Start: res.Start, End: res.Energy, Output: d.job.Output}
 	return l
 }

@@ -3,6 +3,8 @@ package estimate
 import (
 	"encoding/json"
 	"math"
+
+	"github.com/quantfit/quantfit/kernels"
 )
 
 // Report is the JSON object of an estimate: what `quantfit estimate`
@@ -138,4 +140,23 @@ func NewStackReport(rs []*StackResult, pairs, channels int, perChannel bool) Sta
 		out.Params, out.Loss = params, losses
 	}
 	return out
+}
+
+// PoorFitLevels is the typical residual, in levels of the filtered images,
+// beyond which a fit is not a quantization of the original: quantization
+// and storage explain a level or two, JPEG a few; dithering (ffmpeg's
+// low-depth formats, ImageMagick's -ordered-dither) leaves about 7.
+const PoorFitLevels = 4
+
+// ResidualLevels is the typical residual of a fit whose loss of kind l is
+// loss, in levels of size step: the root of an MSE, an L1 as it is; NaN
+// for losses that give no such reading (Huber).
+func ResidualLevels(loss float64, l kernels.Loss, step float64) float64 {
+	switch l.Kind {
+	case kernels.MSE:
+		return math.Sqrt(loss) / step
+	case kernels.L1:
+		return loss / step
+	}
+	return math.NaN()
 }

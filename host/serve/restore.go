@@ -25,7 +25,7 @@ type restored struct {
 // "original" (b and the model from the pair; else blindly) and fields "b"
 // and "model". The answer is the restored PNG at the image's depth; the
 // headers X-Quantfit-Model, X-Quantfit-B and X-Quantfit-B-From say what was
-// undone. It runs on the estimation workers: a full queue is 429.
+// undone, and X-Quantfit-Note why an original was given but not used. It runs on the estimation workers: a full queue is 429.
 func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.runSync(w, r, s.restoreTask, "restoration")
 	if !ok {
@@ -36,6 +36,9 @@ func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Quantfit-Model", out.qz.Model.String())
 	w.Header().Set("X-Quantfit-B", strconv.FormatFloat(out.qz.B, 'g', -1, 64))
 	w.Header().Set("X-Quantfit-B-From", out.qz.BFrom)
+	if out.qz.Note != "" {
+		w.Header().Set("X-Quantfit-Note", out.qz.Note)
+	}
 	w.Write(out.png)
 }
 
