@@ -28,7 +28,7 @@ func init() {
 		short:     "estimate the quantizer's b from original and filtered images",
 		long: `
 Estimate fits the parameter b of the quantizer to one or more pairs of an
-original image and its filtered version (PNG, JPEG, GIF, TIFF or WebP, 8
+original image and its filtered version (PNG, JPEG, GIF, TIFF, WebP or BMP, 8
 or 16 bits, gray or colour), all pairs jointly, and prints one JSON object
 with the answer and how it was found. With -pairs, the files of DIR_ORIG are matched
 with the files of the same name in DIR_QUANT.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/draw"
@@ -435,5 +436,36 @@ func TestBatchBlind(t *testing.T) {
 		if !strings.Contains(l[3].Error, "stack") {
 			t.Errorf("%s: blind stack job %+v", m.name, l[3])
 		}
+	}
+}
+
+// TestFromDirs: every file that imageset reads is a job, whatever its
+// format; other files and folders are not; a folder with none is refused.
+func TestFromDirs(t *testing.T) {
+	orig, quant := t.TempDir(), t.TempDir()
+	for _, n := range []string{"a.png", "b.TIF", "c.bmp", "d.webp", "e.jpeg", "notes.txt"} {
+		if err := os.WriteFile(filepath.Join(orig, n), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(orig, "sub.png"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := FromDirs(orig, quant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, j := range jobs {
+		ids = append(ids, j.ID)
+		if j.Quantized != filepath.Join(quant, j.ID) {
+			t.Errorf("%s: quantized %s", j.ID, j.Quantized)
+		}
+	}
+	if got := strings.Join(ids, " "); got != "a.png b.TIF c.bmp d.webp e.jpeg" {
+		t.Errorf("jobs %s", got)
+	}
+	if _, err := FromDirs(quant, orig); !errors.Is(err, imageset.ErrNoImages) {
+		t.Errorf("a folder of no images: %v", err)
 	}
 }

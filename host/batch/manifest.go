@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/host/options"
 )
 
@@ -306,18 +307,13 @@ func FromDirs(dirOrig, dirQuant string) ([]Job, error) {
 	}
 	var jobs []Job
 	for _, e := range es {
-		switch strings.ToLower(filepath.Ext(e.Name())) {
-		case ".png", ".jpg", ".jpeg", ".gif":
-		default:
-			continue
-		}
-		if e.IsDir() {
+		if e.IsDir() || !imageset.IsImageName(e.Name()) {
 			continue
 		}
 		jobs = append(jobs, Job{ID: e.Name(), Original: filepath.Join(dirOrig, e.Name()), Quantized: filepath.Join(dirQuant, e.Name())})
 	}
 	if len(jobs) == 0 {
-		return nil, &ManifestError{dirOrig, errors.New("no PNG, JPEG, GIF, TIFF or WebP files")}
+		return nil, &ManifestError{dirOrig, imageset.ErrNoImages}
 	}
 	sort.Slice(jobs, func(a, b int) bool { return jobs[a].ID < jobs[b].ID })
 	return jobs, nil

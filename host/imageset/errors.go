@@ -16,7 +16,7 @@ func (e *InputError) Unwrap() error { return e.Err }
 
 var (
 	// ErrNotImage: the data are not in a format this package reads.
-	ErrNotImage = errors.New("not a PNG, JPEG, GIF, TIFF or WebP image")
+	ErrNotImage = errors.New("not a PNG, JPEG, GIF, TIFF, WebP or BMP image")
 	// ErrCorrupt: a known format that does not decode.
 	ErrCorrupt = errors.New("corrupt or truncated")
 	// ErrNoPixels: an image of zero width or height.
@@ -28,5 +28,5 @@ var (
 	// ErrUnmatched: a folder of filtered images lacks some originals' names.
 	ErrUnmatched = errors.New("lacks the matches of")
 	// ErrNoImages: a folder holds no image files.
-	ErrNoImages = errors.New("no PNG, JPEG, GIF, TIFF or WebP files")
+	ErrNoImages = errors.New("no PNG, JPEG, GIF, TIFF, WebP or BMP files")
 )

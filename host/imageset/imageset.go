@@ -17,6 +17,7 @@ import (
 	"os"
 
 	"github.com/quantfit/quantfit/kernels"
+	_ "golang.org/x/image/bmp" // Windows tools' and ffmpeg's image2 .bmp
 	_ "golang.org/x/image/tiff" // photographers' 16-bit files are mostly TIFF
 	_ "golang.org/x/image/webp"
 )
@@ -168,7 +169,30 @@ func fromImage(img image.Image, name string) *Image {
 				im.Pix8[0][i], im.Pix8[1][i], im.Pix8[2][i] = r, g, bl
 			}
 		}
-	default: // paletted, CMYK and the rest, through 8-bit NRGBA
+	case *image.Paletted:
+		// a grey palette (a grey image's GIF or BMP) is a grey image
+		pal := make([]color.NRGBA, 256)
+		grey := true
+		for k, c := range m.Palette {
+			pal[k] = color.NRGBAModel.Convert(c).(color.NRGBA)
+			grey = grey && pal[k].R == pal[k].G && pal[k].G == pal[k].B
+		}
+		if grey {
+			planes8(1)
+		} else {
+			planes8(3)
+		}
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride:]
+			for x := 0; x < w; x++ {
+				i, c := y*w+x, pal[row[x]]
+				im.Pix8[0][i] = c.R
+				if !grey {
+					im.Pix8[1][i], im.Pix8[2][i] = c.G, c.B
+				}
+			}
+		}
+	default: // CMYK and the rest, through 8-bit NRGBA
 		planes8(3)
 		for y := 0; y < h; y++ {
 			for x := 0; x < w; x++ {

@@ -16,6 +16,7 @@ import (
 	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/internal/photos"
 	"github.com/quantfit/quantfit/kernels"
+	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
 )
 
@@ -44,6 +45,19 @@ func encodeTIFF(t *testing.T, img image.Image) []byte {
 	return buf.Bytes()
 }
 
+// encodeBMP is img as a BMP file, nil for a 16-bit one.
+func encodeBMP(t *testing.T, img image.Image, depth int) []byte {
+	t.Helper()
+	if depth > 8 {
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := bmp.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
 func TestDecodeFormats(t *testing.T) {
 	r := image.Rect(0, 0, 3, 2)
 	gray := image.NewGray(r)
@@ -56,6 +70,8 @@ func TestDecodeFormats(t *testing.T) {
 	rgb16.SetNRGBA64(1, 0, color.NRGBA64{1000, 2000, 3000, 65535})
 	pal := image.NewPaletted(r, color.Palette{color.NRGBA{0, 0, 0, 255}, color.NRGBA{50, 100, 150, 255}})
 	pal.SetColorIndex(2, 1, 1)
+	greyPal := image.NewPaletted(r, color.Palette{color.Gray{0}, color.Gray{90}})
+	greyPal.SetColorIndex(0, 1, 1)
 	for _, c := range []struct {
 		img      image.Image
 		channels int
@@ -68,11 +84,15 @@ func TestDecodeFormats(t *testing.T) {
 		{rgba, 3, 8, 2, 3, 30.0 / 255},
 		{rgb16, 3, 16, 1, 1, 2000.0 / 65535},
 		{pal, 3, 8, 1, 5, 100.0 / 255},
+		{greyPal, 1, 8, 0, 3, 90.0 / 255}, // a grey image's GIF or BMP
 	} {
 		for _, f := range []struct {
 			name string
 			data []byte
-		}{{"x.png", encode(t, c.img, false)}, {"x.tif", encodeTIFF(t, c.img)}} {
+		}{{"x.png", encode(t, c.img, false)}, {"x.tif", encodeTIFF(t, c.img)}, {"x.bmp", encodeBMP(t, c.img, c.depth)}} {
+			if f.data == nil {
+				continue // BMP holds 8 bits a sample
+			}
 			im, err := imageset.Decode(bytes.NewReader(f.data), f.name, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -121,7 +141,7 @@ func TestBadInput(t *testing.T) {
 		max        int
 	}{
 		{filepath.Join(dir, "missing.png"), "no such file", 0},
-		{write("text.png", []byte("hello, not an image")), "not a PNG, JPEG, GIF, TIFF or WebP", 0},
+		{write("text.png", []byte("hello, not an image")), "not a PNG, JPEG, GIF, TIFF, WebP or BMP", 0},
 		{write("trunc.png", good[:len(good)/2]), "trunc.png", 0},
 		{write("empty.png", nil), "empty.png", 0},
 		{write("big.png", good), "over the limit of 100", 100},

@@ -84,7 +84,7 @@ func MatchDirs(dirOrig, dirQuant string) ([][2]string, error) {
 // Load decodes.
 func IsImageName(n string) bool {
 	switch strings.ToLower(filepath.Ext(n)) {
-	case ".png", ".jpg", ".jpeg", ".gif", ".tif", ".tiff", ".webp":
+	case ".png", ".jpg", ".jpeg", ".gif", ".tif", ".tiff", ".webp", ".bmp":
 		return true
 	}
 	return false
