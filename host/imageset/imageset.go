@@ -17,7 +17,7 @@ import (
 	"os"
 
 	"github.com/quantfit/quantfit/kernels"
-	_ "golang.org/x/image/bmp" // Windows tools' and ffmpeg's image2 .bmp
+	_ "golang.org/x/image/bmp"  // Windows tools' and ffmpeg's image2 .bmp
 	_ "golang.org/x/image/tiff" // photographers' 16-bit files are mostly TIFF
 	_ "golang.org/x/image/webp"
 )
