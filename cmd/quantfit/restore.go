@@ -30,8 +30,8 @@ func init() {
 Restore dequantizes QUANT, an image stored by the quantizer: it finds the
 smoothest image (by -energy) whose every sample stays in the quantization
 cell of its stored value, starting from the stored image, by the per-pixel
-update rule of -optimizer. b is -b, or estimated from the pair -orig ORIG
-QUANT, or blindly from QUANT alone. -model auto (the default) takes the
+update rule of -optimizer. b is -b, or estimated in [5, 64] from the pair
+-orig ORIG QUANT, or blindly from QUANT alone. -model auto (the default) takes the
 quantizer that fits best: the least loss on the pair with -orig, else the
 lattice that QUANT's values fit best (ImageMagick's -posterize is the
 posterize model, for one). A dithered QUANT (ffmpeg's low-depth formats,
@@ -116,7 +116,7 @@ type restoreReport struct {
 	ModelFrom string  `json:"model_from,omitempty"`
 	B         float64 `json:"b,omitempty"`
 	BFrom     string  `json:"b_from,omitempty"`
-	// Note says why an original was given but b was not taken from it.
+	// Note is a caveat on b (restore.Quantizer), also printed as a warning.
 	Note    string  `json:"note,omitempty"`
 	Energy  string  `json:"energy"`
 	Missing int     `json:"missing,omitempty"`

@@ -62,7 +62,7 @@ type Restored struct {
 	B         float64 `json:"b"`
 	BFrom     string  `json:"b_from"`
 	ModelFrom string  `json:"model_from"`
-	// Note says why an original was given but b was not taken from it.
+	// Note is a caveat on b (restore.Quantizer).
 	Note   string  `json:"note,omitempty"`
 	Steps  int     `json:"steps"`
 	Start  float64 `json:"energy_start"`

@@ -9,13 +9,17 @@ import (
 	"github.com/quantfit/quantfit/kernels"
 )
 
-// BlindRange is the range of b a blind restore searches.
-var BlindRange = estimate.Range{Min: 5, Max: 30}
+// BlindRange is the range of b a restore searches, blind or from a pair:
+// to 64, six bits, past the estimator's default 30, so that ffmpeg's
+// rgb555 and posterize 32 to 48 are found, not taken for a lattice of half
+// their levels (camera at posterize 32: −2.1 dB restored at b 16.5, +1.3 at
+// b 32; bench/RESULTS.md).
+var BlindRange = estimate.Range{Min: 5, Max: 64}
 
 // Quantizer is the quantizer a dequantization undoes, and where it came
 // from: "flag" (given), "pair" (estimated from an original) or "blind"
-// (from the quantized image's values alone). Note, when set, says why an
-// original was given but not used.
+// (from the quantized image's values alone). Note, when set, is a caveat
+// on b: an original given but not used, or values on no lattice.
 type Quantizer struct {
 	Model     kernels.Model
 	B         float64
@@ -39,21 +43,21 @@ func FindQuantizer(q, orig *imageset.Image, b float64, models []kernels.Model) (
 			return r, err
 		}
 		set := &imageset.Set{Pairs: []imageset.Pair{pair}}
-		_, rs, err := estimate.EstimateModels(set, false, estimate.Settings{}, models, nil)
+		_, rs, err := estimate.EstimateModels(set, false, estimate.Settings{Range: BlindRange}, models, nil)
 		if err != nil {
 			return r, err
 		}
 		// a pair that no quantizer explains sample by sample (dithered: a
 		// sample may be stored a level or two from its cell) fits best
-		// with narrow cells that hold the dither as detail; where the
-		// stored values lie on a lattice, its cells serve better (ffmpeg's
-		// rgb444 of camera: +0.0 dB from the pair's b, +4.6 from the
-		// lattice's). Values on none (a palette, levels beyond
-		// BlindRange) keep the pair's b (ffmpeg's rgb565 of camera: +1.4
-		// dB, against −0.3 from the best lattice in range).
+		// with the finest cells, which keep the dither as detail; where
+		// most stored values lie on a lattice, its cells serve better
+		// (ffmpeg's rgb444 of camera: +0.2 dB from the pair's b, +4.6
+		// from the lattice's; rgb565, its green on a finer lattice than
+		// red and blue: −0.2 and +1.9). Values on none (a palette) keep
+		// the pair's b.
 		levels := estimate.ResidualLevels(rs[0].Loss, kernels.Loss{}.WithDefaults(), set.TargetStep())
-		if !rs[0].Blocks && levels > estimate.PoorFitLevels {
-			if lattice, noisy, err := blindQuantizer(r, q, models); err == nil && !noisy {
+		if !rs[0].Blocks && levels > ditherLevels {
+			if lattice, misfit, err := blindQuantizer(r, q, models); err == nil && misfit <= latticeMisfit {
 				lattice.Note = fmt.Sprintf("the pair's best fit leaves residuals of about %.0f levels (dithered, or not a quantization of the original): b and the model come from the stored values' levels", levels)
 				return lattice, nil
 			}
@@ -72,19 +76,30 @@ func FindQuantizer(q, orig *imageset.Image, b float64, models []kernels.Model) (
 	return r, nil
 }
 
+// A pair whose best fit leaves a typical residual of more than
+// ditherLevels levels is no quantization sample by sample: clean ones
+// leave under 1 (rounding, and ImageMagick's floored levels: 0.7 at
+// posterize 32), dithered ones 3.8 (ffmpeg's rgb565) to 24 (its bgr8). Its
+// stored values' lattice is taken instead when no more than latticeMisfit
+// of them lie off it (rgb565: 0.40; a -colors 16 palette: 0.91).
+const (
+	ditherLevels  = 2
+	latticeMisfit = 0.5
+)
+
 // blindQuantizer completes r, b unknown (NaN) or given, from q's values
-// alone; noisy says that they lie on no lattice (estimate.BlindResult).
-func blindQuantizer(r Quantizer, q *imageset.Image, models []kernels.Model) (_ Quantizer, noisy bool, _ error) {
+// alone; misfit is the share of q's values off its lattice.
+func blindQuantizer(r Quantizer, q *imageset.Image, models []kernels.Model) (_ Quantizer, misfit float64, _ error) {
 	b := r.B
 	rep, err := estimate.EstimateBlindSet(&imageset.Set{Filtered: []*imageset.Image{q}}, false, models, BlindRange)
 	if err != nil {
 		if !math.IsNaN(b) {
-			return r, false, fmt.Errorf("choosing the model blindly (name it): %w", err)
+			return r, 1, fmt.Errorf("choosing the model blindly (name it): %w", err)
 		}
-		return r, false, fmt.Errorf("estimating b blindly (give b or an original): %w", err)
+		return r, 1, fmt.Errorf("estimating b blindly (give b or an original): %w", err)
 	}
 	if r.Model, err = kernels.ParseModel(rep.Results[0].Model); err != nil {
-		return r, false, err
+		return r, 1, err
 	}
 	if math.IsNaN(b) {
 		r.B, r.BFrom = rep.Results[0].B, "blind"
@@ -92,7 +107,16 @@ func blindQuantizer(r Quantizer, q *imageset.Image, models []kernels.Model) (_ Q
 	if len(models) > 1 {
 		r.ModelFrom = "blind"
 	}
-	return r, rep.Results[0].Noisy, nil
+	res := rep.Results[0]
+	if res.Noisy && math.IsNaN(b) {
+		// JPEG after the quantizer leaves this too, and the lattice still
+		// serves it (camera at posterize 8, q 90: +2.9 dB); a photograph
+		// never quantized has no cells, and the best lattice's are wide
+		// (camera: 28.4 dB restored), which no score of the values tells
+		// apart from the first (bench/RESULTS.md)
+		r.Note = fmt.Sprintf("%.0f%% of the values lie off every lattice in [%g, %g] (compressed after the quantizer, or never quantized): b is where they gather most; an image never quantized comes out flattened: give -b or an original", 100*res.Misfit, BlindRange.Min, BlindRange.Max)
+	}
+	return r, res.Misfit, nil
 }
 
 // Dequantize restores q as quantfit restore does by default: the

@@ -25,7 +25,7 @@ type restored struct {
 // "original" (b and the model from the pair; else blindly) and fields "b"
 // and "model". The answer is the restored PNG at the image's depth; the
 // headers X-Quantfit-Model, X-Quantfit-B and X-Quantfit-B-From say what was
-// undone, and X-Quantfit-Note why an original was given but not used. It runs on the estimation workers: a full queue is 429.
+// undone, and X-Quantfit-Note a caveat on b (restore.Quantizer). It runs on the estimation workers: a full queue is 429.
 func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.runSync(w, r, s.restoreTask, "restoration")
 	if !ok {
