@@ -30,13 +30,13 @@ func init() {
 Restore dequantizes QUANT, an image stored by the quantizer: it finds the
 smoothest image (by -energy) whose every sample stays in the quantization
 cell of its stored value, starting from the stored image, by the per-pixel
-update rule of -optimizer. b is -b, or estimated in [5, 64] from the pair
--orig ORIG QUANT, or blindly from QUANT alone. -model auto (the default) takes the
-quantizer that fits best: the least loss on the pair with -orig, else the
-lattice that QUANT's values fit best (ImageMagick's -posterize is the
-posterize model, for one). A dithered QUANT (ffmpeg's low-depth formats,
--ordered-dither), which no b explains sample by sample, takes b from its
-values' lattice even with -orig, with a warning.
+update rule of -optimizer. b is -b, or estimated in [5, 64] from the
+pair -orig ORIG QUANT, or blindly from QUANT alone. -model auto (the
+default) takes the quantizer that fits best: the least loss on the pair
+with -orig, else the lattice that QUANT's values fit best (ImageMagick's
+-posterize is the posterize model, for one). A dithered QUANT (ffmpeg's
+low-depth formats, -ordered-dither), which no b explains sample by
+sample, takes b from its values' lattice even with -orig, with a warning.
 
 With -inpaint, the pixels named missing (by a mask image whose non-zero
 pixels are missing, or "extremes": pixels at 0 or at full scale) are

@@ -144,8 +144,8 @@ func NewStackReport(rs []*StackResult, pairs, channels int, perChannel bool) Sta
 
 // PoorFitLevels is the typical residual, in levels of the filtered images,
 // beyond which a fit is not a quantization of the original: quantization
-// and storage explain a level or two, JPEG a few; dithering (ffmpeg's
-// low-depth formats, ImageMagick's -ordered-dither) leaves about 7.
+// and storage explain under one, JPEG a few; dithering (ffmpeg's low-depth
+// formats, ImageMagick's -ordered-dither) leaves 4 to 24.
 const PoorFitLevels = 4
 
 // ResidualLevels is the typical residual of a fit whose loss of kind l is
