@@ -98,16 +98,16 @@ func blindQuantizer(r Quantizer, q *imageset.Image, models []kernels.Model) (_ Q
 		}
 		return r, 1, fmt.Errorf("estimating b blindly (give b or an original): %w", err)
 	}
-	if r.Model, err = kernels.ParseModel(rep.Results[0].Model); err != nil {
+	res := rep.Results[0]
+	if r.Model, err = kernels.ParseModel(res.Model); err != nil {
 		return r, 1, err
 	}
 	if math.IsNaN(b) {
-		r.B, r.BFrom = rep.Results[0].B, "blind"
+		r.B, r.BFrom = res.B, "blind"
 	}
 	if len(models) > 1 {
 		r.ModelFrom = "blind"
 	}
-	res := rep.Results[0]
 	if res.Noisy && math.IsNaN(b) {
 		// JPEG after the quantizer leaves this too, and the lattice still
 		// serves it (camera at posterize 8, q 90: +2.9 dB); a photograph

@@ -272,9 +272,10 @@ func beyondSeeds(level []int32, w, h int, dir int32) []int32 {
 	// each tier's seed as its coordinates and level, so that a sweep reads
 	// them where it reads the sample's (no division, no far load); the
 	// distances are computed again, not stored (memory is the bound at
-	// 64 MP, not arithmetic). A sample's tiers lie together: a relaxation
-	// reads two samples' tiers, not six arrays (4 MP: 1.5 s less a
-	// restore).
+	// 64 MP, not arithmetic). A sample's tiers lie together, so that a
+	// neighbour whose tiers are the sample's own (most of a smooth
+	// region's) is passed over at one comparison (a 4 MP Dequantization:
+	// 4.55 → 4.16 s).
 	type seedAt struct{ x, y, level int32 }
 	type tiers [seedTiers]seedAt
 	seed := make([]tiers, n)
