@@ -138,7 +138,7 @@ func TestImageMagickPosterizeRestored(t *testing.T) {
 		if rep.Model != "posterize" || math.Abs(rep.B-float64(levels)) > 0.05 {
 			t.Errorf("%s, -posterize %d: model %s, b %.3f from the pair", name, levels, rep.Model, rep.B)
 		}
-		gain := rep.PSNROut - rep.PSNRIn
+		gain := float64(rep.PSNROut - rep.PSNRIn)
 		// blindly, the PSNR measured here
 		blind := restoreJSON(t, "-backend", "cpu", quant, out)
 		o, err := imageset.Load(orig, 0)
@@ -149,7 +149,7 @@ func TestImageMagickPosterizeRestored(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		blindGain := restore.PSNR(restore.Planes(r), o) - rep.PSNRIn
+		blindGain := restore.PSNR(restore.Planes(r), o) - float64(rep.PSNRIn)
 		t.Logf("%s, -posterize %d: PSNR %.2f dB stored, %+.2f restored from the pair, %+.2f blindly (%s, b %.3f)", name, levels, rep.PSNRIn, gain, blindGain, blind.Model, blind.B)
 		if !(gain > 0) {
 			t.Errorf("%s, -posterize %d: the restored image is %.2f dB worse than the stored one", name, levels, -gain)

@@ -34,9 +34,14 @@ update rule of -optimizer. b is -b, or estimated in [5, 64] from the
 pair -orig ORIG QUANT, or blindly from QUANT alone. -model auto (the
 default) takes the quantizer that fits best: the least loss on the pair
 with -orig, else the lattice that QUANT's values fit best (ImageMagick's
--posterize is the posterize model, for one). A dithered QUANT (ffmpeg's
-low-depth formats, -ordered-dither), which no b explains sample by
-sample, takes b from its values' lattice even with -orig, with a warning.
+-posterize is the posterize model, for one). Where no model's lattice
+holds the values as their quantizer but a channel takes 128 values at
+most (a contrast stretch of an 8-bit file, levels spaced in another
+gamma, a palette), each value is a level, its cell reaching halfway to
+its neighbours: the model "levels", b the most values a channel takes. A
+dithered QUANT (ffmpeg's low-depth formats, -ordered-dither), which no b
+explains sample by sample, takes b from its values' lattice even with
+-orig. Each of these says so in a warning and in the report's note.
 
 With -inpaint, the pixels named missing (by a mask image whose non-zero
 pixels are missing, or "extremes": pixels at 0 or at full scale) are
@@ -124,15 +129,15 @@ type restoreReport struct {
 	End     float64 `json:"energy_end"`
 	Steps   int     `json:"steps"`
 	// Levels counts the coarser levels solved before OUT's own size.
-	Levels   int     `json:"levels,omitempty"`
-	Status   string  `json:"status"`
-	Method   string  `json:"optimizer"`
-	LR       float64 `json:"lr"`
-	Backend  string  `json:"backend"`
-	Renderer string  `json:"renderer,omitempty"`
-	Seconds  float64 `json:"seconds"`
-	PSNRIn   float64 `json:"psnr_stored,omitempty"`
-	PSNROut  float64 `json:"psnr_restored,omitempty"`
+	Levels   int             `json:"levels,omitempty"`
+	Status   string          `json:"status"`
+	Method   string          `json:"optimizer"`
+	LR       float64         `json:"lr"`
+	Backend  string          `json:"backend"`
+	Renderer string          `json:"renderer,omitempty"`
+	Seconds  float64         `json:"seconds"`
+	PSNRIn   estimate.Number `json:"psnr_stored,omitempty"`
+	PSNROut  estimate.Number `json:"psnr_restored,omitempty"`
 	// FalseIn and FalseOut count the steps of half a cell or more where
 	// the original moves less than a quarter (restore.FalseSteps): the
 	// false contours before and after.
@@ -264,13 +269,12 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 			}
 			return err
 		}
-		b, model := qz.B, qz.Model
 		rep.BFrom, rep.ModelFrom, rep.Note = qz.BFrom, qz.ModelFrom, qz.Note
 		if qz.Note != "" {
 			fmt.Fprintf(c.stderr, "quantfit: warning: %s\n", qz.Note)
 		}
-		rep.B, rep.Model = b, model.String()
-		if p, cell, err = restore.Dequantization(q, model, b, e); err != nil {
+		rep.B, rep.Model = qz.B, qz.ModelName()
+		if p, cell, err = qz.Dequantization(q, e); err != nil {
 			return options.UsageError{Flag: "b", Err: err}
 		}
 	}
@@ -329,7 +333,8 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 	rep.Method, rep.LR, rep.Backend, rep.Renderer, rep.Seconds = res.Method, res.LearningRate, res.Backend, res.Renderer, res.Seconds
 	if orig != nil {
 		stored, restored := restore.Planes(q), restore.Planes(out)
-		rep.PSNRIn, rep.PSNROut = restore.PSNR(stored, orig), restore.PSNR(restored, orig)
+		// an OUT equal to ORIG is +Inf dB, null in the report
+		rep.PSNRIn, rep.PSNROut = estimate.Number(restore.PSNR(stored, orig)), estimate.Number(restore.PSNR(restored, orig))
 		in, out := restore.FalseSteps(stored, orig, cell), restore.FalseSteps(restored, orig, cell)
 		rep.FalseIn, rep.FalseOut = &in, &out
 	}

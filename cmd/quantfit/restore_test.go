@@ -174,7 +174,18 @@ func TestRestoreColourOriginalOfGrey(t *testing.T) {
 	out := filepath.Join(dir, "r.png")
 	rep := restoreJSON(t, "-orig", orig, "-backend", "cpu", quant, out)
 	want := restoreJSON(t, "-orig", grey, "-backend", "cpu", quant, out)
-	if rep.BFrom != "pair" || math.Abs(rep.B-7.3) > 0.1 || math.Abs(rep.PSNROut-want.PSNROut) > 1e-9 || rep.FalseOut == nil || *rep.FalseOut != 3**want.FalseOut {
+	if rep.BFrom != "pair" || math.Abs(rep.B-7.3) > 0.1 || math.Abs(float64(rep.PSNROut-want.PSNROut)) > 1e-9 || rep.FalseOut == nil || *rep.FalseOut != 3**want.FalseOut {
 		t.Errorf("colour original: b %.3f from %s, %.3f dB, false steps %d; the grey one's: %.3f dB, %d", rep.B, rep.BFrom, rep.PSNROut, *rep.FalseOut, want.PSNROut, *want.FalseOut)
+	}
+}
+
+// TestRestoreOfItsOriginal: QUANT equal to ORIG is +Inf dB stored, which
+// JSON cannot hold: the report says null, and the run succeeds.
+func TestRestoreOfItsOriginal(t *testing.T) {
+	dir := t.TempDir()
+	orig := writePhoto(t, dir, "video-001.png")
+	code, stdout, errs := quantfit(t, "restore", "-orig", orig, "-backend", "cpu", "-steps", "5", orig, filepath.Join(dir, "r.png"))
+	if code != 0 || !strings.Contains(stdout, `"psnr_stored": null`) {
+		t.Errorf("exit %d: %s%s", code, stdout, errs)
 	}
 }

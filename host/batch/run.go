@@ -365,7 +365,7 @@ func restoreOne(d decoded, rb restore.Backend) Line {
 		l.Error = err.Error()
 		return l
 	}
-	l.Restored = &Restored{Kind: KindRestore, Model: qz.Model.String(), B: qz.B, BFrom: qz.BFrom, ModelFrom: qz.ModelFrom, Note: qz.Note,
+	l.Restored = &Restored{Kind: KindRestore, Model: qz.ModelName(), B: qz.B, BFrom: qz.BFrom, ModelFrom: qz.ModelFrom, Note: qz.Note,
 		Steps: res.Steps, Start: res.Start, End: res.Energy, Output: d.job.Output}
 	return l
 }

@@ -21,11 +21,39 @@ var BlindRange = estimate.Range{Min: 5, Max: 64}
 // (from the quantized image's values alone). Note, when set, is a caveat
 // on b: an original given but not used, or values on no lattice.
 type Quantizer struct {
-	Model     kernels.Model
-	B         float64
+	Model kernels.Model
+	B     float64
+	// Levels is set where no model's lattice holds the stored values but
+	// they are few (levelsMax a channel at most): each is a level, its
+	// cell reaching halfway to its neighbours (LevelsDequantization). B
+	// is then the most levels a channel takes.
+	Levels    bool
 	BFrom     string
 	ModelFrom string
 	Note      string
+}
+
+// levelsMax is the most values a channel may take for its values to be
+// taken as the levels: 128, cells two values of an 8-bit file wide on
+// average. A photograph never quantized, or one compressed after the
+// quantizer, takes nearly all 256.
+const levelsMax = 128
+
+// ModelName is the quantizer's model, "levels" where Levels is set.
+func (qz Quantizer) ModelName() string {
+	if qz.Levels {
+		return "levels"
+	}
+	return qz.Model.String()
+}
+
+// Dequantization is the problem of restoring q, stored by qz, with
+// energy e (restore.Dequantization, or LevelsDequantization).
+func (qz Quantizer) Dequantization(q *imageset.Image, e kernels.Energy) (*kernels.Restoration, float64, error) {
+	if qz.Levels {
+		return LevelsDequantization(q, e)
+	}
+	return Dequantization(q, qz.Model, qz.B, e)
 }
 
 // FindQuantizer resolves the quantizer of q: b as given (NaN: unknown)
@@ -81,7 +109,8 @@ func FindQuantizer(q, orig *imageset.Image, b float64, models []kernels.Model) (
 // leave under 1 (rounding, and ImageMagick's floored levels: 0.7 at
 // posterize 32), dithered ones 3.8 (ffmpeg's rgb565) to 24 (its bgr8). Its
 // stored values' lattice is taken instead when no more than latticeMisfit
-// of them lie off it (rgb565: 0.40; a -colors 16 palette: 0.91).
+// of them lie off it (rgb565: 0.40), or the values themselves as the
+// levels where they are few (a -colors 16 palette; blindQuantizer).
 const (
 	ditherLevels  = 2
 	latticeMisfit = 0.5
@@ -108,6 +137,32 @@ func blindQuantizer(r Quantizer, q *imageset.Image, models []kernels.Model) (_ Q
 	if len(models) > 1 {
 		r.ModelFrom = "blind"
 	}
+	// a lattice that holds the values but leaves more of its levels
+	// between them empty than it fills holds them by its fineness (7
+	// levels spaced in another gamma: posterize 50), not as their
+	// quantizer: quantized photographs fill their levels (every clean
+	// case measured left none empty)
+	sparse := !res.Noisy && res.Empty > res.Occupied
+	if (res.Noisy || sparse) && math.IsNaN(b) && len(models) > 1 {
+		// no model's lattice holds the values, but they may be few: a
+		// contrast stretch of an 8-bit file (its levels 3 or 4 values
+		// apart, offset, much of it clipped: posterize 5 was the best
+		// lattice, 47.9 → 30.3 dB), levels spaced in another gamma (+0.3
+		// dB on the best lattice, +2.4 on the values), a palette. Each
+		// value is then a level. Dithered files lose some: the wider
+		// cells of a lattice coarser than the values leave the dither
+		// room to smooth (ffmpeg's rgb565 of camera: +1.9 dB at posterize
+		// 32, +0.35 on its values; bench/RESULTS.md).
+		most := 0
+		for c := range q.Channels {
+			most = max(most, len(storedValues(q, c)))
+		}
+		if most <= levelsMax {
+			r.Levels, r.B = true, float64(most)
+			r.Note = fmt.Sprintf("no model's lattice holds the values as their quantizer (%.0f%% off the best, %d of its levels empty); the %d values a channel takes at most are taken as its levels", 100*res.Misfit, res.Empty, most)
+			return r, 0, nil
+		}
+	}
 	if res.Noisy && math.IsNaN(b) {
 		// JPEG after the quantizer leaves this too, and the lattice still
 		// serves it (camera at posterize 8, q 90: +2.9 dB); a photograph
@@ -129,7 +184,7 @@ func Dequantize(q, orig *imageset.Image, b float64, models []kernels.Model, s Se
 	if err != nil {
 		return nil, qz, nil, err
 	}
-	p, cell, err := Dequantization(q, qz.Model, qz.B, kernels.Energy{Kind: kernels.EdgeAware, Fidelity: DefaultFidelity})
+	p, cell, err := qz.Dequantization(q, kernels.Energy{Kind: kernels.EdgeAware, Fidelity: DefaultFidelity})
 	if err != nil {
 		return nil, qz, nil, err
 	}

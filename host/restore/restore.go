@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -355,48 +356,152 @@ func Dequantization(im *imageset.Image, m kernels.Model, b float64, e kernels.En
 	if !(b > m.Shift()+1) || math.IsInf(b, 0) {
 		return nil, 0, fmt.Errorf("restore: b = %g is not a quantizer's for model %s", b, m)
 	}
-	if !(e.Fidelity >= 0) || math.IsInf(e.Fidelity, 0) {
-		return nil, 0, fmt.Errorf("restore: fidelity %g: want 0 or more", e.Fidelity)
-	}
 	cells := kernels.NewCells(m, b, im.Max(), false)
-	cell := 1 / cells.S
-	p := &kernels.Restoration{W: im.W, H: im.H, Energy: e}
-	p.Energy.Fidelity *= cells.S
-	name, depth := im.Name, 8
-	if im.Pix16 != nil {
-		depth = 16
-	}
-	p.Requantize = func(planes [][]float32, w, h int, ratio float64) (*kernels.Restoration, float64, error) {
-		s := cells.S / ratio
-		if !(s >= 2) {
-			return nil, 0, nil
-		}
-		pim, err := Image(planes, w, h, depth, name)
-		if err != nil {
-			return nil, 0, err
-		}
-		bc := s + m.Shift()
-		return Dequantization(pim.Filter(func(x float64) float64 { return m.Apply(x, bc) }), m, bc, e)
-	}
-	if p.Energy.Kind == kernels.TV && p.Energy.Eps == 0 {
-		p.Energy.Eps = cell / 5
-	}
 	// every stored value's cell, once: the samples look theirs up
 	levels, level := 1<<8, kernels.Level8
 	if im.Pix16 != nil {
 		levels, level = 1<<16, kernels.Level16
 	}
-	bounds := make([][3]float32, levels)
-	ks := make([]int32, levels)
-	for v := range bounds {
+	tab := make(cellTable, levels)
+	for v := range tab {
 		t := level(v)
 		l, h := cells.Bounds(float64(t))
-		bounds[v] = [3]float32{t, float32(l), float32(h)}
 		k, _, _ := cells.Cell(float64(t))
-		ks[v] = int32(k)
+		tab[v] = storedCell{t, float32(l), float32(h), int32(k)}
+	}
+	return dequantization(im, []cellTable{tab}, cells.S, e, func(ratio float64) (kernels.Model, float64) {
+		return m, cells.S / ratio
+	})
+}
+
+// LevelsDequantization is the problem of restoring im whose stored
+// values are themselves the quantizer's levels, whatever their spacing:
+// a contrast stretch of an 8-bit file, whose levels no model's lattice
+// holds, or ffmpeg's rgb565, its green on another lattice than red and
+// blue. Each channel's cells reach halfway to its neighbouring stored
+// values, and to 0 and 1 at the ends; the cell width the energy scales
+// with is the median spacing of the levels.
+func LevelsDequantization(im *imageset.Image, e kernels.Energy) (*kernels.Restoration, float64, error) {
+	var tabs []cellTable
+	var gaps []float32
+	for c := range im.Channels {
+		tab, g := levelsTable(im, c)
+		if tab == nil {
+			return nil, 0, fmt.Errorf("restore: channel %d of %s takes one value: no levels to restore between", c, im.Name)
+		}
+		tabs, gaps = append(tabs, tab), append(gaps, g...)
+	}
+	slices.Sort(gaps)
+	scale := 1 / float64(gaps[len(gaps)/2])
+	// the teacher of the in-cell regression is quantized by the uniform
+	// lattice of the median cell: it teaches a cell's geometry, not its
+	// width
+	return dequantization(im, tabs, scale, e, func(ratio float64) (kernels.Model, float64) {
+		return kernels.Midrise, scale / ratio
+	})
+}
+
+// storedValues lists the values channel c of im takes, in order.
+func storedValues(im *imageset.Image, c int) []int {
+	used := make([]bool, int(im.Max())+1)
+	if im.Pix16 != nil {
+		for _, v := range im.Pix16[c] {
+			used[v] = true
+		}
+	} else {
+		for _, v := range im.Pix8[c] {
+			used[v] = true
+		}
+	}
+	var vals []int
+	for v, u := range used {
+		if u {
+			vals = append(vals, v)
+		}
+	}
+	return vals
+}
+
+// levelsTable is the cells of channel c of im's stored values (nil when
+// it takes one value) and the gaps between consecutive ones.
+func levelsTable(im *imageset.Image, c int) (cellTable, []float32) {
+	levels, level := 1<<8, kernels.Level8
+	if im.Pix16 != nil {
+		levels, level = 1<<16, kernels.Level16
+	}
+	vals := storedValues(im, c)
+	if len(vals) < 2 {
+		return nil, nil
+	}
+	tab := make(cellTable, levels)
+	gaps := make([]float32, 0, len(vals)-1)
+	for k, v := range vals {
+		t, lo, hi := level(v), float32(0), float32(1)
+		if k > 0 {
+			lo = (level(vals[k-1]) + t) / 2
+			gaps = append(gaps, t-level(vals[k-1]))
+		}
+		if k+1 < len(vals) {
+			hi = (t + level(vals[k+1])) / 2
+		}
+		// the values between levels are not stored; they take the cell
+		// of the level below, so that the table is whole
+		end := levels
+		if k+1 < len(vals) {
+			end = vals[k+1]
+		}
+		for u := v; u < end; u++ {
+			tab[u] = storedCell{t, lo, hi, int32(k)}
+		}
+		if k == 0 {
+			for u := range v {
+				tab[u] = storedCell{t, lo, hi, 0}
+			}
+		}
+	}
+	return tab, gaps
+}
+
+// storedCell is a stored value's level, cell and the level's index.
+type storedCell struct {
+	t, lo, hi float32
+	k         int32
+}
+
+// cellTable is the storedCell of each value of a file's depth.
+type cellTable []storedCell
+
+// dequantization is the problem of restoring im, channel c's stored
+// values' cells in tabs[c] (or tabs[0] for all), scale the cells per unit
+// the energy scales with. teacher gives the model and its cells per unit
+// that quantize a restore again with cells ratio times as wide, for the
+// in-cell regression's teacher.
+func dequantization(im *imageset.Image, tabs []cellTable, scale float64, e kernels.Energy, teacher func(ratio float64) (kernels.Model, float64)) (*kernels.Restoration, float64, error) {
+	if !(e.Fidelity >= 0) || math.IsInf(e.Fidelity, 0) {
+		return nil, 0, fmt.Errorf("restore: fidelity %g: want 0 or more", e.Fidelity)
+	}
+	cell := 1 / scale
+	p := &kernels.Restoration{W: im.W, H: im.H, Energy: e}
+	p.Energy.Fidelity *= scale
+	name, depth := im.Name, im.Depth()
+	p.Requantize = func(planes [][]float32, w, h int, ratio float64) (*kernels.Restoration, float64, error) {
+		m, s := teacher(ratio)
+		if !(s >= 2) {
+			return nil, 0, nil
+		}
+		bc := s + m.Shift()
+		pim, err := Image(planes, w, h, depth, name)
+		if err != nil {
+			return nil, 0, err
+		}
+		return Dequantization(pim.Filter(func(x float64) float64 { return m.Apply(x, bc) }), m, bc, e)
+	}
+	if p.Energy.Kind == kernels.TV && p.Energy.Eps == 0 {
+		p.Energy.Eps = cell / 5
 	}
 	n := im.W * im.H
 	for c := range im.Channels {
+		tab := tabs[min(c, len(tabs)-1)]
 		q, lo, hi, lv := make([]float32, n), make([]float32, n), make([]float32, n), make([]int32, n)
 		kernels.Parallel(n, func(i0, i1 int) {
 			for i := i0; i < i1; i++ {
@@ -406,8 +511,8 @@ func Dequantization(im *imageset.Image, m kernels.Model, b float64, e kernels.En
 				} else {
 					v = int(im.Pix8[c][i])
 				}
-				b := bounds[v]
-				q[i], lo[i], hi[i], lv[i] = b[0], b[1], b[2], ks[v]
+				b := tab[v]
+				q[i], lo[i], hi[i], lv[i] = b.t, b.lo, b.hi, b.k
 			}
 		})
 		if p.Energy.Kind == kernels.EdgeAware {

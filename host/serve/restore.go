@@ -33,7 +33,7 @@ func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request) {
 	}
 	out := t.report.(*restored)
 	w.Header().Set("Content-Type", "image/png")
-	w.Header().Set("X-Quantfit-Model", out.qz.Model.String())
+	w.Header().Set("X-Quantfit-Model", out.qz.ModelName())
 	w.Header().Set("X-Quantfit-B", strconv.FormatFloat(out.qz.B, 'g', -1, 64))
 	w.Header().Set("X-Quantfit-B-From", out.qz.BFrom)
 	if out.qz.Note != "" {
