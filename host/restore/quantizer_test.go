@@ -91,8 +91,9 @@ func TestFindQuantizerBeyond30(t *testing.T) {
 // each taken as a level. A contrast stretch of an 8-bit photograph (its
 // levels 2 or 3 values apart, offset, many clipped) was restored at b 5,
 // flattened; now its values are its levels, every sample stays within
-// half a spacing, and a ramp quantized in linear light and stored in
-// gamma (levels unevenly spaced) gains.
+// half a spacing, a channel of one value is held at it, and a ramp
+// quantized in linear light and stored in gamma (levels unevenly spaced)
+// gains.
 func TestLevels(t *testing.T) {
 	orig, err := imageset.Load(filepath.Join("testdata", "heldout", "coffee.png"), 0)
 	if err != nil {
@@ -116,6 +117,15 @@ func TestLevels(t *testing.T) {
 				t.Fatalf("channel %d sample %d: %g in [%g, %g]", c, i, v, p.Lo[c][i], p.Hi[c][i])
 			}
 		}
+	}
+
+	// a channel of one value is held at it
+	flat := stretched.Filter(func(x float64) float64 { return x })
+	for i := range flat.Pix8[1] {
+		flat.Pix8[1][i] = 77
+	}
+	if p, _, err = LevelsDequantization(flat, kernels.Energy{Kind: kernels.EdgeAware}); err != nil || p.Lo[1][0] != p.Hi[1][0] || p.Hi[1][0] != flat.Value(1, 0) {
+		t.Errorf("a flat channel: %v, cell [%g, %g]", err, p.Lo[1][0], p.Hi[1][0])
 	}
 
 	// a ramp quantized to 13 levels in linear light, stored in gamma

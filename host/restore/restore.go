@@ -386,10 +386,10 @@ func LevelsDequantization(im *imageset.Image, e kernels.Energy) (*kernels.Restor
 	var gaps []float32
 	for c := range im.Channels {
 		tab, g := levelsTable(im, c)
-		if tab == nil {
-			return nil, 0, fmt.Errorf("restore: channel %d of %s takes one value: no levels to restore between", c, im.Name)
-		}
 		tabs, gaps = append(tabs, tab), append(gaps, g...)
+	}
+	if len(gaps) == 0 {
+		return nil, 0, fmt.Errorf("restore: %s takes one value: no levels to restore between", im.Name)
 	}
 	slices.Sort(gaps)
 	scale := 1 / float64(gaps[len(gaps)/2])
@@ -422,18 +422,22 @@ func storedValues(im *imageset.Image, c int) []int {
 	return vals
 }
 
-// levelsTable is the cells of channel c of im's stored values (nil when
-// it takes one value) and the gaps between consecutive ones.
+// levelsTable is the cells of channel c of im's stored values and the
+// gaps between consecutive ones. A channel of one value is held at it.
 func levelsTable(im *imageset.Image, c int) (cellTable, []float32) {
 	levels, level := 1<<8, kernels.Level8
 	if im.Pix16 != nil {
 		levels, level = 1<<16, kernels.Level16
 	}
 	vals := storedValues(im, c)
-	if len(vals) < 2 {
-		return nil, nil
-	}
 	tab := make(cellTable, levels)
+	if len(vals) == 1 {
+		t := level(vals[0])
+		for u := range tab {
+			tab[u] = storedCell{t, t, t, 0}
+		}
+		return tab, nil
+	}
 	gaps := make([]float32, 0, len(vals)-1)
 	for k, v := range vals {
 		t, lo, hi := level(v), float32(0), float32(1)
