@@ -358,10 +358,7 @@ func Dequantization(im *imageset.Image, m kernels.Model, b float64, e kernels.En
 	}
 	cells := kernels.NewCells(m, b, im.Max(), false)
 	// every stored value's cell, once: the samples look theirs up
-	levels, level := 1<<8, kernels.Level8
-	if im.Pix16 != nil {
-		levels, level = 1<<16, kernels.Level16
-	}
+	levels, level := depthLevels(im)
 	tab := make(cellTable, levels)
 	for v := range tab {
 		t := level(v)
@@ -425,10 +422,7 @@ func storedValues(im *imageset.Image, c int) []int {
 // levelsTable is the cells of channel c of im's stored values and the
 // gaps between consecutive ones. A channel of one value is held at it.
 func levelsTable(im *imageset.Image, c int) (cellTable, []float32) {
-	levels, level := 1<<8, kernels.Level8
-	if im.Pix16 != nil {
-		levels, level = 1<<16, kernels.Level16
-	}
+	levels, level := depthLevels(im)
 	vals := storedValues(im, c)
 	tab := make(cellTable, levels)
 	if len(vals) == 1 {
@@ -464,6 +458,15 @@ func levelsTable(im *imageset.Image, c int) (cellTable, []float32) {
 		}
 	}
 	return tab, gaps
+}
+
+// depthLevels is how many values a sample of im's depth takes, and the
+// level each stands for.
+func depthLevels(im *imageset.Image) (int, func(int) float32) {
+	if im.Pix16 != nil {
+		return 1 << 16, kernels.Level16
+	}
+	return 1 << 8, kernels.Level8
 }
 
 // storedCell is a stored value's level, cell and the level's index.
