@@ -400,7 +400,8 @@ func LevelsDequantization(im *imageset.Image, e kernels.Energy) (*kernels.Restor
 
 // storedValues lists the values channel c of im takes, in order.
 func storedValues(im *imageset.Image, c int) []int {
-	used := make([]bool, int(im.Max())+1)
+	n, _ := depthLevels(im)
+	used := make([]bool, n)
 	if im.Pix16 != nil {
 		for _, v := range im.Pix16[c] {
 			used[v] = true
