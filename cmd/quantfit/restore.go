@@ -42,6 +42,10 @@ its neighbours: the model "levels", b the most values a channel takes. A
 dithered QUANT (ffmpeg's low-depth formats, -ordered-dither), which no b
 explains sample by sample, takes b from its values' lattice even with
 -orig. Each of these says so in a warning and in the report's note.
+Without -b or -orig, an image whose many values lie on no lattice
+(compressed after the quantizer, or never quantized: a video frame, a
+JPEG photograph) is refused, the best guess named: a restore with it
+would flatten the image.
 
 With -inpaint, the pixels named missing (by a mask image whose non-zero
 pixels are missing, or "extremes": pixels at 0 or at full scale) are

@@ -138,6 +138,8 @@ func TestRestoreCommand(t *testing.T) {
 		{[]string{"-b", "7.3", "-steps", "0", quant, keep}, "-steps"},
 		{[]string{"-b", "7.3", "-levels", "-2", quant, keep}, "-levels"},
 		{[]string{"-b", "7.3", "-shrink", "-1", quant, keep}, "-shrink"},
+		// a photograph never quantized: its values lie on no lattice
+		{[]string{orig, keep}, "no quantizer's lattice"},
 		{[]string{"-b", "7.3", "-shrink", "1000", quant, keep}, "-shrink"},
 		{[]string{"-b", "0.5", quant, keep}, "b = 0.5"},
 		{[]string{"-inpaint", small, broken, keep}, "small.png"},

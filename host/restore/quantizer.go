@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -32,6 +33,10 @@ type Quantizer struct {
 	ModelFrom string
 	Note      string
 }
+
+// ErrNoLattice: a blind restore's image takes many values, on no
+// quantizer's lattice.
+var ErrNoLattice = errors.New("its values lie on no quantizer's lattice")
 
 // levelsMax is the most values a channel may take for its values to be
 // taken as the levels: 128, cells two values of an 8-bit file wide on
@@ -164,12 +169,15 @@ func blindQuantizer(r Quantizer, q *imageset.Image, models []kernels.Model) (_ Q
 		}
 	}
 	if res.Noisy && math.IsNaN(b) {
-		// JPEG after the quantizer leaves this too, and the lattice still
-		// serves it (camera at posterize 8, q 90: +2.9 dB); a photograph
-		// never quantized has no cells, and the best lattice's are wide
-		// (camera: 28.4 dB restored), which no score of the values tells
-		// apart from the first (bench/RESULTS.md)
-		r.Note = fmt.Sprintf("%.0f%% of the values lie off every lattice in [%g, %g] (compressed after the quantizer, or never quantized): b is where they gather most; an image never quantized comes out flattened: give -b or an original", 100*res.Misfit, BlindRange.Min, BlindRange.Max)
+		// many values on no lattice: compressed after the quantizer, or
+		// never quantized. The lattice they gather on most flattens the
+		// second (video frames and JPEG photographs of the 14: −7.6 dB on
+		// average, to −21) and serves the first poorly (posterized at 6,
+		// 12 and 20 levels, then JPEG q 85: +0.26 dB on average, 16 of 56
+		// below −0.1); no score of the values tells the two apart
+		// (bench/RESULTS.md). So b is asked for, with the best guess.
+		return r, 1, &imageset.InputError{Name: q.Name, Err: fmt.Errorf("%w (%.0f%% off the best, %s at b = %.4g): compressed after the quantizer, or never quantized, which a restore would flatten; give -b and -model to restore with a quantizer you know, or an original",
+			ErrNoLattice, 100*res.Misfit, res.Model, res.B)}
 	}
 	return r, res.Misfit, nil
 }

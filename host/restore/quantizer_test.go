@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"errors"
 	"math"
 	"path/filepath"
 	"strings"
@@ -64,7 +65,7 @@ func TestFindQuantizerDithered(t *testing.T) {
 // TestFindQuantizerBeyond30: lattices finer than the estimator's default
 // range (posterize 32, as ffmpeg's rgb555 stores; midrise 40) are found
 // blindly and from the pair, not taken for one of half their levels; a
-// photograph never quantized is given a lattice with a note that says so.
+// photograph never quantized is refused, blindly, with the file named.
 func TestFindQuantizerBeyond30(t *testing.T) {
 	orig, err := imageset.Load(filepath.Join("testdata", "heldout", "coffee.png"), 0)
 	if err != nil {
@@ -82,8 +83,8 @@ func TestFindQuantizerBeyond30(t *testing.T) {
 			}
 		}
 	}
-	if qz, err := FindQuantizer(orig, nil, math.NaN(), nil); err != nil || !strings.Contains(qz.Note, "never quantized") {
-		t.Errorf("a photograph: b %.3f, note %q (%v); want a note", qz.B, qz.Note, err)
+	if qz, err := FindQuantizer(orig, nil, math.NaN(), nil); !errors.Is(err, ErrNoLattice) || !strings.Contains(err.Error(), orig.Name) {
+		t.Errorf("a photograph: b %.3f (%v); want ErrNoLattice, naming it", qz.B, err)
 	}
 }
 
