@@ -20,7 +20,8 @@ var BlindRange = estimate.Range{Min: 5, Max: 64}
 // Quantizer is the quantizer a dequantization undoes, and where it came
 // from: "flag" (given), "pair" (estimated from an original) or "blind"
 // (from the quantized image's values alone). Note, when set, is a caveat
-// on b: an original given but not used, or values on no lattice.
+// on b: an original given but not used, or the values taken as the
+// levels.
 type Quantizer struct {
 	Model kernels.Model
 	B     float64
