@@ -433,6 +433,7 @@ func levelsTable(im *imageset.Image, c int) (cellTable, []float32) {
 		}
 		return tab, nil
 	}
+	cells := make([]storedCell, len(vals))
 	gaps := make([]float32, 0, len(vals)-1)
 	for k, v := range vals {
 		t, lo, hi := level(v), float32(0), float32(1)
@@ -443,20 +444,16 @@ func levelsTable(im *imageset.Image, c int) (cellTable, []float32) {
 		if k+1 < len(vals) {
 			hi = (t + level(vals[k+1])) / 2
 		}
-		// the values between levels are not stored; they take the cell
-		// of the level below, so that the table is whole
-		end := levels
-		if k+1 < len(vals) {
-			end = vals[k+1]
+		cells[k] = storedCell{t, lo, hi, int32(k)}
+	}
+	// the values no sample takes fill the table with the cell of the
+	// level below them (the first's, below it), so that it is whole
+	k := 0
+	for u := range tab {
+		for k+1 < len(vals) && vals[k+1] <= u {
+			k++
 		}
-		for u := v; u < end; u++ {
-			tab[u] = storedCell{t, lo, hi, int32(k)}
-		}
-		if k == 0 {
-			for u := range v {
-				tab[u] = storedCell{t, lo, hi, 0}
-			}
-		}
+		tab[u] = cells[k]
 	}
 	return tab, gaps
 }
