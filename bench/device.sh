@@ -114,7 +114,8 @@ spatial)
 		timeout 300 "$PWD/.bin/estimate.test" -test.run "${RUN:-TestSpatialStacksOnGPU}" -test.v > "$out/spatial-trials.txt" 2>&1
 	;;
 restore)
-	QUANTFIT_REQUIRE_GPU=1 gotest gpu timeout 120 "$PWD/.bin/gpu.test" -test.run 'Restore|Shrink|Refine' -test.v > "$out/restore-parity.txt" 2>&1
+	QUANTFIT_REQUIRE_GPU=1 gotest gpu timeout 120 "$PWD/.bin/gpu.test" -test.run 'Restore|Shrink|Refine|Seeds' -test.v > "$out/restore-parity.txt" 2>&1
+	gotest gpu timeout 60 "$PWD/.bin/gpu.test" -test.run XXX -test.bench Seeds -test.benchtime 5x -test.count 3 > "$out/seeds-bench.txt" 2>&1
 	timeout 300 "$q" bench -restore -backend cpu,gpu -pixels 1e6,4e6,1.6e7 -repeat 20 -o "$out/restore-bench.md" > /dev/null 2> "$out/restore-bench.err"
 	;;
 look)

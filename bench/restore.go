@@ -67,7 +67,7 @@ func RunRestore(ctx context.Context, backends []string, pixels []int, repeat int
 			return nil, err
 		}
 		for _, kind := range []kernels.Smoothness{kernels.EdgeAware, kernels.Tikhonov} {
-			p, _, err := restore.Dequantization(im, kernels.Midrise, 9.64, kernels.Energy{Kind: kind, Fidelity: restore.DefaultFidelity})
+			p, _, err := restore.Dequantization(im, kernels.Midrise, 9.64, kernels.Energy{Kind: kind, Fidelity: restore.DefaultFidelity}, nil)
 			if err != nil {
 				return nil, err
 			}

@@ -209,3 +209,42 @@ func BenchmarkSpatialStep(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSeeds finds the contour search's seeds of one plane on the
+// GPU, the four fields read back: a smooth field of 12 levels, its bands
+// tens to hundreds of samples wide, with 2% of its samples one level off
+// (a sky's dither and specks). -short stops at 1 MP (llvmpipe); the 16 MP
+// figure is the issue's, three planes to an RGB image.
+func BenchmarkSeeds(b *testing.B) {
+	d := devForBench(b)
+	sides := []int{1024, 2048, 4096}
+	if testing.Short() {
+		sides = sides[:1]
+	}
+	for _, side := range sides {
+		b.Run(fmt.Sprintf("MP=%d", side*side>>20), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(9, 9))
+			level := make([]int32, side*side)
+			for i := range level {
+				x, y := float64(i%side)/float64(side), float64(i/side)/float64(side)
+				v := 12 * (0.5 + 0.3*math.Sin(3*x+2*y) + 0.2*math.Cos(5*x*y))
+				if r.Float64() < 0.02 {
+					v += 1
+				}
+				level[i] = int32(min(11, max(0, v)))
+			}
+			band := kernels.BandLabels(level, side, side)
+			seeds := func() {
+				if _, err := d.Seeds(level, band, side, side); err != nil {
+					b.Fatal(err)
+				}
+			}
+			warmUp(d, seeds)
+			b.ResetTimer()
+			for range b.N {
+				seeds()
+			}
+			b.ReportMetric(float64(side*side)*float64(b.N)/b.Elapsed().Seconds(), "pix/s")
+		})
+	}
+}

@@ -40,6 +40,19 @@ const (
 	// look.comp's tables, beside bindIn (x), bindAux (the targets),
 	// bindLo, bindHi, bindPartial and bindResult
 	bindTables = 12
+
+	// seeds.comp's: the levels, the bands' labels, the seeds a pass reads
+	// (one buffer a tier) and those it writes
+	bindLevel = 0
+	bindBand  = 1
+	bindSeed0 = 2
+	bindSeed1 = 3
+	bindSeed2 = 4
+	bindNext0 = 5
+	bindNext1 = 6
+	bindNext2 = 7
+	// a flag, set where a pass changed a seed
+	bindChanged = 8
 )
 
 var bindingDefines = []string{
@@ -54,6 +67,11 @@ var bindingDefines = []string{
 	fmt.Sprintf("BIND_WX=%d", bindWx), fmt.Sprintf("BIND_WY=%d", bindWy),
 	fmt.Sprintf("BIND_M=%d", bindM), fmt.Sprintf("BIND_V=%d", bindV),
 	fmt.Sprintf("BIND_DW=%d", bindDw), fmt.Sprintf("BIND_TABLES=%d", bindTables),
+	fmt.Sprintf("BIND_LEVEL=%d", bindLevel), fmt.Sprintf("BIND_BAND=%d", bindBand),
+	fmt.Sprintf("BIND_SEED0=%d", bindSeed0), fmt.Sprintf("BIND_SEED1=%d", bindSeed1),
+	fmt.Sprintf("BIND_SEED2=%d", bindSeed2), fmt.Sprintf("BIND_NEXT0=%d", bindNext0),
+	fmt.Sprintf("BIND_NEXT1=%d", bindNext1), fmt.Sprintf("BIND_NEXT2=%d", bindNext2),
+	fmt.Sprintf("BIND_CHANGED=%d", bindChanged),
 }
 
 // source returns shader name specialized by defines and the bindings.

@@ -90,3 +90,7 @@ func (l *Look) LatticeRHS(int, []kernels.Curve) []float64 { return nil }
 func (l *Look) T() [3][]float32                           { return [3][]float32{} }
 func (l *Look) Err() error                                { return ErrUnavailable }
 func (l *Look) Close()                                    {}
+
+func (d *Device) Seeds([]int32, []int32, int, int) (kernels.Seeds, error) {
+	return kernels.Seeds{}, ErrUnavailable
+}

@@ -231,6 +231,12 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return options.UsageError{Err: err}
 	}
+	// the backend restores, and finds a dequantization's seeds
+	be, release, err := backend.Open(f.backend, gpu.Options{}, c.stderr)
+	if err != nil {
+		return options.UsageError{Flag: "backend", Err: fmt.Errorf("-backend %s: %w", f.backend, err)}
+	}
+	defer release()
 	rep := &restoreReport{Energy: energyName}
 	var p *kernels.Restoration
 	cell := 1.0
@@ -278,15 +284,10 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 			fmt.Fprintf(c.stderr, "quantfit: warning: %s\n", qz.Note)
 		}
 		rep.B, rep.Model = qz.B, qz.ModelName()
-		if p, cell, err = qz.Dequantization(q, e); err != nil {
+		if p, cell, err = qz.Dequantization(q, e, backend.Restore(be)); err != nil {
 			return options.UsageError{Flag: "b", Err: err}
 		}
 	}
-	be, release, err := backend.Open(f.backend, gpu.Options{}, c.stderr)
-	if err != nil {
-		return options.UsageError{Flag: "backend", Err: fmt.Errorf("-backend %s: %w", f.backend, err)}
-	}
-	defer release()
 	s := restore.Settings{Method: method, LearningRate: f.lr, Schedule: sched, Steps: f.steps,
 		Levels: f.levels, Tolerance: f.tol, Every: f.every, Backend: backend.Restore(be)}
 	if f.inpaint == "" {

@@ -43,3 +43,29 @@ func Restore(be estimate.Backend) restore.Backend {
 	}
 	return restore.CPU{}
 }
+
+// Seeds implements restore.Backend: the device's jump flooding
+// (gpu.Device.Seeds) for planes of MinSamples or more.
+func (g *GPU) Seeds(level, band []int32, w, h int) (kernels.Seeds, error) {
+	if w*h < g.MinSamples {
+		return restore.CPU{}.Seeds(level, band, w, h)
+	}
+	sd, err := g.Device.Seeds(level, band, w, h)
+	if err != nil {
+		sd, _, err = fallback(g, err, func() (kernels.Seeds, string, error) {
+			sd, err := restore.CPU{}.Seeds(level, band, w, h)
+			return sd, "cpu", err
+		})
+	}
+	return sd, err
+}
+
+// Seeds implements restore.Backend.
+func (a *Auto) Seeds(level, band []int32, w, h int) (kernels.Seeds, error) {
+	if w*h >= MinSamples {
+		if g := a.device(); g != nil {
+			return g.Seeds(level, band, w, h)
+		}
+	}
+	return restore.CPU{}.Seeds(level, band, w, h)
+}

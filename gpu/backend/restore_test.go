@@ -38,8 +38,8 @@ func TestRestoreLevelsOnGPU(t *testing.T) {
 	im.Pix8 = append(im.Pix8, pl)
 	q := im.Filter(func(x float64) float64 { return kernels.Midrise.Apply(x, 5.3) })
 	var out [2]*restore.Result
-	for k, rb := range []restore.Backend{restore.CPU{}, Restore(be)} {
-		p, cell, err := restore.Dequantization(q, kernels.Midrise, 5.3, kernels.Energy{Kind: kernels.Tikhonov})
+	for k, rb := range []restore.Backend{floodCPU{}, Restore(be)} {
+		p, cell, err := restore.Dequantization(q, kernels.Midrise, 5.3, kernels.Energy{Kind: kernels.Tikhonov}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,9 +60,9 @@ func TestRestoreLevelsOnGPU(t *testing.T) {
 	}
 }
 
-// TestDequantizeOnGPU: the default dequantization, the prior's passes
-// and the in-cell regression included, runs on the device and ends where
-// the CPU ends.
+// TestDequantizeOnGPU: the default dequantization, the seeds, the
+// prior's passes and the in-cell regression included, runs on the device
+// and ends where the CPU ends from the same seeds.
 func TestDequantizeOnGPU(t *testing.T) {
 	be := openGPU(t)
 	im := &imageset.Image{Name: "ramps", W: 96, H: 72, Channels: 3}
@@ -81,7 +81,7 @@ func TestDequantizeOnGPU(t *testing.T) {
 	}
 	q := im.Filter(func(x float64) float64 { return kernels.Midrise.Apply(x, 9.3) })
 	var out [2][][]float32
-	for k, rb := range []restore.Backend{restore.CPU{}, Restore(be)} {
+	for k, rb := range []restore.Backend{floodCPU{}, Restore(be)} {
 		res, _, r, err := restore.Dequantize(q, nil, 9.3, []kernels.Model{kernels.Midrise}, restore.Settings{Backend: rb}, 8)
 		if err != nil {
 			t.Fatal(err)
@@ -113,4 +113,12 @@ func TestDequantizeOnGPU(t *testing.T) {
 	if off > 0 {
 		t.Errorf("%d samples of the GPU's 8-bit output differ from the CPU's by more than a level", off)
 	}
+}
+
+// floodCPU is the CPU's backend with the GPU's seeds: their twin,
+// kernels.JumpSeeds, in place of the CPU's sweeps.
+type floodCPU struct{ restore.CPU }
+
+func (floodCPU) Seeds(level, band []int32, w, h int) (kernels.Seeds, error) {
+	return kernels.JumpSeeds(level, band, w, h), nil
 }

@@ -18,7 +18,7 @@ func BenchmarkDequantization(b *testing.B) {
 	}
 	b.ResetTimer()
 	for range b.N {
-		if _, _, err := restore.Dequantization(q, kernels.Midrise, 9.64, kernels.Energy{Kind: kernels.EdgeAware, Fidelity: restore.DefaultFidelity}); err != nil {
+		if _, _, err := restore.Dequantization(q, kernels.Midrise, 9.64, kernels.Energy{Kind: kernels.EdgeAware, Fidelity: restore.DefaultFidelity}, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

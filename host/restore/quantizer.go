@@ -55,11 +55,11 @@ func (qz Quantizer) ModelName() string {
 
 // Dequantization is the problem of restoring q, stored by qz, with
 // energy e (restore.Dequantization, or LevelsDequantization).
-func (qz Quantizer) Dequantization(q *imageset.Image, e kernels.Energy) (*kernels.Restoration, float64, error) {
+func (qz Quantizer) Dequantization(q *imageset.Image, e kernels.Energy, be Backend) (*kernels.Restoration, float64, error) {
 	if qz.Levels {
-		return LevelsDequantization(q, e)
+		return LevelsDequantization(q, e, be)
 	}
-	return Dequantization(q, qz.Model, qz.B, e)
+	return Dequantization(q, qz.Model, qz.B, e, be)
 }
 
 // FindQuantizer resolves the quantizer of q: b as given (NaN: unknown)
@@ -193,7 +193,7 @@ func Dequantize(q, orig *imageset.Image, b float64, models []kernels.Model, s Se
 	if err != nil {
 		return nil, qz, nil, err
 	}
-	p, cell, err := qz.Dequantization(q, kernels.Energy{Kind: kernels.EdgeAware, Fidelity: DefaultFidelity})
+	p, cell, err := qz.Dequantization(q, kernels.Energy{Kind: kernels.EdgeAware, Fidelity: DefaultFidelity}, s.Backend)
 	if err != nil {
 		return nil, qz, nil, err
 	}

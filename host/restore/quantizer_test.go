@@ -107,7 +107,7 @@ func TestLevels(t *testing.T) {
 	if err != nil || !qz.Levels || qz.ModelName() != "levels" || qz.B < 90 || qz.B > 110 {
 		t.Fatalf("a stretch: %s b %.3f, levels %v (%v); want its ~100 values as the levels", qz.ModelName(), qz.B, qz.Levels, err)
 	}
-	p, _, err := qz.Dequantization(stretched, kernels.Energy{Kind: kernels.EdgeAware, Fidelity: DefaultFidelity})
+	p, _, err := qz.Dequantization(stretched, kernels.Energy{Kind: kernels.EdgeAware, Fidelity: DefaultFidelity}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestLevels(t *testing.T) {
 	for i := range flat.Pix8[1] {
 		flat.Pix8[1][i] = 77
 	}
-	if p, _, err = LevelsDequantization(flat, kernels.Energy{Kind: kernels.EdgeAware}); err != nil || p.Lo[1][0] != p.Hi[1][0] || p.Hi[1][0] != flat.Value(1, 0) {
+	if p, _, err = LevelsDequantization(flat, kernels.Energy{Kind: kernels.EdgeAware}, nil); err != nil || p.Lo[1][0] != p.Hi[1][0] || p.Hi[1][0] != flat.Value(1, 0) {
 		t.Errorf("a flat channel: %v, cell [%g, %g]", err, p.Lo[1][0], p.Hi[1][0])
 	}
 

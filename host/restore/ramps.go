@@ -12,8 +12,8 @@ import (
 // level) that meets level k − 1 on one side and k + 1 on the other is a
 // step of a quantized ramp, whatever its width, and its samples are put on
 // the ramp by their distances to the two contours, lo + (hi − lo)·a/(a +
-// b). The contours' nearest samples are found through the band (vector
-// propagation, so bent bands are followed). alpha, the weight given to the
+// b). The contours' nearest samples are found through the band by be's
+// Seeds (nil: the CPU's sweeps, which follow bent bands). alpha, the weight given to the
 // ramp over the stored value, asks for what tells a staircase from
 // texture and from the edges of the scene: a band several samples wide,
 // its two contours on opposite sides of the sample and a neighbouring
@@ -26,16 +26,18 @@ import (
 // black or white); shallow ones (texture, a star on a black sky) and every
 // jump of two levels or more keep the stored value. far is the plane's
 // ContourDistances, for the samples that Ramps does not vouch for.
-func Ramps(q, lo, hi []float32, level []int32, w, h int) (est, alpha, far []float32) {
+func Ramps(q, lo, hi []float32, level []int32, w, h int, be Backend) (est, alpha, far []float32, err error) {
+	if be == nil {
+		be = CPU{}
+	}
 	n := w * h
-	stroke, depth, near := bandGeometry(level, w, h)
-	// the seeds' sweeps run one row after another: side by side they
-	// take the cores
-	var slo, shi []int32
-	concurrently(
-		func() { slo = contourSeeds(level, w, h, -1) },
-		func() { shi = contourSeeds(level, w, h, 1) },
-		func() { far = ContourDistances(q, lo, hi, level, w, h, depth) })
+	stroke, depth, near, band := bandGeometry(level, w, h)
+	sd, err := be.Seeds(level, band, w, h)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	slo, shi := sd.Lower, sd.Upper
+	far = ContourDistances(q, lo, hi, sd, w, h, depth)
 	est, alpha = make([]float32, n), make([]float32, n)
 	// each sample's band width across it, and how straight the run is
 	width, straight := make([]float32, n), make([]float32, n)
@@ -117,14 +119,14 @@ func Ramps(q, lo, hi []float32, level []int32, w, h int) (est, alpha, far []floa
 		est[i] = q[i] + t*(edge-q[i])
 		alpha[i] = 1
 	}
-	return est, alpha, far
+	return est, alpha, far, nil
 }
 
 // ContourDistances is the classical bit-depth expansion by contour
 // distances (contour-region reconstruction, Cheng et al.; Wan et al.
 // 2016) of a plane q of stored values: a sample of level k is put at lo +
 // (hi − lo)·d₋/(d₋ + d₊), d₋ and d₊ its distances to the nearest samples of
-// a lower and of a higher level (beyondSeeds); one with no lower or no
+// a lower and of a higher level (sd's Below and Above); one with no lower or no
 // higher level takes its cell's middle. It serves the smooth regions that
 // Ramps does not vouch for: bands that meet the image's border or one
 // other level only, where the nearest contours beyond still give the
@@ -134,11 +136,8 @@ func Ramps(q, lo, hi []float32, level []int32, w, h int) (est, alpha, far []floa
 // contour, and the sample keeps its stored value.
 // bench/peers.DistanceBDE is the exact form, the false-contour trial's
 // peer; depth is each sample's band depth (bandGeometry).
-func ContourDistances(q, lo, hi []float32, level []int32, w, h int, depth []float32) []float32 {
-	var below, above []int32
-	concurrently(
-		func() { below = beyondSeeds(level, w, h, -1) },
-		func() { above = beyondSeeds(level, w, h, 1) })
+func ContourDistances(q, lo, hi []float32, sd kernels.Seeds, w, h int, depth []float32) []float32 {
+	below, above := sd.Below, sd.Above
 	out := make([]float32, w*h)
 	kernels.Parallel(h, func(y0, y1 int) {
 		for y := y0; y < y1; y++ {
@@ -203,13 +202,23 @@ const (
 	// along a contour are its noise, and the contour is beside them
 	// (rocket ×8 at b 19.2: +0.5 dB against every speck refused).
 	contourSpan = 64
-	// seedTiers is how many nearest seeds beyondSeeds carries: the
-	// expansion on rocket ×8 at b 19.2 came 2.3, 0.8, 0.2 and 0.1 dB
-	// under the exact one's with 1 to 4 tiers.
-	seedTiers = 3
 )
 
 func hypot(x, y float32) float32 { return float32(math.Sqrt(float64(x*x + y*y))) }
+
+// SweepSeeds are the Seeds of the plane level (w×h) found by raster
+// sweeps of vector propagation (contourSeeds, beyondSeeds), the four side
+// by side: each sweep runs one row after another, so together they take
+// the cores. They are the CPU's; a GPU floods (kernels.JumpSeeds).
+func SweepSeeds(level []int32, w, h int) kernels.Seeds {
+	var sd kernels.Seeds
+	concurrently(
+		func() { sd.Lower = contourSeeds(level, w, h, -1) },
+		func() { sd.Upper = contourSeeds(level, w, h, 1) },
+		func() { sd.Below = beyondSeeds(level, w, h, -1) },
+		func() { sd.Above = beyondSeeds(level, w, h, 1) })
+	return sd
+}
 
 // contourSeeds returns, for every sample, the index of the nearest sample
 // of level + dir reached through its band (by vector propagation: each
@@ -263,7 +272,7 @@ func contourSeeds(level []int32, w, h int, dir int32) []int32 {
 // of any level below its own (dir −1) or above (dir 1), −1 where there is
 // none, by vector propagation across bands. A band one or two levels the
 // wrong side carries its own nearest seeds, which may not serve the
-// samples beyond it, so each sample carries seedTiers: the nearest at
+// samples beyond it, so each sample carries kernels.SeedTiers: the nearest at
 // least one level its way, at least two, at least three. Against the
 // exact search (an EDT per level, bench/peers.DistanceBDE: 4.8 s for a
 // 4 MP channel at 17 levels) it costs one round of sweeps.
@@ -277,11 +286,11 @@ func beyondSeeds(level []int32, w, h int, dir int32) []int32 {
 	// region's) is passed over at one comparison (a 4 MP Dequantization:
 	// 4.55 → 4.16 s).
 	type seedAt struct{ x, y, level int32 }
-	type tiers [seedTiers]seedAt
+	type tiers [kernels.SeedTiers]seedAt
 	seed := make([]tiers, n)
 	kernels.Parallel(h, func(y0, y1 int) {
 		for i := y0 * w; i < y1*w; i++ {
-			for t := range seedTiers {
+			for t := range kernels.SeedTiers {
 				seed[i][t] = seedAt{-1, -1, 0}
 			}
 		}
@@ -297,7 +306,7 @@ func beyondSeeds(level []int32, w, h int, dir int32) []int32 {
 		// does not beat a tier beats none below: the tiers are tried from
 		// the top, and the first it does not beat ends the offer
 		e := dist2(x, y, s.x, s.y)
-		for t := min(int(gap), seedTiers) - 1; t >= 0; t-- {
+		for t := min(int(gap), kernels.SeedTiers) - 1; t >= 0; t-- {
 			c := si[t]
 			if c.x >= 0 && e >= dist2(x, y, c.x, c.y) {
 				return
@@ -318,7 +327,7 @@ func beyondSeeds(level []int32, w, h int, dir int32) []int32 {
 		if *si == *sj {
 			return // a neighbour's seeds are most often the sample's own
 		}
-		for t := range seedTiers {
+		for t := range kernels.SeedTiers {
 			// a seed that tiers share was offered whole with the first
 			if s := sj[t]; s.x >= 0 && (t == 0 || s != sj[t-1]) {
 				offer(si, li, x, y, s)
@@ -421,67 +430,40 @@ func sweep(w, h, rounds int, relax func(i, j, x, y int)) {
 
 // bandGeometry marks the samples of strokes among the bands (4-connected
 // regions of one level) and returns each sample's band depth and its own
-// distance from the band's rim (1 on the rim). A band's depth is the
+// distance from the band's rim (1 on the rim), and its band's label (the
+// least index among its samples, kernels.BandLabels). A band's depth is the
 // radius of the largest disc inside it, 1 + the greatest distance of its
 // samples from a sample that touches another level; a stroke is shallow
 // and long (strokeDepth, strokeLong). A staircase's steps are deep, or
 // two-sided; noise specks are short.
-func bandGeometry(level []int32, w, h int) (stroke []bool, depth, near []float32) {
+func bandGeometry(level []int32, w, h int) (stroke []bool, depth, near []float32, band []int32) {
 	n := w * h
+	band = kernels.BandLabels(level, w, h)
 	edge := make([]bool, n)
-	parent := make([]int32, n)
-	for i := range parent {
-		parent[i] = int32(i)
-	}
-	find := func(i int32) int32 {
-		for parent[i] != i {
-			parent[i] = parent[parent[i]]
-			i = parent[i]
-		}
-		return i
-	}
-	union := func(i, j int) {
-		a, b := find(int32(i)), find(int32(j))
-		if a != b {
-			parent[max(a, b)] = min(a, b)
-		}
-	}
 	for y := range h {
 		for x := range w {
 			i := y*w + x
-			if x+1 < w {
-				if level[i+1] == level[i] {
-					union(i, i+1)
-				} else {
-					edge[i], edge[i+1] = true, true
-				}
+			if x+1 < w && level[i+1] != level[i] {
+				edge[i], edge[i+1] = true, true
 			}
-			if y+1 < h {
-				if level[i+w] == level[i] {
-					union(i, i+w)
-				} else {
-					edge[i], edge[i+w] = true, true
-				}
+			if y+1 < h && level[i+w] != level[i] {
+				edge[i], edge[i+w] = true, true
 			}
 		}
 	}
 	d2 := kernels.EDT(edge, w, h)
 	deepest := make([]float64, n)
-	for i := range n {
-		r := find(int32(i))
-		deepest[r] = max(deepest[r], d2[i])
-	}
 	area := make([]int32, n)
-	for i := range n {
-		area[find(int32(i))]++
+	for i, r := range band {
+		deepest[r] = max(deepest[r], d2[i])
+		area[r]++
 	}
 	stroke, depth, near = make([]bool, n), make([]float32, n), make([]float32, n)
-	for i := range n {
-		r := find(int32(i))
+	for i, r := range band {
 		// depth counts the sample itself: a band one sample wide is 1 deep
 		d := 1 + math.Sqrt(deepest[r])
 		stroke[i] = d < strokeDepth && float64(area[r]) > strokeLong*math.Pi*d*d
 		depth[i], near[i] = float32(d), float32(1+math.Sqrt(d2[i]))
 	}
-	return stroke, depth, near
+	return stroke, depth, near, band
 }

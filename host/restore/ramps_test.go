@@ -35,7 +35,7 @@ func TestRamps(t *testing.T) {
 		}
 	}
 	q, lo, hi, lv := bands(v, b)
-	est, alpha, _ := Ramps(q, lo, hi, lv, w, h)
+	est, alpha, _, _ := Ramps(q, lo, hi, lv, w, h, nil)
 	var errStored, errRamp float64
 	n := 0
 	for i := range v {
@@ -60,7 +60,7 @@ func TestRamps(t *testing.T) {
 		}
 	}
 	q, lo, hi, lv = bands(v, b)
-	_, alpha, _ = Ramps(q, lo, hi, lv, w, h)
+	_, alpha, _, _ = Ramps(q, lo, hi, lv, w, h, nil)
 	for i, a := range alpha {
 		if a != 0 {
 			t.Fatalf("an edge between flat regions: sample %d put on a ramp (alpha %v)", i, a)
@@ -72,7 +72,7 @@ func TestRamps(t *testing.T) {
 		v[i] = 0.5 + 0.2*r.NormFloat64()
 	}
 	q, lo, hi, lv = bands(v, b)
-	_, alpha, _ = Ramps(q, lo, hi, lv, w, h)
+	_, alpha, _, _ = Ramps(q, lo, hi, lv, w, h, nil)
 	sum := 0.0
 	for _, a := range alpha {
 		sum += float64(a)
@@ -100,7 +100,7 @@ func TestStrokes(t *testing.T) {
 			}
 		}
 	}
-	s, _, _ := bandGeometry(lv, w, h)
+	s, _, _, _ := bandGeometry(lv, w, h)
 	for _, c := range []struct {
 		name   string
 		x, y   int
@@ -126,7 +126,7 @@ func TestExtremes(t *testing.T) {
 		}
 	}
 	q, lo, hi, lv := bands(v, b)
-	est, _, _ := Ramps(q, lo, hi, lv, w, h)
+	est, _, _, _ := Ramps(q, lo, hi, lv, w, h, nil)
 	top := lv[150*w+150]
 	var errStored, errEst float64
 	for i := range v {
@@ -146,7 +146,7 @@ func TestExtremes(t *testing.T) {
 		}
 	}
 	q, lo, hi, lv = bands(v, b)
-	est, _, _ = Ramps(q, lo, hi, lv, w, h)
+	est, _, _, _ = Ramps(q, lo, hi, lv, w, h, nil)
 	for i := range v {
 		if lo[i] <= 0 && est[i] != q[i] {
 			t.Fatalf("clipped sample %d moved from %v to %v", i, q[i], est[i])
@@ -172,7 +172,7 @@ func TestContourDistancesIsPeers(t *testing.T) {
 	for i := range deep {
 		deep[i] = contourDepth
 	}
-	got, want := ContourDistances(q, lo, hi, lv, w, h, deep), peers.DistanceBDE(lv, lo, hi, w, h)
+	got, want := ContourDistances(q, lo, hi, SweepSeeds(lv, w, h), w, h, deep), peers.DistanceBDE(lv, lo, hi, w, h)
 	off := 0
 	for i := range got {
 		if math.Abs(float64(got[i]-want[i]))*b > 0.02 {
@@ -191,8 +191,8 @@ func TestContourDistancesIsPeers(t *testing.T) {
 	q, lo, hi, lv = bands(v, b)
 	k := lv[w*h/2+20]
 	lv[w*h/2+20] = k - 1
-	_, depth, _ := bandGeometry(lv, w, h)
-	got = ContourDistances(q, lo, hi, lv, w, h, depth)
+	_, depth, _, _ := bandGeometry(lv, w, h)
+	got = ContourDistances(q, lo, hi, SweepSeeds(lv, w, h), w, h, depth)
 	if i := w*h/2 + 22; got[i] != q[i] {
 		t.Errorf("beside a speck: %v, want the stored %v", got[i], q[i])
 	}

@@ -29,6 +29,9 @@ type Backend interface {
 	// Restorer returns the problem's restorer and the name of the backend
 	// that runs it.
 	Restorer(p *kernels.Restoration) (kernels.Restorer, string, error)
+	// Seeds are the contour search's seeds of a plane of levels (w×h,
+	// band labelling its bands) that a dequantization's Ramps reads.
+	Seeds(level, band []int32, w, h int) (kernels.Seeds, error)
 }
 
 // CPU runs restorations on the CPU, all cores.
@@ -44,6 +47,11 @@ func (CPU) Renderer() string { return "" }
 func (CPU) Restorer(p *kernels.Restoration) (kernels.Restorer, string, error) {
 	r, err := kernels.NewRestorer(p)
 	return r, "cpu", err
+}
+
+// Seeds implements Backend: SweepSeeds.
+func (CPU) Seeds(level, _ []int32, w, h int) (kernels.Seeds, error) {
+	return SweepSeeds(level, w, h), nil
 }
 
 // Settings of a run. Zero values mean the defaults documented per field.
@@ -351,8 +359,9 @@ const DefaultFidelity = 0.4
 // shift), so the pull towards the stored value grows as the cells narrow.
 // The edge-aware energy weighs its pairs by Weights and its data term by
 // DataWeights, and where a band is a step of a quantized ramp (Ramps) its
-// data term pulls towards the ramp, not the stored value, in full.
-func Dequantization(im *imageset.Image, m kernels.Model, b float64, e kernels.Energy) (*kernels.Restoration, float64, error) {
+// data term pulls towards the ramp, not the stored value, in full. be
+// finds the ramps' seeds (nil: the CPU).
+func Dequantization(im *imageset.Image, m kernels.Model, b float64, e kernels.Energy, be Backend) (*kernels.Restoration, float64, error) {
 	if !(b > m.Shift()+1) || math.IsInf(b, 0) {
 		return nil, 0, fmt.Errorf("restore: b = %g is not a quantizer's for model %s", b, m)
 	}
@@ -366,7 +375,7 @@ func Dequantization(im *imageset.Image, m kernels.Model, b float64, e kernels.En
 		k, _, _ := cells.Cell(float64(t))
 		tab[v] = storedCell{t, float32(l), float32(h), int32(k)}
 	}
-	return dequantization(im, []cellTable{tab}, cells.S, e, func(ratio float64) (kernels.Model, float64) {
+	return dequantization(im, []cellTable{tab}, cells.S, e, be, func(ratio float64) (kernels.Model, float64) {
 		return m, cells.S / ratio
 	})
 }
@@ -378,7 +387,7 @@ func Dequantization(im *imageset.Image, m kernels.Model, b float64, e kernels.En
 // blue. Each channel's cells reach halfway to its neighbouring stored
 // values, and to 0 and 1 at the ends; the cell width the energy scales
 // with is the median spacing of the levels.
-func LevelsDequantization(im *imageset.Image, e kernels.Energy) (*kernels.Restoration, float64, error) {
+func LevelsDequantization(im *imageset.Image, e kernels.Energy, be Backend) (*kernels.Restoration, float64, error) {
 	var tabs []cellTable
 	var gaps []float32
 	for c := range im.Channels {
@@ -393,7 +402,7 @@ func LevelsDequantization(im *imageset.Image, e kernels.Energy) (*kernels.Restor
 	// the teacher of the in-cell regression is quantized by the uniform
 	// lattice of the median cell: it teaches a cell's geometry, not its
 	// width
-	return dequantization(im, tabs, scale, e, func(ratio float64) (kernels.Model, float64) {
+	return dequantization(im, tabs, scale, e, be, func(ratio float64) (kernels.Model, float64) {
 		return kernels.Midrise, scale / ratio
 	})
 }
@@ -481,7 +490,7 @@ type cellTable []storedCell
 // the energy scales with. teacher gives the model and its cells per unit
 // that quantize a restore again with cells ratio times as wide, for the
 // in-cell regression's teacher.
-func dequantization(im *imageset.Image, tabs []cellTable, scale float64, e kernels.Energy, teacher func(ratio float64) (kernels.Model, float64)) (*kernels.Restoration, float64, error) {
+func dequantization(im *imageset.Image, tabs []cellTable, scale float64, e kernels.Energy, be Backend, teacher func(ratio float64) (kernels.Model, float64)) (*kernels.Restoration, float64, error) {
 	if !(e.Fidelity >= 0) || math.IsInf(e.Fidelity, 0) {
 		return nil, 0, fmt.Errorf("restore: fidelity %g: want 0 or more", e.Fidelity)
 	}
@@ -499,7 +508,7 @@ func dequantization(im *imageset.Image, tabs []cellTable, scale float64, e kerne
 		if err != nil {
 			return nil, 0, err
 		}
-		return Dequantization(pim.Filter(func(x float64) float64 { return m.Apply(x, bc) }), m, bc, e)
+		return Dequantization(pim.Filter(func(x float64) float64 { return m.Apply(x, bc) }), m, bc, e, be)
 	}
 	if p.Energy.Kind == kernels.TV && p.Energy.Eps == 0 {
 		p.Energy.Eps = cell / 5
@@ -528,7 +537,10 @@ func dequantization(im *imageset.Image, tabs []cellTable, scale float64, e kerne
 			// less the more texture there is
 			rho := changeDensity(q, im.W, im.H)
 			d := dataWeights(q, im.W, im.H, rho)
-			est, alpha, far := Ramps(q, lo, hi, lv, im.W, im.H)
+			est, alpha, far, err := Ramps(q, lo, hi, lv, im.W, im.H, be)
+			if err != nil {
+				return nil, 0, err
+			}
 			kernels.Parallel(n, func(i0, i1 int) {
 				for i := i0; i < i1; i++ {
 					a := alpha[i]

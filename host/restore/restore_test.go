@@ -52,7 +52,7 @@ func dequantized(t *testing.T, path string, b float64) (orig, q *imageset.Image,
 		t.Fatal(err)
 	}
 	q = quantize(orig, b)
-	if p, cell, err = Dequantization(q, kernels.Midrise, b, kernels.Energy{Kind: kernels.EdgeAware, Fidelity: DefaultFidelity}); err != nil {
+	if p, cell, err = Dequantization(q, kernels.Midrise, b, kernels.Energy{Kind: kernels.EdgeAware, Fidelity: DefaultFidelity}, nil); err != nil {
 		t.Fatal(err)
 	}
 	return orig, q, p, cell
@@ -79,7 +79,7 @@ func TestRampRecovered(t *testing.T) {
 	q := quantize(orig, b)
 	base := PSNR(Planes(q), orig)
 	for _, kind := range []kernels.Smoothness{kernels.Tikhonov, kernels.TV, kernels.EdgeAware} {
-		p, cell, err := Dequantization(q, kernels.Midrise, b, kernels.Energy{Kind: kind})
+		p, cell, err := Dequantization(q, kernels.Midrise, b, kernels.Energy{Kind: kind}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,7 +259,7 @@ func TestPhotoTrials(t *testing.T) {
 				base := PSNR(Planes(q), orig)
 				line := fmt.Sprintf("%-22s b %4.1f: stored %.2f dB", orig.Name, b, base)
 				for k, kind := range kinds {
-					p, cell, err := Dequantization(q, kernels.Midrise, b, kernels.Energy{Kind: kind, Fidelity: DefaultFidelity})
+					p, cell, err := Dequantization(q, kernels.Midrise, b, kernels.Energy{Kind: kind, Fidelity: DefaultFidelity}, nil)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -399,7 +399,7 @@ func TestLevelsSpreadWideBands(t *testing.T) {
 	const b = 5.3
 	q := quantize(orig, b)
 	base := PSNR(Planes(q), orig)
-	p, cell, err := Dequantization(q, kernels.Midrise, b, kernels.Energy{Kind: kernels.Tikhonov})
+	p, cell, err := Dequantization(q, kernels.Midrise, b, kernels.Energy{Kind: kernels.Tikhonov}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
