@@ -210,12 +210,12 @@ func BenchmarkSpatialStep(b *testing.B) {
 	}
 }
 
-// BenchmarkSeeds finds the contour search's seeds of one plane on the
-// GPU, the four fields read back: a smooth field of 12 levels, its bands
+// BenchmarkContours finds the contour search's seeds and rim distances of
+// one plane on the GPU, all read back: a smooth field of 12 levels, its bands
 // tens to hundreds of samples wide, with 2% of its samples one level off
 // (a sky's dither and specks). -short stops at 1 MP (llvmpipe); the 16 MP
 // figure is the issue's, three planes to an RGB image.
-func BenchmarkSeeds(b *testing.B) {
+func BenchmarkContours(b *testing.B) {
 	d := devForBench(b)
 	sides := []int{1024, 2048, 4096}
 	if testing.Short() {
@@ -235,7 +235,7 @@ func BenchmarkSeeds(b *testing.B) {
 			}
 			band := kernels.BandLabels(level, side, side)
 			seeds := func() {
-				if _, err := d.Seeds(level, band, side, side); err != nil {
+				if _, err := d.Contours(level, band, side, side); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -53,6 +53,13 @@ const (
 	bindNext2 = 7
 	// a flag, set where a pass changed a seed
 	bindChanged = 8
+
+	// edt.comp's, beside bindLevel: the distances within columns, the rows'
+	// envelopes (sites and where each starts) and the squared distances
+	bindColumn = 2
+	bindSites  = 3
+	bindStarts = 4
+	bindDist   = 5
 )
 
 var bindingDefines = []string{
@@ -71,7 +78,9 @@ var bindingDefines = []string{
 	fmt.Sprintf("BIND_SEED0=%d", bindSeed0), fmt.Sprintf("BIND_SEED1=%d", bindSeed1),
 	fmt.Sprintf("BIND_SEED2=%d", bindSeed2), fmt.Sprintf("BIND_NEXT0=%d", bindNext0),
 	fmt.Sprintf("BIND_NEXT1=%d", bindNext1), fmt.Sprintf("BIND_NEXT2=%d", bindNext2),
-	fmt.Sprintf("BIND_CHANGED=%d", bindChanged),
+	fmt.Sprintf("BIND_CHANGED=%d", bindChanged), fmt.Sprintf("BIND_COLUMN=%d", bindColumn),
+	fmt.Sprintf("BIND_SITES=%d", bindSites), fmt.Sprintf("BIND_STARTS=%d", bindStarts),
+	fmt.Sprintf("BIND_DIST=%d", bindDist),
 }
 
 // source returns shader name specialized by defines and the bindings.

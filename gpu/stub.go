@@ -91,6 +91,6 @@ func (l *Look) T() [3][]float32                           { return [3][]float32{
 func (l *Look) Err() error                                { return ErrUnavailable }
 func (l *Look) Close()                                    {}
 
-func (d *Device) Seeds([]int32, []int32, int, int) (kernels.Seeds, error) {
-	return kernels.Seeds{}, ErrUnavailable
+func (d *Device) Contours([]int32, []int32, int, int) (kernels.Contours, error) {
+	return kernels.Contours{}, ErrUnavailable
 }

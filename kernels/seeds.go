@@ -22,6 +22,31 @@ type Seeds struct {
 	Below, Above []int32
 }
 
+// Contours are what the contour search finds for every sample of a plane
+// of levels.
+type Contours struct {
+	Seeds
+	// Rim is the squared distance from the nearest sample of a band's rim
+	// (one with a 4-neighbour of another level): EDT of RimMask.
+	Rim []float64
+}
+
+// RimMask marks the samples of the plane level (w×h) that have a
+// 4-neighbour of another level.
+func RimMask(level []int32, w, h int) []bool {
+	rim := make([]bool, w*h)
+	Parallel(h, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			for x := range w {
+				i, l := y*w+x, level[y*w+x]
+				rim[i] = x > 0 && level[i-1] != l || x+1 < w && level[i+1] != l ||
+					y > 0 && level[i-w] != l || y+1 < h && level[i+w] != l
+			}
+		}
+	})
+	return rim
+}
+
 // JumpSteps are the strides of a jump flooding over a w×h plane: half the
 // power of two that spans it, halved down to 1, then 1 again (JFA+1,
 // which mends most of the flooding's few misses).

@@ -44,28 +44,28 @@ func Restore(be estimate.Backend) restore.Backend {
 	return restore.CPU{}
 }
 
-// Seeds implements restore.Backend: the device's jump flooding
-// (gpu.Device.Seeds) for planes of MinSamples or more.
-func (g *GPU) Seeds(level, band []int32, w, h int) (kernels.Seeds, error) {
+// Contours implements restore.Backend: the device's (gpu.Device.Contours)
+// for planes of MinSamples or more.
+func (g *GPU) Contours(level, band []int32, w, h int) (kernels.Contours, error) {
 	if w*h < g.MinSamples {
-		return restore.CPU{}.Seeds(level, band, w, h)
+		return restore.CPU{}.Contours(level, band, w, h)
 	}
-	sd, err := g.Device.Seeds(level, band, w, h)
+	ct, err := g.Device.Contours(level, band, w, h)
 	if err != nil {
-		sd, _, err = fallback(g, err, func() (kernels.Seeds, string, error) {
-			sd, err := restore.CPU{}.Seeds(level, band, w, h)
-			return sd, "cpu", err
+		ct, _, err = fallback(g, err, func() (kernels.Contours, string, error) {
+			ct, err := restore.CPU{}.Contours(level, band, w, h)
+			return ct, "cpu", err
 		})
 	}
-	return sd, err
+	return ct, err
 }
 
-// Seeds implements restore.Backend.
-func (a *Auto) Seeds(level, band []int32, w, h int) (kernels.Seeds, error) {
+// Contours implements restore.Backend.
+func (a *Auto) Contours(level, band []int32, w, h int) (kernels.Contours, error) {
 	if w*h >= MinSamples {
 		if g := a.device(); g != nil {
-			return g.Seeds(level, band, w, h)
+			return g.Contours(level, band, w, h)
 		}
 	}
-	return restore.CPU{}.Seeds(level, band, w, h)
+	return restore.CPU{}.Contours(level, band, w, h)
 }

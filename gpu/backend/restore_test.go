@@ -119,6 +119,6 @@ func TestDequantizeOnGPU(t *testing.T) {
 // kernels.JumpSeeds, in place of the CPU's sweeps.
 type floodCPU struct{ restore.CPU }
 
-func (floodCPU) Seeds(level, band []int32, w, h int) (kernels.Seeds, error) {
-	return kernels.JumpSeeds(level, band, w, h), nil
+func (floodCPU) Contours(level, band []int32, w, h int) (kernels.Contours, error) {
+	return kernels.Contours{Seeds: kernels.JumpSeeds(level, band, w, h), Rim: kernels.EDT(kernels.RimMask(level, w, h), w, h)}, nil
 }

@@ -13,7 +13,7 @@ import (
 // step of a quantized ramp, whatever its width, and its samples are put on
 // the ramp by their distances to the two contours, lo + (hi − lo)·a/(a +
 // b). The contours' nearest samples are found through the band by be's
-// Seeds (nil: the CPU's sweeps, which follow bent bands). alpha, the weight given to the
+// Contours (nil: the CPU's sweeps, which follow bent bands). alpha, the weight given to the
 // ramp over the stored value, asks for what tells a staircase from
 // texture and from the edges of the scene: a band several samples wide,
 // its two contours on opposite sides of the sample and a neighbouring
@@ -31,13 +31,14 @@ func Ramps(q, lo, hi []float32, level []int32, w, h int, be Backend) (est, alpha
 		be = CPU{}
 	}
 	n := w * h
-	stroke, depth, near, band := bandGeometry(level, w, h)
-	sd, err := be.Seeds(level, band, w, h)
+	band := kernels.BandLabels(level, w, h)
+	ct, err := be.Contours(level, band, w, h)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	slo, shi := sd.Lower, sd.Upper
-	far = ContourDistances(q, lo, hi, sd, w, h, depth)
+	stroke, depth, near := bandGeometry(band, ct.Rim)
+	slo, shi := ct.Lower, ct.Upper
+	far = ContourDistances(q, lo, hi, ct.Seeds, w, h, depth)
 	est, alpha = make([]float32, n), make([]float32, n)
 	// each sample's band width across it, and how straight the run is
 	width, straight := make([]float32, n), make([]float32, n)
@@ -428,42 +429,31 @@ func sweep(w, h, rounds int, relax func(i, j, x, y int)) {
 	}
 }
 
-// bandGeometry marks the samples of strokes among the bands (4-connected
-// regions of one level) and returns each sample's band depth and its own
-// distance from the band's rim (1 on the rim), and its band's label (the
-// least index among its samples, kernels.BandLabels). A band's depth is the
-// radius of the largest disc inside it, 1 + the greatest distance of its
-// samples from a sample that touches another level; a stroke is shallow
-// and long (strokeDepth, strokeLong). A staircase's steps are deep, or
-// two-sided; noise specks are short.
-func bandGeometry(level []int32, w, h int) (stroke []bool, depth, near []float32, band []int32) {
-	n := w * h
-	band = kernels.BandLabels(level, w, h)
-	edge := make([]bool, n)
-	for y := range h {
-		for x := range w {
-			i := y*w + x
-			if x+1 < w && level[i+1] != level[i] {
-				edge[i], edge[i+1] = true, true
-			}
-			if y+1 < h && level[i+w] != level[i] {
-				edge[i], edge[i+w] = true, true
-			}
-		}
-	}
-	d2 := kernels.EDT(edge, w, h)
+// bandGeometry marks the samples of strokes among the bands (band labels
+// them, kernels.BandLabels) and returns each sample's band depth and its
+// own distance from the band's rim (1 on the rim; rim is Contours.Rim).
+// A band's depth is the radius of the
+// largest disc inside it, 1 + the greatest distance of its samples from a
+// sample that touches another level; a stroke is shallow and long
+// (strokeDepth, strokeLong). A staircase's steps are deep, or two-sided;
+// noise specks are short.
+func bandGeometry(band []int32, rim []float64) (stroke []bool, depth, near []float32) {
+	n := len(band)
 	deepest := make([]float64, n)
 	area := make([]int32, n)
 	for i, r := range band {
-		deepest[r] = max(deepest[r], d2[i])
+		deepest[r] = max(deepest[r], rim[i])
 		area[r]++
 	}
 	stroke, depth, near = make([]bool, n), make([]float32, n), make([]float32, n)
-	for i, r := range band {
-		// depth counts the sample itself: a band one sample wide is 1 deep
-		d := 1 + math.Sqrt(deepest[r])
-		stroke[i] = d < strokeDepth && float64(area[r]) > strokeLong*math.Pi*d*d
-		depth[i], near[i] = float32(d), float32(1+math.Sqrt(d2[i]))
-	}
-	return stroke, depth, near, band
+	kernels.Parallel(n, func(i0, i1 int) {
+		for i := i0; i < i1; i++ {
+			r := band[i]
+			// depth counts the sample itself: a band one sample wide is 1 deep
+			d := 1 + math.Sqrt(deepest[r])
+			stroke[i] = d < strokeDepth && float64(area[r]) > strokeLong*math.Pi*d*d
+			depth[i], near[i] = float32(d), float32(1+math.Sqrt(rim[i]))
+		}
+	})
+	return stroke, depth, near
 }

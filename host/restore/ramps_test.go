@@ -100,7 +100,7 @@ func TestStrokes(t *testing.T) {
 			}
 		}
 	}
-	s, _, _, _ := bandGeometry(lv, w, h)
+	s, _, _ := geometry(lv, w, h)
 	for _, c := range []struct {
 		name   string
 		x, y   int
@@ -191,9 +191,14 @@ func TestContourDistancesIsPeers(t *testing.T) {
 	q, lo, hi, lv = bands(v, b)
 	k := lv[w*h/2+20]
 	lv[w*h/2+20] = k - 1
-	_, depth, _, _ := bandGeometry(lv, w, h)
+	_, depth, _ := geometry(lv, w, h)
 	got = ContourDistances(q, lo, hi, SweepSeeds(lv, w, h), w, h, depth)
 	if i := w*h/2 + 22; got[i] != q[i] {
 		t.Errorf("beside a speck: %v, want the stored %v", got[i], q[i])
 	}
+}
+
+// geometry is bandGeometry of the plane lv as the CPU's Ramps finds it.
+func geometry(lv []int32, w, h int) (stroke []bool, depth, near []float32) {
+	return bandGeometry(kernels.BandLabels(lv, w, h), kernels.EDT(kernels.RimMask(lv, w, h), w, h))
 }

@@ -29,9 +29,10 @@ type Backend interface {
 	// Restorer returns the problem's restorer and the name of the backend
 	// that runs it.
 	Restorer(p *kernels.Restoration) (kernels.Restorer, string, error)
-	// Seeds are the contour search's seeds of a plane of levels (w×h,
-	// band labelling its bands) that a dequantization's Ramps reads.
-	Seeds(level, band []int32, w, h int) (kernels.Seeds, error)
+	// Contours are the contour search's findings on a plane of levels
+	// (w×h, band labelling its bands) that a dequantization's Ramps
+	// reads.
+	Contours(level, band []int32, w, h int) (kernels.Contours, error)
 }
 
 // CPU runs restorations on the CPU, all cores.
@@ -49,9 +50,14 @@ func (CPU) Restorer(p *kernels.Restoration) (kernels.Restorer, string, error) {
 	return r, "cpu", err
 }
 
-// Seeds implements Backend: SweepSeeds.
-func (CPU) Seeds(level, _ []int32, w, h int) (kernels.Seeds, error) {
-	return SweepSeeds(level, w, h), nil
+// Contours implements Backend: SweepSeeds, and the rim's distances by
+// kernels.EDT.
+func (CPU) Contours(level, _ []int32, w, h int) (kernels.Contours, error) {
+	var ct kernels.Contours
+	concurrently(
+		func() { ct.Seeds = SweepSeeds(level, w, h) },
+		func() { ct.Rim = kernels.EDT(kernels.RimMask(level, w, h), w, h) })
+	return ct, nil
 }
 
 // Settings of a run. Zero values mean the defaults documented per field.

@@ -4,6 +4,8 @@ package gpu
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"unsafe"
 
 	"github.com/quantfit/quantfit/kernels"
@@ -18,21 +20,25 @@ const maxSeedSide = 46340
 // change flag.
 const relaxBatch = 16
 
-// Seeds finds kernels.JumpSeeds of the plane level (w×h, band labelling
-// its bands) on the device (shaders/seeds.comp), equal to it sample for
-// sample: per field one pass of the 4 neighbours, then one per stride,
-// each reading the last pass's seeds, resident, then for a band's fields
-// the passes of stride 1 until one changes nothing; each field is read
-// back at its end.
-func (d *Device) Seeds(level, band []int32, w, h int) (kernels.Seeds, error) {
+// Contours finds the contour search's findings on the plane level (w×h,
+// band labelling its bands) on the device, the levels uploaded once:
+// kernels.JumpSeeds (shaders/seeds.comp) and the rim's squared distances,
+// kernels.EDT of kernels.RimMask (shaders/edt.comp), equal to them sample
+// for sample. The seeds take per field one pass of the 4 neighbours, then
+// one per stride, each reading the last pass's seeds, resident, then for
+// a band's fields passes of stride 1 until one changes nothing; each
+// field is read back at its end.
+func (d *Device) Contours(level, band []int32, w, h int) (kernels.Contours, error) {
 	n := w * h
 	if len(level) != n || len(band) != n || n == 0 {
-		return kernels.Seeds{}, fmt.Errorf("gpu: seeds of a %d×%d plane given %d levels and %d labels", w, h, len(level), len(band))
+		return kernels.Contours{}, fmt.Errorf("gpu: contours of a %d×%d plane given %d levels and %d labels", w, h, len(level), len(band))
 	}
 	if w > maxSeedSide || h > maxSeedSide {
-		return kernels.Seeds{}, fmt.Errorf("gpu: seeds of a %d×%d plane: sides up to %d", w, h, maxSeedSide)
+		return kernels.Contours{}, fmt.Errorf("gpu: contours of a %d×%d plane: sides up to %d", w, h, maxSeedSide)
 	}
-	out := kernels.Seeds{Lower: make([]int32, n), Upper: make([]int32, n), Below: make([]int32, n), Above: make([]int32, n)}
+	var out kernels.Contours
+	out.Lower, out.Upper, out.Below, out.Above = make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
+	d2 := make([]uint32, n)
 	err := d.do(func() error {
 		if lim := maxStorageBlock(); 4*n > lim {
 			return fmt.Errorf("gpu: a %d×%d plane needs a %d MB buffer; this device binds at most %d MB", w, h, 4*n>>20, lim>>20)
@@ -51,6 +57,10 @@ func (d *Device) Seeds(level, band []int32, w, h int) (kernels.Seeds, error) {
 		lv, bd := d.buf(4*n, unsafe.Pointer(&level[0])), d.buf(4*n, unsafe.Pointer(&band[0]))
 		defer d.free(lv)
 		defer d.free(bd)
+		rim, err := d.rimDistances(lv, w, h, d2)
+		if err != nil {
+			return err
+		}
 		var cur, next [kernels.SeedTiers]buffer
 		for t := range cur {
 			cur[t], next[t] = d.buf(4*n, nil), d.buf(4*n, nil)
@@ -125,10 +135,66 @@ func (d *Device) Seeds(level, band []int32, w, h int) (kernels.Seeds, error) {
 				}
 			})
 		}
-		return glErr("seeds")
+		out.Rim = rim
+		return glErr("contours")
 	})
 	if err != nil {
-		return kernels.Seeds{}, err
+		return kernels.Contours{}, err
+	}
+	if out.Rim == nil {
+		out.Rim = make([]float64, n)
+		kernels.Parallel(n, func(i0, i1 int) {
+			for i := i0; i < i1; i++ {
+				out.Rim[i] = float64(d2[i])
+			}
+		})
 	}
 	return out, nil
+}
+
+// rimDistances runs edt.comp over the levels bound in lv into d2: nil,
+// or the distances themselves (all +Inf) where the plane has no rim. On
+// the device's thread.
+func (d *Device) rimDistances(lv buffer, w, h int, d2 []uint32) ([]float64, error) {
+	n := w * h
+	cols, err := d.program("edt.comp", "PASS_COLUMNS")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := d.program("edt.comp", "PASS_ROWS")
+	if err != nil {
+		return nil, err
+	}
+	g, sites, starts, dist := d.buf(4*n, nil), d.buf(4*n, nil), d.buf(4*n, nil), d.buf(4*n, nil)
+	defer d.free(g)
+	defer d.free(sites)
+	defer d.free(starts)
+	defer d.free(dist)
+	lv.bind(bindLevel)
+	g.bind(bindColumn)
+	sites.bind(bindSites)
+	starts.bind(bindStarts)
+	dist.bind(bindDist)
+	for _, k := range []*kernel{cols, rows} {
+		k.p.use()
+		k.p.uniform("iw").setUint(uint32(w))
+		k.p.uniform("ih").setUint(uint32(h))
+	}
+	cols.p.use()
+	dispatch(uint32((w+63)/64), 1)
+	// a column's first sample is as far from the rim as any in it: a
+	// plane with no rim at all has w + h there in every column
+	first := make([]uint32, w)
+	d.read(g, 0, 4*w, unsafe.Pointer(&first[0]))
+	if slices.Max(first) == uint32(w+h) && slices.Min(first) == uint32(w+h) {
+		inf := make([]float64, n)
+		for i := range inf {
+			inf[i] = math.Inf(1)
+		}
+		return inf, nil
+	}
+	rows.p.use()
+	dispatch(uint32((h+63)/64), 1)
+	d.read(dist, 0, 4*n, unsafe.Pointer(&d2[0]))
+	return nil, glErr("rim distances")
 }
