@@ -1,6 +1,9 @@
 package kernels
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // SeedTiers is how many nearest seeds a search of the levels beyond a
 // sample carries: the nearest at least one level its way, at least two,
@@ -260,12 +263,12 @@ func jumpBeyond(level []int32, w, h int, dir int32) []int32 {
 
 // BandLabels labels the bands of the plane level (w×h), its 4-connected
 // regions of one level: each sample's label is the least index in its
-// band (union-find with path halving, the larger root under the less).
+// band. Union-find, the larger root put under the less (so that a root is
+// its band's least index whatever the order of the unions), with path
+// halving: the rows in strips side by side, then the strips' seams one
+// after another, then every sample's root, read only, side by side.
 func BandLabels(level []int32, w, h int) []int32 {
 	parent := make([]int32, w*h)
-	for i := range parent {
-		parent[i] = int32(i)
-	}
 	find := func(i int32) int32 {
 		for parent[i] != i {
 			parent[i] = parent[parent[i]]
@@ -279,19 +282,47 @@ func BandLabels(level []int32, w, h int) []int32 {
 			parent[max(a, b)] = min(a, b)
 		}
 	}
-	for y := range h {
-		for x := range w {
-			i := y*w + x
-			if x+1 < w && level[i+1] == level[i] {
-				union(i, i+1)
+	var mu sync.Mutex
+	var seams []int
+	Parallel(h, func(y0, y1 int) {
+		for i := y0 * w; i < y1*w; i++ {
+			parent[i] = int32(i)
+		}
+		// a strip's unions reach only its own samples
+		for y := y0; y < y1; y++ {
+			for x := range w {
+				i := y*w + x
+				if x+1 < w && level[i+1] == level[i] {
+					union(i, i+1)
+				}
+				if y+1 < y1 && level[i+w] == level[i] {
+					union(i, i+w)
+				}
 			}
-			if y+1 < h && level[i+w] == level[i] {
+		}
+		mu.Lock()
+		seams = append(seams, y1)
+		mu.Unlock()
+	})
+	for _, y := range seams {
+		if y >= h {
+			continue
+		}
+		for i := (y - 1) * w; i < y*w; i++ {
+			if level[i+w] == level[i] {
 				union(i, i+w)
 			}
 		}
 	}
-	for i := range parent {
-		parent[i] = find(int32(i))
-	}
-	return parent
+	label := make([]int32, w*h)
+	Parallel(len(label), func(i0, i1 int) {
+		for i := i0; i < i1; i++ {
+			r := int32(i)
+			for parent[r] != r {
+				r = parent[r]
+			}
+			label[i] = r
+		}
+	})
+	return label
 }

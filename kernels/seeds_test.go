@@ -35,8 +35,12 @@ func TestJumpSeeds(t *testing.T) {
 	}
 	level[(h-3)*w+54] = 8
 	band := BandLabels(level, w, h)
-	// the bands' labels: equal exactly within 4-connected equal levels
+	// the bands' labels: equal exactly within 4-connected equal levels, and
+	// each the least index of its band
 	for i := range level {
+		if band[i] > int32(i) || band[band[i]] != band[i] {
+			t.Fatalf("sample %d labelled %d, which is labelled %d", i, band[i], band[band[i]])
+		}
 		x, y := i%w, i/w
 		for _, j := range []int{i + 1, i + w} {
 			if (j == i+1 && x+1 < w || j == i+w && y+1 < h) && (level[i] == level[j]) != (band[i] == band[j]) {
@@ -88,5 +92,51 @@ func TestJumpSeeds(t *testing.T) {
 			func(i int, s int32) bool { return level[s] == level[i]+dir }, func(i int) []int32 { return touches[band[i]] })
 		check("beyond", map[int32][]int32{-1: sd.Below, 1: sd.Above}[dir],
 			func(i int, s int32) bool { return (level[s]-level[i])*dir >= 1 }, func(int) []int32 { return all })
+	}
+}
+
+// TestBandLabels holds the strips' labelling to a flood fill of each band
+// from its least sample, on planes tall enough to be cut in strips
+// (bands of 3 levels at random cross every seam, and a spiral band down
+// the whole plane), on 1 to 7 workers (go test -cpu).
+func TestBandLabels(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	const w, h = 61, 700
+	for _, kind := range []string{"noise", "stripes"} {
+		level := make([]int32, w*h)
+		for i := range level {
+			if kind == "noise" {
+				level[i] = int32(r.IntN(3))
+			} else if x, y := i%w, i/w; y%4 == 1 || y%8 == 3 && x == 0 || y%8 == 7 && x == w-1 {
+				level[i] = 1
+			}
+		}
+		got := BandLabels(level, w, h)
+		want := make([]int32, w*h)
+		for i := range want {
+			want[i] = -1
+		}
+		for i := range want {
+			if want[i] >= 0 {
+				continue
+			}
+			stack := []int{i}
+			want[i] = int32(i)
+			for len(stack) > 0 {
+				j := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				jumpNeighbours4(j%w, j/w, w, h, func(k int) {
+					if want[k] < 0 && level[k] == level[j] {
+						want[k] = int32(i)
+						stack = append(stack, k)
+					}
+				})
+			}
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("%s: sample %d labelled %d, its band's least sample is %d", kind, i, got[i], want[i])
+			}
+		}
 	}
 }

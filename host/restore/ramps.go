@@ -97,29 +97,31 @@ func Ramps(q, lo, hi []float32, level []int32, w, h int, be Backend) (est, alpha
 	// rim the scene crosses the cell's edge there, and it moves away as
 	// fast as it does across the step beyond (that step's width), at most
 	// over the band's depth; inside it keeps its stored value
-	for i := range n {
-		if width[i] != 0 || hi[i] <= lo[i] || depth[i] < extremeDepth || lo[i] <= 0 || hi[i] >= 1 {
-			// a cell at either end of the range holds clipped samples: a
-			// flat black or white, not a dome
-			continue
+	kernels.Parallel(n, func(i0, i1 int) {
+		for i := i0; i < i1; i++ {
+			if width[i] != 0 || hi[i] <= lo[i] || depth[i] < extremeDepth || lo[i] <= 0 || hi[i] >= 1 {
+				// a cell at either end of the range holds clipped samples: a
+				// flat black or white, not a dome
+				continue
+			}
+			var edge float32
+			var j int32
+			switch {
+			case slo[i] >= 0 && shi[i] < 0:
+				edge, j = lo[i], slo[i]
+			case shi[i] >= 0 && slo[i] < 0:
+				edge, j = hi[i], shi[i]
+			default:
+				continue
+			}
+			if width[j] == 0 {
+				continue // no step beyond: no scale to fall over
+			}
+			t := 1 - min(1, (near[i]-0.5)/min(depth[i], width[j]))
+			est[i] = q[i] + t*(edge-q[i])
+			alpha[i] = 1
 		}
-		var edge float32
-		var j int32
-		switch {
-		case slo[i] >= 0 && shi[i] < 0:
-			edge, j = lo[i], slo[i]
-		case shi[i] >= 0 && slo[i] < 0:
-			edge, j = hi[i], shi[i]
-		default:
-			continue
-		}
-		if width[j] == 0 {
-			continue // no step beyond: no scale to fall over
-		}
-		t := 1 - min(1, (near[i]-0.5)/min(depth[i], width[j]))
-		est[i] = q[i] + t*(edge-q[i])
-		alpha[i] = 1
-	}
+	})
 	return est, alpha, far, nil
 }
 
