@@ -300,6 +300,11 @@ func BandLabels(level []int32, w, h int) []int32 {
 				}
 			}
 		}
+		// each sample under its strip's root: the seams' unions add a
+		// hop or two above them
+		for i := y0 * w; i < y1*w; i++ {
+			parent[i] = parent[parent[i]]
+		}
 		mu.Lock()
 		seams = append(seams, y1)
 		mu.Unlock()

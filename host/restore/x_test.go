@@ -1,6 +1,7 @@
 package restore_test
 
 import (
+	"math"
 	"testing"
 
 	"github.com/quantfit/quantfit/bench"
@@ -36,5 +37,24 @@ func BenchmarkXPrep(b *testing.B) {
 		if _, _, err := restore.Dequantization(q, kernels.Midrise, 9.64, e, be); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func BenchmarkXFind(b *testing.B) {
+	q, _ := bench.RestoreImage(2048)
+	for range b.N {
+		restore.FindQuantizer(q, nil, math.NaN(), nil)
+	}
+}
+
+func BenchmarkXLabels(b *testing.B) {
+	q, _ := bench.RestoreImage(2048)
+	lv := make([]int32, q.W*q.H)
+	for i, v := range q.Pix8[0] {
+		lv[i] = int32(v)
+	}
+	b.ResetTimer()
+	for range b.N {
+		kernels.BandLabels(lv, q.W, q.H)
 	}
 }
