@@ -285,6 +285,10 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 		}
 		rep.B, rep.Model = qz.B, qz.ModelName()
 		if p, cell, err = qz.Dequantization(q, e, backend.Restore(be)); err != nil {
+			var bad *restore.BackendError
+			if errors.As(err, &bad) {
+				return err
+			}
 			return options.UsageError{Flag: "b", Err: err}
 		}
 	}

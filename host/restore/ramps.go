@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"fmt"
 	"math"
 	"sync"
 
@@ -34,7 +35,7 @@ func Ramps(q, lo, hi []float32, level []int32, w, h int, be Backend) (est, alpha
 	band := kernels.BandLabels(level, w, h)
 	ct, err := be.Contours(level, band, w, h)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, &BackendError{Backend: be.Name(), Err: err}
 	}
 	stroke, depth, near := bandGeometry(band, ct.Rim)
 	slo, shi := ct.Lower, ct.Upper
@@ -124,6 +125,19 @@ func Ramps(q, lo, hi []float32, level []int32, w, h int, be Backend) (est, alpha
 	})
 	return est, alpha, far, nil
 }
+
+// BackendError is a backend's failure to prepare a restore: its own
+// fault (a device that cannot hold the planes), not the input's.
+type BackendError struct {
+	Backend string
+	Err     error
+}
+
+func (e *BackendError) Error() string {
+	return fmt.Sprintf("restore: the %s backend: %v", e.Backend, e.Err)
+}
+
+func (e *BackendError) Unwrap() error { return e.Err }
 
 // ContourDistances is the classical bit-depth expansion by contour
 // distances (contour-region reconstruction, Cheng et al.; Wan et al.

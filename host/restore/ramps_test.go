@@ -1,11 +1,14 @@
 package restore
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/quantfit/quantfit/bench/peers"
+	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/kernels"
 )
 
@@ -201,4 +204,30 @@ func TestContourDistancesIsPeers(t *testing.T) {
 // geometry is bandGeometry of the plane lv as the CPU's Ramps finds it.
 func geometry(lv []int32, w, h int) (stroke []bool, depth, near []float32) {
 	return bandGeometry(kernels.BandLabels(lv, w, h), kernels.EDT(kernels.RimMask(lv, w, h), w, h))
+}
+
+// failing is a backend that finds no contours.
+type failing struct{ CPU }
+
+func (failing) Name() string { return "failing" }
+
+func (failing) Contours([]int32, []int32, int, int) (kernels.Contours, error) {
+	return kernels.Contours{}, errors.New("no room")
+}
+
+// TestBackendError: a backend's failure in the preparation is returned
+// as a BackendError naming it, which callers tell from a refusal of the
+// input (a 500, not a 400).
+func TestBackendError(t *testing.T) {
+	im := &imageset.Image{Name: "ramp", W: 64, H: 8, Channels: 1}
+	pl := make([]uint8, im.W*im.H)
+	for i := range pl {
+		pl[i] = uint8(4 * (i % im.W))
+	}
+	im.Pix8 = [][]uint8{pl}
+	_, _, _, err := Dequantize(im.Filter(func(x float64) float64 { return kernels.Midrise.Apply(x, 6.3) }), nil, 6.3, nil, Settings{Backend: failing{}}, 8)
+	var bad *BackendError
+	if !errors.As(err, &bad) || bad.Backend != "failing" || !strings.Contains(err.Error(), "no room") {
+		t.Fatalf("got %v, want the backend's error named", err)
+	}
 }

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -112,7 +113,11 @@ func (s *Server) restoreTask(r *http.Request) (*task, error) {
 	t := &task{id: newID(), done: make(chan struct{}), status: "queued"}
 	t.work = func() (any, error) {
 		out, qz, _, err := restore.Dequantize(q, orig, b, models, restore.Settings{Backend: rb}, q.Depth())
-		if err != nil {
+		var bad *restore.BackendError
+		switch {
+		case errors.As(err, &bad):
+			return nil, err
+		case err != nil:
 			// the image is no quantization the blind or pair estimate finds
 			return nil, options.UsageError{Err: err}
 		}
