@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/quantfit/quantfit/host/imageset"
@@ -166,4 +167,58 @@ func TestImageMagickPosterizeRestored(t *testing.T) {
 	if sum/float64(n) < 1 {
 		t.Errorf("restore gains %.2f dB on average over ImageMagick's posterize, want 1", sum/float64(n))
 	}
+}
+
+// TestImageMagickOrderedDither: ImageMagick's ordered dithers of crops of
+// the shipped photographs (its 2×2, 3×3, 4×4 and 8×8 threshold maps and
+// its 6×6 halftone) are found blindly, their period reported (8×8's as
+// 4 or 8: its thresholds are 4×4's within a sixteenth of a cell), and
+// restored within their dithered cells: far more gained than a clean
+// posterize's restore gains, as the dither's pattern goes.
+func TestImageMagickOrderedDither(t *testing.T) {
+	convert := imageMagick(t)
+	dir := t.TempDir()
+	const size = 256
+	maps := []struct {
+		name    string
+		periods []int
+	}{{"o2x2,10", []int{2}}, {"o3x3,8", []int{3}}, {"o4x4,8", []int{4}}, {"o8x8,6", []int{4, 8}}, {"h6x6a,6", []int{6}}}
+	var sum float64
+	n := 0
+	for i, name := range photos.Names() {
+		im, err := photos.Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if im.W < size || im.H < size || im.Channels != 3 {
+			continue
+		}
+		if testing.Short() && n == 2 {
+			break
+		}
+		src := im.Image().(interface {
+			SubImage(image.Rectangle) image.Image
+		}).SubImage(image.Rect(im.W/2-size/2, im.H/2-size/2, im.W/2+size/2, im.H/2+size/2))
+		m := maps[i%len(maps)]
+		orig, quant, out := filepath.Join(dir, "o.png"), filepath.Join(dir, "q.png"), filepath.Join(dir, "r.png")
+		writePNG(t, orig, src)
+		if msg, err := exec.Command(convert, orig, "-ordered-dither", m.name, quant).CombinedOutput(); err != nil {
+			t.Fatalf("convert: %v: %s", err, msg)
+		}
+		rep := restoreJSON(t, "-backend", "cpu", "-orig", orig, quant, out)
+		gain := float64(rep.PSNROut - rep.PSNRIn)
+		t.Logf("%s, -ordered-dither %s: PSNR %.2f dB stored, %+.2f restored (%s, b %.3f, period %d)", name, m.name, rep.PSNRIn, gain, rep.Model, rep.B, rep.DitherPeriod)
+		if !slices.Contains(m.periods, rep.DitherPeriod) {
+			t.Errorf("%s, -ordered-dither %s: period %d found, want %v", name, m.name, rep.DitherPeriod, m.periods)
+		}
+		if gain < 4 {
+			t.Errorf("%s, -ordered-dither %s: %+.2f dB restored; want 4 or more", name, m.name, gain)
+		}
+		sum += gain
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no colour photograph of 256×256 or more")
+	}
+	t.Logf("mean gain %+.2f dB over %d", sum/float64(n), n)
 }

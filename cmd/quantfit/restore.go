@@ -41,7 +41,12 @@ gamma, a palette), each value is a level, its cell reaching halfway to
 its neighbours: the model "levels", b the most values a channel takes. A
 dithered QUANT (ffmpeg's low-depth formats, -ordered-dither), which no b
 explains sample by sample, takes b from its values' lattice even with
--orig. Each of these says so in a warning and in the report's note.
+-orig. Each of these says so in a warning and in the report's note. An
+ordered dither (a threshold pattern repeating every 2 to 16 pixels:
+ImageMagick's -ordered-dither maps, swscale's 2×2 to 8×8) is found from
+QUANT's levels: each sample is then restored within the cell its
+threshold gives it, which takes the pattern out, and the report's
+dither_period says the period.
 Without -b or -orig, an image whose many values lie on no lattice
 (compressed after the quantizer, or never quantized: a video frame, a
 JPEG photograph) is refused, the best guess named: a restore with it
@@ -126,12 +131,14 @@ type restoreReport struct {
 	B         float64 `json:"b,omitempty"`
 	BFrom     string  `json:"b_from,omitempty"`
 	// Note is a caveat on b (restore.Quantizer), also printed as a warning.
-	Note    string  `json:"note,omitempty"`
-	Energy  string  `json:"energy"`
-	Missing int     `json:"missing,omitempty"`
-	Start   float64 `json:"energy_start"`
-	End     float64 `json:"energy_end"`
-	Steps   int     `json:"steps"`
+	Note string `json:"note,omitempty"`
+	// DitherPeriod is the period of the ordered dither found (0: none).
+	DitherPeriod int     `json:"dither_period,omitempty"`
+	Energy       string  `json:"energy"`
+	Missing      int     `json:"missing,omitempty"`
+	Start        float64 `json:"energy_start"`
+	End          float64 `json:"energy_end"`
+	Steps        int     `json:"steps"`
 	// Levels counts the coarser levels solved before OUT's own size.
 	Levels   int             `json:"levels,omitempty"`
 	Status   string          `json:"status"`
@@ -280,6 +287,9 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 			return err
 		}
 		rep.BFrom, rep.ModelFrom, rep.Note = qz.BFrom, qz.ModelFrom, qz.Note
+		if qz.Dither != nil {
+			rep.DitherPeriod = qz.Dither.P
+		}
 		if qz.Note != "" {
 			fmt.Fprintf(c.stderr, "quantfit: warning: %s\n", qz.Note)
 		}

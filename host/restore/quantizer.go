@@ -29,7 +29,10 @@ type Quantizer struct {
 	// they are few (levelsMax a channel at most): each is a level, its
 	// cell reaching halfway to its neighbours (LevelsDequantization). B
 	// is then the most levels a channel takes.
-	Levels    bool
+	Levels bool
+	// Dither, where set, is the ordered dither the samples went through
+	// (findDither): their cells are its.
+	Dither    *Dither
 	BFrom     string
 	ModelFrom string
 	Note      string
@@ -54,18 +57,77 @@ func (qz Quantizer) ModelName() string {
 }
 
 // Dequantization is the problem of restoring q, stored by qz, with
-// energy e (restore.Dequantization, or LevelsDequantization).
+// energy e (restore.Dequantization, or LevelsDequantization; in qz's
+// dithered cells where it has a Dither).
 func (qz Quantizer) Dequantization(q *imageset.Image, e kernels.Energy, be Backend) (*kernels.Restoration, float64, error) {
-	if qz.Levels {
-		return LevelsDequantization(q, e, be)
+	tabs, scale, teacher, err := qz.tables(q)
+	if err != nil {
+		return nil, 0, err
 	}
-	return Dequantization(q, qz.Model, qz.B, e, be)
+	return dequantization(q, tabs, scale, e, be, teacher, qz.Dither)
+}
+
+// tables are the cells of q's stored values under qz, per channel (or one
+// for all), the cells a unit and the in-cell regression's teacher.
+func (qz Quantizer) tables(q *imageset.Image) ([]cellTable, float64, func(float64) (kernels.Model, float64), error) {
+	if qz.Levels {
+		tabs, scale, err := levelsTables(q)
+		return tabs, scale, modelTeacher(kernels.Midrise, scale), err
+	}
+	tab, cells, err := modelTable(q, qz.Model, qz.B)
+	return []cellTable{tab}, cells.S, modelTeacher(qz.Model, cells.S), err
+}
+
+// withDither sets qz's Dither where q's levels under it, in a centred
+// crop of ditherCrop a side at most, show one (findDither), with a note.
+func (qz Quantizer) withDither(q *imageset.Image) Quantizer {
+	tabs, _, _, err := qz.tables(q)
+	if err != nil {
+		return qz
+	}
+	cw, ch := min(q.W, ditherCrop), min(q.H, ditherCrop)
+	x0, y0 := (q.W-cw)/2, (q.H-ch)/2
+	levels := make([][]int32, q.Channels)
+	for c := range levels {
+		tab := tabs[min(c, len(tabs)-1)]
+		k := make([]int32, cw*ch)
+		kernels.Parallel(ch, func(y1, y2 int) {
+			for y := y1; y < y2; y++ {
+				for x := range cw {
+					i := (y0+y)*q.W + x0 + x
+					if q.Pix16 != nil {
+						k[y*cw+x] = tab[q.Pix16[c][i]].k
+					} else {
+						k[y*cw+x] = tab[q.Pix8[c][i]].k
+					}
+				}
+			}
+		})
+		levels[c] = k
+	}
+	if qz.Dither = findDither(levels, x0, y0, cw, ch); qz.Dither != nil {
+		note := fmt.Sprintf("an ordered dither repeating every %d samples was found: each sample is restored within its dithered cell", qz.Dither.P)
+		if qz.Note != "" {
+			note = qz.Note + "; " + note
+		}
+		qz.Note = note
+	}
+	return qz
 }
 
 // FindQuantizer resolves the quantizer of q: b as given (NaN: unknown)
 // and the model among models (several: the one that fits best), from the
-// pair with orig when there is one, else blindly from q.
+// pair with orig when there is one, else blindly from q; then the ordered
+// dither its samples went through, if any (findDither).
 func FindQuantizer(q, orig *imageset.Image, b float64, models []kernels.Model) (Quantizer, error) {
+	r, err := findQuantizer(q, orig, b, models)
+	if err != nil {
+		return r, err
+	}
+	return r.withDither(q), nil
+}
+
+func findQuantizer(q, orig *imageset.Image, b float64, models []kernels.Model) (Quantizer, error) {
 	if len(models) == 0 {
 		models = estimate.ModelsFrom(BlindRange.Min)
 	}

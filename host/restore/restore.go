@@ -368,8 +368,18 @@ const DefaultFidelity = 0.4
 // data term pulls towards the ramp, not the stored value, in full. be
 // finds the ramps' seeds (nil: the CPU).
 func Dequantization(im *imageset.Image, m kernels.Model, b float64, e kernels.Energy, be Backend) (*kernels.Restoration, float64, error) {
+	tab, cells, err := modelTable(im, m, b)
+	if err != nil {
+		return nil, 0, err
+	}
+	return dequantization(im, []cellTable{tab}, cells.S, e, be, modelTeacher(m, cells.S), nil)
+}
+
+// modelTable is the cell of every stored value of im's depth under the
+// quantizer of model m at b, and its cells.
+func modelTable(im *imageset.Image, m kernels.Model, b float64) (cellTable, kernels.Cells, error) {
 	if !(b > m.Shift()+1) || math.IsInf(b, 0) {
-		return nil, 0, fmt.Errorf("restore: b = %g is not a quantizer's for model %s", b, m)
+		return nil, kernels.Cells{}, fmt.Errorf("restore: b = %g is not a quantizer's for model %s", b, m)
 	}
 	cells := kernels.NewCells(m, b, im.Max(), false)
 	// every stored value's cell, once: the samples look theirs up
@@ -381,9 +391,13 @@ func Dequantization(im *imageset.Image, m kernels.Model, b float64, e kernels.En
 		k, _, _ := cells.Cell(float64(t))
 		tab[v] = storedCell{t, float32(l), float32(h), int32(k)}
 	}
-	return dequantization(im, []cellTable{tab}, cells.S, e, be, func(ratio float64) (kernels.Model, float64) {
-		return m, cells.S / ratio
-	})
+	return tab, cells, nil
+}
+
+// modelTeacher quantizes the in-cell regression's teacher with model m,
+// its cells ratio times as wide as s a unit.
+func modelTeacher(m kernels.Model, s float64) func(ratio float64) (kernels.Model, float64) {
+	return func(ratio float64) (kernels.Model, float64) { return m, s / ratio }
 }
 
 // LevelsDequantization is the problem of restoring im whose stored
@@ -394,6 +408,20 @@ func Dequantization(im *imageset.Image, m kernels.Model, b float64, e kernels.En
 // values, and to 0 and 1 at the ends; the cell width the energy scales
 // with is the median spacing of the levels.
 func LevelsDequantization(im *imageset.Image, e kernels.Energy, be Backend) (*kernels.Restoration, float64, error) {
+	tabs, scale, err := levelsTables(im)
+	if err != nil {
+		return nil, 0, err
+	}
+	// the teacher of the in-cell regression is quantized by the uniform
+	// lattice of the median cell: it teaches a cell's geometry, not its
+	// width
+	return dequantization(im, tabs, scale, e, be, modelTeacher(kernels.Midrise, scale), nil)
+}
+
+// levelsTables are the cells of each channel of im whose stored values
+// are its levels (LevelsDequantization), and the cells a unit at the
+// median spacing.
+func levelsTables(im *imageset.Image) ([]cellTable, float64, error) {
 	var tabs []cellTable
 	var gaps []float32
 	for c := range im.Channels {
@@ -404,13 +432,7 @@ func LevelsDequantization(im *imageset.Image, e kernels.Energy, be Backend) (*ke
 		return nil, 0, fmt.Errorf("restore: %s takes one value: no levels to restore between", im.Name)
 	}
 	slices.Sort(gaps)
-	scale := 1 / float64(gaps[len(gaps)/2])
-	// the teacher of the in-cell regression is quantized by the uniform
-	// lattice of the median cell: it teaches a cell's geometry, not its
-	// width
-	return dequantization(im, tabs, scale, e, be, func(ratio float64) (kernels.Model, float64) {
-		return kernels.Midrise, scale / ratio
-	})
+	return tabs, 1 / float64(gaps[len(gaps)/2]), nil
 }
 
 // storedValues lists the values channel c of im takes, in order.
@@ -495,8 +517,11 @@ type cellTable []storedCell
 // values' cells in tabs[c] (or tabs[0] for all), scale the cells per unit
 // the energy scales with. teacher gives the model and its cells per unit
 // that quantize a restore again with cells ratio times as wide, for the
-// in-cell regression's teacher.
-func dequantization(im *imageset.Image, tabs []cellTable, scale float64, e kernels.Energy, be Backend, teacher func(ratio float64) (kernels.Model, float64)) (*kernels.Restoration, float64, error) {
+// in-cell regression's teacher. Under a dither (non-nil) each sample's
+// cell is its dithered one and its data term pulls towards that cell's
+// middle, with no ramps (the levels' pattern is the dither's) and no
+// regression (its teacher would need the dither's pattern too).
+func dequantization(im *imageset.Image, tabs []cellTable, scale float64, e kernels.Energy, be Backend, teacher func(ratio float64) (kernels.Model, float64), dither *Dither) (*kernels.Restoration, float64, error) {
 	if !(e.Fidelity >= 0) || math.IsInf(e.Fidelity, 0) {
 		return nil, 0, fmt.Errorf("restore: fidelity %g: want 0 or more", e.Fidelity)
 	}
@@ -515,6 +540,9 @@ func dequantization(im *imageset.Image, tabs []cellTable, scale float64, e kerne
 			return nil, 0, err
 		}
 		return Dequantization(pim.Filter(func(x float64) float64 { return m.Apply(x, bc) }), m, bc, e, be)
+	}
+	if dither != nil {
+		p.Requantize = nil
 	}
 	if p.Energy.Kind == kernels.TV && p.Energy.Eps == 0 {
 		p.Energy.Eps = cell / 5
@@ -535,6 +563,16 @@ func dequantization(im *imageset.Image, tabs []cellTable, scale float64, e kerne
 				q[i], lo[i], hi[i], lv[i] = b.t, b.lo, b.hi, b.k
 			}
 		})
+		if dither != nil {
+			mid := dither.cells(c, q, lo, hi, tab, im.W)
+			if p.Energy.Kind == kernels.EdgeAware {
+				wx, wy := Weights(q, im.W, im.H, cell)
+				p.Wx, p.Wy = append(p.Wx, wx), append(p.Wy, wy)
+				p.D = append(p.D, DataWeights(q, im.W, im.H))
+			}
+			p.Q, p.Lo, p.Hi = append(p.Q, mid), append(p.Lo, lo), append(p.Hi, hi)
+			continue
+		}
 		if p.Energy.Kind == kernels.EdgeAware {
 			wx, wy := Weights(q, im.W, im.H, cell)
 			p.Wx, p.Wy = append(p.Wx, wx), append(p.Wy, wy)

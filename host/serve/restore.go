@@ -26,7 +26,9 @@ type restored struct {
 // "original" (b and the model from the pair; else blindly) and fields "b"
 // and "model". The answer is the restored PNG at the image's depth; the
 // headers X-Quantfit-Model, X-Quantfit-B and X-Quantfit-B-From say what was
-// undone, and X-Quantfit-Note a caveat on b (restore.Quantizer). It runs on the estimation workers: a full queue is 429.
+// undone, X-Quantfit-Dither-Period the period of an ordered dither found
+// and X-Quantfit-Note a caveat on b (restore.Quantizer). It runs on the
+// estimation workers: a full queue is 429.
 func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.runSync(w, r, s.restoreTask, "restoration")
 	if !ok {
@@ -37,6 +39,9 @@ func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Quantfit-Model", out.qz.ModelName())
 	w.Header().Set("X-Quantfit-B", strconv.FormatFloat(out.qz.B, 'g', -1, 64))
 	w.Header().Set("X-Quantfit-B-From", out.qz.BFrom)
+	if out.qz.Dither != nil {
+		w.Header().Set("X-Quantfit-Dither-Period", strconv.Itoa(out.qz.Dither.P))
+	}
 	if out.qz.Note != "" {
 		w.Header().Set("X-Quantfit-Note", out.qz.Note)
 	}

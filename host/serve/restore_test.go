@@ -12,8 +12,8 @@ import (
 	"github.com/quantfit/quantfit/kernels"
 )
 
-// POST /v1/restore restores blindly or from a pair and says what it undid;
-// bad requests get a 4xx naming the culprit.
+// POST /v1/restore restores blindly or from a pair and says what it undid,
+// an ordered dither included; bad requests get a 4xx naming the culprit.
 func TestRestoreEndpoint(t *testing.T) {
 	_, ts := newServer(t, Config{MaxPixels: 1 << 20})
 	orig, quant := pairBytes(t, "coins.png", 7.3)
@@ -42,6 +42,40 @@ func TestRestoreEndpoint(t *testing.T) {
 		if g := gain(q, im, ref); g < 0.5 {
 			t.Errorf("%d parts (b from %s): %+.2f dB over the stored image", len(parts), resp.Header.Get("X-Quantfit-B-From"), g)
 		}
+		if p := resp.Header.Get("X-Quantfit-Dither-Period"); p != "" {
+			t.Errorf("%d parts: a dither of period %s found in a clean quantization", len(parts), p)
+		}
+	}
+	// a 2×2 ordered dither to 6 levels: found, and its pattern taken out
+	ref, _ := photos.Load("coins.png")
+	thresholds := [4]float64{0.125, 0.625, 0.875, 0.375}
+	q := &imageset.Image{Name: "coins", W: ref.W, H: ref.H, Channels: ref.Channels}
+	for c := range ref.Channels {
+		pl := make([]uint8, ref.W*ref.H)
+		for i := range pl {
+			th := thresholds[(i/ref.W%2)*2+i%ref.W%2]
+			pl[i] = uint8(math.Round(255 * min(5, math.Floor(float64(ref.Value(c, i))*5+th)) / 5))
+		}
+		q.Pix8 = append(q.Pix8, pl)
+	}
+	var qb bytes.Buffer
+	if err := q.EncodePNG(&qb); err != nil {
+		t.Fatal(err)
+	}
+	b, ct := body(t, part{"quantized", "q.png", qb.Bytes()})
+	resp, err := http.Post(ts.URL+"/v1/restore", ct, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	out.ReadFrom(resp.Body)
+	resp.Body.Close()
+	im, err := imageset.Decode(bytes.NewReader(out.Bytes()), "restored", 0)
+	if err != nil {
+		t.Fatalf("status %d: %v: %s", resp.StatusCode, err, out.String())
+	}
+	if p, g := resp.Header.Get("X-Quantfit-Dither-Period"), gain(q, im, ref); p != "2" || g < 5 {
+		t.Errorf("dithered: period %q, %+.2f dB over the stored image; want 2 and 5 dB or more", p, g)
 	}
 	for _, c := range []struct {
 		name  string
