@@ -177,13 +177,21 @@ func findDither(levels [][]int32, x0, y0, cw, ch int) *Dither {
 		share float64
 		d     *Dither
 	}
+	// every period's fit of every channel, side by side
+	nc := len(levels)
+	fits := make([]ditherFit, len(ditherPeriods)*nc)
+	jobs := make([]func(), len(fits))
+	for j := range jobs {
+		c := j % nc
+		jobs[j] = func() { fits[j] = fitDither(levels[c], x0, y0, cw, ch, ditherPeriods[j/nc], sums[c], sqs[c]) }
+	}
+	concurrently(jobs...)
 	var found []period
 	best := math.Inf(1)
-	for _, P := range ditherPeriods {
+	for i, P := range ditherPeriods {
 		misses, plain, read := 0, 0, 0
 		d := &Dither{P: P}
-		for c, k := range levels {
-			f := fitDither(k, x0, y0, cw, ch, P, sums[c], sqs[c])
+		for _, f := range fits[i*nc : (i+1)*nc] {
 			misses, plain, read = misses+f.misses, plain+f.plain, read+f.read
 			d.T = append(d.T, f.t)
 		}
