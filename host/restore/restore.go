@@ -568,7 +568,7 @@ func dequantization(im *imageset.Image, tabs []cellTable, scale float64, e kerne
 			if p.Energy.Kind == kernels.EdgeAware {
 				wx, wy := Weights(q, im.W, im.H, cell)
 				p.Wx, p.Wy = append(p.Wx, wx), append(p.Wy, wy)
-				p.D = append(p.D, DataWeights(q, im.W, im.H))
+				p.D = append(p.D, dither.dataWeights(mid, im.W, im.H, float32(cell)))
 			}
 			p.Q, p.Lo, p.Hi = append(p.Q, mid), append(p.Lo, lo), append(p.Hi, hi)
 			continue
