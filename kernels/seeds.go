@@ -80,7 +80,8 @@ func JumpSteps(w, h int) []int {
 // It is the specification of shaders/seeds.comp, which must equal it
 // sample for sample. The CPU restore finds its seeds by raster sweeps
 // instead (host/restore), which follow bent bands where the flooding
-// jumps across them, and cost a tenth of its work.
+// jumps across them, and cost a twentieth of its time on a CPU (a 4 MP
+// plane: 0.96 s against 17 s).
 func JumpSeeds(level, band []int32, w, h int) Seeds {
 	var s Seeds
 	s.Lower = jumpBand(level, band, w, h, -1)

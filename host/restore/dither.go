@@ -22,9 +22,9 @@ type Dither struct {
 }
 
 // The dither search (findDither): the periods it tries (ImageMagick's
-// ordered maps 2×2, 3×3, 4×4 and 8×8, its halftone maps 4×4 to 8×8 and
-// 16×16, swscale's 8×8), the crop it reads (a centred square, enough for
-// 256 phases), and the resolution of a threshold.
+// ordered maps 2×2, 3×3, 4×4 and 8×8, its halftone and circle maps 4×4
+// to 8×8 and 16×16, swscale's 2×2 to 8×8), the crop it reads (a centred
+// square, enough for 256 phases), and the resolution of a threshold.
 var ditherPeriods = []int{2, 3, 4, 5, 6, 7, 8, 16}
 
 const (
