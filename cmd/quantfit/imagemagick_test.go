@@ -126,12 +126,9 @@ func TestImageMagickPosterizeRestored(t *testing.T) {
 		if testing.Short() && n == 3 {
 			break
 		}
-		src := im.Image().(interface {
-			SubImage(image.Rectangle) image.Image
-		}).SubImage(image.Rect(im.W/2-size/2, im.H/2-size/2, im.W/2+size/2, im.H/2+size/2))
 		levels := []int{5, 9, 17, 28}[i%4]
 		orig, quant, out := filepath.Join(dir, "o.png"), filepath.Join(dir, "q.png"), filepath.Join(dir, "r.png")
-		writePNG(t, orig, src)
+		writePNG(t, orig, centre(t, im, size).Image())
 		if msg, err := exec.Command(convert, orig, "+dither", "-posterize", fmt.Sprint(levels), quant).CombinedOutput(); err != nil {
 			t.Fatalf("convert: %v: %s", err, msg)
 		}
@@ -196,12 +193,9 @@ func TestImageMagickOrderedDither(t *testing.T) {
 		if testing.Short() && n == 2 {
 			break
 		}
-		src := im.Image().(interface {
-			SubImage(image.Rectangle) image.Image
-		}).SubImage(image.Rect(im.W/2-size/2, im.H/2-size/2, im.W/2+size/2, im.H/2+size/2))
 		m := maps[i%len(maps)]
 		orig, quant, out := filepath.Join(dir, "o.png"), filepath.Join(dir, "q.png"), filepath.Join(dir, "r.png")
-		writePNG(t, orig, src)
+		writePNG(t, orig, centre(t, im, size).Image())
 		if msg, err := exec.Command(convert, orig, "-ordered-dither", m.name, quant).CombinedOutput(); err != nil {
 			t.Fatalf("convert: %v: %s", err, msg)
 		}

@@ -22,14 +22,7 @@ func TestRestoreEndpoint(t *testing.T) {
 		{{"quantized", "q.png", quant}, {"original", "o.png", orig}},
 		{{"quantized", "q.png", quant}, {"b", "", []byte("7.3")}, {"model", "", []byte("midrise")}},
 	} {
-		b, ct := body(t, parts...)
-		resp, err := http.Post(ts.URL+"/v1/restore", ct, b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out bytes.Buffer
-		out.ReadFrom(resp.Body)
-		resp.Body.Close()
+		resp, out := postImage(t, ts.URL+"/v1/restore", parts...)
 		if resp.StatusCode != 200 || resp.Header.Get("X-Quantfit-Model") != "midrise" {
 			t.Fatalf("%d parts: status %d, model %q: %s", len(parts), resp.StatusCode, resp.Header.Get("X-Quantfit-Model"), out.String())
 		}
@@ -62,14 +55,7 @@ func TestRestoreEndpoint(t *testing.T) {
 	if err := q.EncodePNG(&qb); err != nil {
 		t.Fatal(err)
 	}
-	b, ct := body(t, part{"quantized", "q.png", qb.Bytes()})
-	resp, err := http.Post(ts.URL+"/v1/restore", ct, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	out.ReadFrom(resp.Body)
-	resp.Body.Close()
+	resp, out := postImage(t, ts.URL+"/v1/restore", part{"quantized", "q.png", qb.Bytes()})
 	im, err := imageset.Decode(bytes.NewReader(out.Bytes()), "restored", 0)
 	if err != nil {
 		t.Fatalf("status %d: %v: %s", resp.StatusCode, err, out.String())
@@ -108,4 +94,18 @@ func gain(stored, restored, orig *imageset.Image) float64 {
 		return s
 	}
 	return 10 * math.Log10(mse(stored)/mse(restored))
+}
+
+// postImage posts parts to url and returns the response and its body.
+func postImage(t *testing.T, url string, parts ...part) (*http.Response, *bytes.Buffer) {
+	t.Helper()
+	b, ct := body(t, parts...)
+	resp, err := http.Post(url, ct, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	out.ReadFrom(resp.Body)
+	resp.Body.Close()
+	return resp, &out
 }
