@@ -221,9 +221,9 @@ const (
 
 // cells turns the cells lo, hi of channel c's stored levels q (w wide,
 // its table tab) into the dithered ones, in place, and returns their
-// middles. The width Δ is the median of the table's cells that end
-// inside (0, 1): the lattice's spacing (a levels table's per channel).
-func (d *Dither) cells(c int, q, lo, hi []float32, tab cellTable, w int) []float32 {
+// middles and the width Δ: the median of the table's cells that end
+// inside (0, 1), the lattice's spacing (a levels table's per channel).
+func (d *Dither) cells(c int, q, lo, hi []float32, tab cellTable, w int) (mid []float32, delta float32) {
 	var widths []float32
 	for v, b := range tab {
 		if (v == 0 || tab[v-1] != b) && b.lo > 0 && b.hi < 1 {
@@ -231,12 +231,12 @@ func (d *Dither) cells(c int, q, lo, hi []float32, tab cellTable, w int) []float
 		}
 	}
 	if len(widths) == 0 {
-		return slices.Clone(q)
+		return slices.Clone(q), 1
 	}
 	slices.Sort(widths)
-	delta := widths[len(widths)/2]
+	delta = widths[len(widths)/2]
 	t := d.T[min(c, len(d.T)-1)]
-	mid := make([]float32, len(q))
+	mid = make([]float32, len(q))
 	kernels.Parallel(len(q), func(i0, i1 int) {
 		for i := i0; i < i1; i++ {
 			th := t[(i/w%d.P)*d.P+i%w%d.P]
@@ -245,7 +245,7 @@ func (d *Dither) cells(c int, q, lo, hi []float32, tab cellTable, w int) []float
 			mid[i] = (lo[i] + hi[i]) / 2
 		}
 	})
-	return mid
+	return mid, delta
 }
 
 // boxMean is the mean of v (w×h) over the P×P window from (x − P/2,
@@ -283,7 +283,7 @@ func boxMean(v []float32, w, h, P int) []float32 {
 	return out
 }
 
-// dataWeights are the data term's weights of channel c under the
+// dataWeights are the data term's weights of a channel under the
 // dither, its cells' middles mid (w×h) on a lattice of spacing delta:
 // the middles are the dither's noise about the scene, which a smooth
 // region's data term would keep, so the weight follows the texture of

@@ -563,19 +563,20 @@ func dequantization(im *imageset.Image, tabs []cellTable, scale float64, e kerne
 				q[i], lo[i], hi[i], lv[i] = b.t, b.lo, b.hi, b.k
 			}
 		})
+		edge := p.Energy.Kind == kernels.EdgeAware
+		if edge {
+			wx, wy := Weights(q, im.W, im.H, cell)
+			p.Wx, p.Wy = append(p.Wx, wx), append(p.Wy, wy)
+		}
 		if dither != nil {
-			mid := dither.cells(c, q, lo, hi, tab, im.W)
-			if p.Energy.Kind == kernels.EdgeAware {
-				wx, wy := Weights(q, im.W, im.H, cell)
-				p.Wx, p.Wy = append(p.Wx, wx), append(p.Wy, wy)
-				p.D = append(p.D, dither.dataWeights(mid, im.W, im.H, float32(cell)))
+			mid, delta := dither.cells(c, q, lo, hi, tab, im.W)
+			if edge {
+				p.D = append(p.D, dither.dataWeights(mid, im.W, im.H, delta))
 			}
 			p.Q, p.Lo, p.Hi = append(p.Q, mid), append(p.Lo, lo), append(p.Hi, hi)
 			continue
 		}
-		if p.Energy.Kind == kernels.EdgeAware {
-			wx, wy := Weights(q, im.W, im.H, cell)
-			p.Wx, p.Wy = append(p.Wx, wx), append(p.Wy, wy)
+		if edge {
 			// on a ramp the data term pulls towards the ramp, in full;
 			// elsewhere part way towards the contour-distance expansion,
 			// less the more texture there is
