@@ -25,6 +25,7 @@ import (
 func init() {
 	commands = append(commands, &command{
 		name:      "batch",
+		images:    true,
 		usageLine: "batch [flags] MANIFEST | batch [flags] -pairs DIR_ORIG DIR_QUANT",
 		short:     "estimate many pairs, resumably, into JSON Lines",
 		long: `

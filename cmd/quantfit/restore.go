@@ -24,6 +24,7 @@ import (
 func init() {
 	commands = append(commands, &command{
 		name:      "restore",
+		images:    true,
 		usageLine: "restore [flags] QUANT OUT",
 		short:     "restore a quantized image, or inpaint missing pixels, by energy minimization",
 		long: `

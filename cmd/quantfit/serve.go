@@ -21,6 +21,7 @@ import (
 func init() {
 	commands = append(commands, &command{
 		name:      "serve",
+		images:    true,
 		usageLine: "serve [-addr 127.0.0.1:8080] [flags]",
 		short:     "run the HTTP JSON estimation service",
 		long: `
