@@ -289,9 +289,9 @@ func contourSeeds(level []int32, w, h int, dir int32) []int32 {
 // of any level below its own (dir −1) or above (dir 1), −1 where there is
 // none, by vector propagation across bands. A band one or two levels the
 // wrong side carries its own nearest seeds, which may not serve the
-// samples beyond it, so each sample carries kernels.SeedTiers: the nearest at
-// least one level its way, at least two, at least three. Against the
-// exact search (an EDT per level, bench/peers.DistanceBDE: 4.8 s for a
+// samples beyond it, so each sample carries kernels.SeedTiers: the
+// nearest at least one level its way, at least two, at least three.
+// Against the exact search (an EDT per level, bench/peers.DistanceBDE: 4.8 s for a
 // 4 MP channel at 17 levels) it costs one round of sweeps.
 func beyondSeeds(level []int32, w, h int, dir int32) []int32 {
 	n := w * h
