@@ -39,6 +39,7 @@ func (d *Device) Contours(level, band []int32, w, h int) (kernels.Contours, erro
 	var out kernels.Contours
 	out.Lower, out.Upper, out.Below, out.Above = make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
 	d2 := make([]uint32, n)
+	noRim := false
 	err := d.do(func() error {
 		if lim := maxStorageBlock(); 4*n > lim {
 			return fmt.Errorf("gpu: a %d×%d plane needs a %d MB buffer; this device binds at most %d MB", w, h, 4*n>>20, lim>>20)
@@ -57,8 +58,8 @@ func (d *Device) Contours(level, band []int32, w, h int) (kernels.Contours, erro
 		lv, bd := d.buf(4*n, unsafe.Pointer(&level[0])), d.buf(4*n, unsafe.Pointer(&band[0]))
 		defer d.free(lv)
 		defer d.free(bd)
-		rim, err := d.rimDistances(lv, w, h, d2)
-		if err != nil {
+		var err error
+		if noRim, err = d.rimDistances(lv, w, h, d2); err != nil {
 			return err
 		}
 		var cur, next [kernels.SeedTiers]buffer
@@ -135,35 +136,36 @@ func (d *Device) Contours(level, band []int32, w, h int) (kernels.Contours, erro
 				}
 			})
 		}
-		out.Rim = rim
 		return glErr("contours")
 	})
 	if err != nil {
 		return kernels.Contours{}, err
 	}
-	if out.Rim == nil {
-		out.Rim = make([]float64, n)
-		kernels.Parallel(n, func(i0, i1 int) {
-			for i := i0; i < i1; i++ {
-				out.Rim[i] = float64(d2[i])
+	// the rim's squared distances, +Inf everywhere where there is no rim
+	out.Rim = make([]float64, n)
+	kernels.Parallel(n, func(i0, i1 int) {
+		for i := i0; i < i1; i++ {
+			out.Rim[i] = float64(d2[i])
+			if noRim {
+				out.Rim[i] = math.Inf(1)
 			}
-		})
-	}
+		}
+	})
 	return out, nil
 }
 
-// rimDistances runs edt.comp over the levels bound in lv into d2: nil,
-// or the distances themselves (all +Inf) where the plane has no rim. On
-// the device's thread.
-func (d *Device) rimDistances(lv buffer, w, h int, d2 []uint32) ([]float64, error) {
+// rimDistances runs edt.comp over the levels bound in lv into d2, or
+// says that the plane has no rim (d2 then untouched). On the device's
+// thread.
+func (d *Device) rimDistances(lv buffer, w, h int, d2 []uint32) (noRim bool, err error) {
 	n := w * h
 	cols, err := d.program("edt.comp", "PASS_COLUMNS")
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	rows, err := d.program("edt.comp", "PASS_ROWS")
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	g, sites, starts, dist := d.buf(4*n, nil), d.buf(4*n, nil), d.buf(4*n, nil), d.buf(4*n, nil)
 	defer d.free(g)
@@ -187,14 +189,10 @@ func (d *Device) rimDistances(lv buffer, w, h int, d2 []uint32) ([]float64, erro
 	first := make([]uint32, w)
 	d.read(g, 0, 4*w, unsafe.Pointer(&first[0]))
 	if slices.Max(first) == uint32(w+h) && slices.Min(first) == uint32(w+h) {
-		inf := make([]float64, n)
-		for i := range inf {
-			inf[i] = math.Inf(1)
-		}
-		return inf, nil
+		return true, nil
 	}
 	rows.p.use()
 	dispatch(uint32((h+63)/64), 1)
 	d.read(dist, 0, 4*n, unsafe.Pointer(&d2[0]))
-	return nil, glErr("rim distances")
+	return false, glErr("rim distances")
 }
