@@ -46,8 +46,16 @@ explains sample by sample, takes b from its values' lattice even with
 ordered dither (a threshold pattern repeating every 2 to 16 pixels:
 ImageMagick's -ordered-dither maps, swscale's 2×2 to 8×8) is found from
 QUANT's levels: each sample is then restored within the cell its
-threshold gives it, which takes the pattern out, and the report's
-dither_period says the period.
+threshold gives it, which takes the pattern out; the report's dither
+says "ordered" and dither_period the period. A colour palette (256
+colours at most, few of its channels' combinations: ImageMagick's
+-colors and -remap, ffmpeg's paletteuse, GIF and PNG8 files), whose
+cells are regions of colour space and not boxes of levels, is restored
+towards its neighbours' mean where the image varies no more than the
+palette's noise does, no cell kept; the report's palette says how many
+colours. That noise is larger where neighbouring pixels differ in colour
+more often than pixels two apart (an error diffusion, which ffmpeg's
+bgr8 writes too: dither says "error diffusion").
 Without -b or -orig, an image whose many values lie on no lattice
 (compressed after the quantizer, or never quantized: a video frame, a
 JPEG photograph) is refused, the best guess named: a restore with it
@@ -133,13 +141,17 @@ type restoreReport struct {
 	BFrom     string  `json:"b_from,omitempty"`
 	// Note is a caveat on b (restore.Quantizer), also printed as a warning.
 	Note string `json:"note,omitempty"`
-	// DitherPeriod is the period of the ordered dither found (0: none).
-	DitherPeriod int     `json:"dither_period,omitempty"`
-	Energy       string  `json:"energy"`
-	Missing      int     `json:"missing,omitempty"`
-	Start        float64 `json:"energy_start"`
-	End          float64 `json:"energy_end"`
-	Steps        int     `json:"steps"`
+	// Dither is the kind of dither found ("ordered", "error diffusion"),
+	// DitherPeriod an ordered one's period.
+	Dither       string `json:"dither,omitempty"`
+	DitherPeriod int    `json:"dither_period,omitempty"`
+	// Palette is the number of colours of a colour palette found.
+	Palette int     `json:"palette,omitempty"`
+	Energy  string  `json:"energy"`
+	Missing int     `json:"missing,omitempty"`
+	Start   float64 `json:"energy_start"`
+	End     float64 `json:"energy_end"`
+	Steps   int     `json:"steps"`
 	// Levels counts the coarser levels solved before OUT's own size.
 	Levels   int             `json:"levels,omitempty"`
 	Status   string          `json:"status"`
@@ -289,8 +301,9 @@ func runRestore(c *cli, fs *flag.FlagSet, args []string) error {
 		}
 		rep.BFrom, rep.ModelFrom, rep.Note = qz.BFrom, qz.ModelFrom, qz.Note
 		if qz.Dither != nil {
-			rep.DitherPeriod = qz.Dither.P
+			rep.Dither, rep.DitherPeriod = qz.Dither.Kind(), qz.Dither.P
 		}
+		rep.Palette = qz.Palette
 		if qz.Note != "" {
 			fmt.Fprintf(c.stderr, "quantfit: warning: %s\n", qz.Note)
 		}

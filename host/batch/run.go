@@ -64,12 +64,16 @@ type Restored struct {
 	ModelFrom string  `json:"model_from"`
 	// Note is a caveat on b (restore.Quantizer).
 	Note string `json:"note,omitempty"`
-	// DitherPeriod is the period of the ordered dither found (0: none).
-	DitherPeriod int     `json:"dither_period,omitempty"`
-	Steps        int     `json:"steps"`
-	Start        float64 `json:"energy_start"`
-	End          float64 `json:"energy_end"`
-	Output       string  `json:"output"`
+	// Dither is the kind of dither found ("ordered", "error diffusion"),
+	// DitherPeriod an ordered one's period.
+	Dither       string `json:"dither,omitempty"`
+	DitherPeriod int    `json:"dither_period,omitempty"`
+	// Palette is the number of colours of a colour palette found.
+	Palette int     `json:"palette,omitempty"`
+	Steps   int     `json:"steps"`
+	Start   float64 `json:"energy_start"`
+	End     float64 `json:"energy_end"`
+	Output  string  `json:"output"`
 }
 
 // Applied is the line of an apply job: what edit was applied, and where
@@ -370,7 +374,8 @@ func restoreOne(d decoded, rb restore.Backend) Line {
 	l.Restored = &Restored{Kind: KindRestore, Model: qz.ModelName(), B: qz.B, BFrom: qz.BFrom, ModelFrom: qz.ModelFrom, Note: qz.Note,
 		Steps: res.Steps, Start: res.Start, End: res.Energy, Output: d.job.Output}
 	if qz.Dither != nil {
-		l.Restored.DitherPeriod = qz.Dither.P
+		l.Restored.Dither, l.Restored.DitherPeriod = qz.Dither.Kind(), qz.Dither.P
 	}
+	l.Restored.Palette = qz.Palette
 	return l
 }

@@ -16,6 +16,9 @@ import (
 // [0, 1] and Δ its cell's width: not from the cell about v, which holds
 // it only where t is a half. The dither's own pattern is then no detail
 // of the scene, and a restore within these cells takes it out.
+//
+// P 0 is an error diffusion instead (diffusion.go): no pattern, no T; a
+// sample lies about its neighbours' mean, not in a cell.
 type Dither struct {
 	P int
 	T [][]float32

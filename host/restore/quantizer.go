@@ -30,9 +30,15 @@ type Quantizer struct {
 	// cell reaching halfway to its neighbours (LevelsDequantization). B
 	// is then the most levels a channel takes.
 	Levels bool
-	// Dither, where set, is the ordered dither the samples went through
-	// (findDither): their cells are its.
-	Dither    *Dither
+	// Dither, where set, is the dither the samples went through: an
+	// ordered one (findDither), whose cells they are restored in, or an
+	// error diffusion of a colour image's levels (diffusionScore).
+	Dither *Dither
+	// Palette, where over 0, is the number of colours of a colour
+	// image's palette (paletteOf). A palette's samples, and an error
+	// diffusion's, are restored towards a local estimate of the scene,
+	// not within cells (localEstimate).
+	Palette   int
 	BFrom     string
 	ModelFrom string
 	Note      string
@@ -64,7 +70,14 @@ func (qz Quantizer) Dequantization(q *imageset.Image, e kernels.Energy, be Backe
 	if err != nil {
 		return nil, 0, err
 	}
-	return dequantization(q, tabs, scale, e, be, teacher, qz.Dither)
+	return dequantization(q, tabs, scale, e, be, teacher, qz.Dither, qz.local())
+}
+
+// local says whether qz's samples are restored towards a local estimate
+// of the scene rather than within cells: a colour palette's and an error
+// diffusion's (palette.go).
+func (qz Quantizer) local() bool {
+	return qz.Palette > 0 || qz.Dither != nil && qz.Dither.isDiffusion()
 }
 
 // tables are the cells of q's stored values under qz, per channel (or one
@@ -79,7 +92,9 @@ func (qz Quantizer) tables(q *imageset.Image) ([]cellTable, float64, func(float6
 }
 
 // withDither sets qz's Dither where q's levels under it, in a centred
-// crop of ditherCrop a side at most, show one (findDither), with a note.
+// crop of ditherCrop a side at most, show one, with a note: an ordered
+// dither (findDither), else, for a colour palette (Levels), an error
+// diffusion (diffusionScore).
 func (qz Quantizer) withDither(q *imageset.Image) Quantizer {
 	tabs, _, _, err := qz.tables(q)
 	if err != nil {
@@ -105,8 +120,23 @@ func (qz Quantizer) withDither(q *imageset.Image) Quantizer {
 		})
 		levels[c] = k
 	}
-	if qz.Dither = findDither(levels, x0, y0, cw, ch); qz.Dither != nil {
-		note := fmt.Sprintf("an ordered dither repeating every %d samples was found: each sample is restored within its dithered cell", qz.Dither.P)
+	qz.Dither = findDither(levels, x0, y0, cw, ch)
+	if qz.Dither == nil && qz.Levels && len(levels) > 1 && !grey(levels) {
+		qz.Palette = paletteOf(q)
+		if score, pairs := diffusionScore(levels, cw, ch); pairs >= ditherRead && score >= diffusionMin && (qz.Palette > 0 || qz.B <= diffusionLevels) {
+			qz.Dither = &Dither{}
+		}
+	}
+	var note string
+	switch {
+	case qz.Dither != nil && !qz.Dither.isDiffusion():
+		note = fmt.Sprintf("an ordered dither repeating every %d samples was found: each sample is restored within its dithered cell", qz.Dither.P)
+	case qz.Dither != nil:
+		note = "an error diffusion was found (neighbours differ in colour more often than samples two apart): each sample is restored towards its neighbours' mean, as far as the image varies no more than the dither, its cell not kept"
+	case qz.Palette > 0:
+		note = fmt.Sprintf("a palette of %d colours: each sample is restored towards its neighbours' mean, as far as the image varies no more than its colours' steps, its cell (a region of colour space, not its levels' box) not kept", qz.Palette)
+	}
+	if note != "" {
 		if qz.Note != "" {
 			note = qz.Note + "; " + note
 		}

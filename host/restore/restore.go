@@ -372,7 +372,7 @@ func Dequantization(im *imageset.Image, m kernels.Model, b float64, e kernels.En
 	if err != nil {
 		return nil, 0, err
 	}
-	return dequantization(im, []cellTable{tab}, cells.S, e, be, modelTeacher(m, cells.S), nil)
+	return dequantization(im, []cellTable{tab}, cells.S, e, be, modelTeacher(m, cells.S), nil, false)
 }
 
 // modelTable is the cell of every stored value of im's depth under the
@@ -415,7 +415,7 @@ func LevelsDequantization(im *imageset.Image, e kernels.Energy, be Backend) (*ke
 	// the teacher of the in-cell regression is quantized by the uniform
 	// lattice of the median cell: it teaches a cell's geometry, not its
 	// width
-	return dequantization(im, tabs, scale, e, be, modelTeacher(kernels.Midrise, scale), nil)
+	return dequantization(im, tabs, scale, e, be, modelTeacher(kernels.Midrise, scale), nil, false)
 }
 
 // levelsTables are the cells of each channel of im whose stored values
@@ -520,8 +520,11 @@ type cellTable []storedCell
 // in-cell regression's teacher. Under a dither (non-nil) each sample's
 // cell is its dithered one and its data term pulls towards that cell's
 // middle, with no ramps (the levels' pattern is the dither's) and no
-// regression (its teacher would need the dither's pattern too).
-func dequantization(im *imageset.Image, tabs []cellTable, scale float64, e kernels.Energy, be Backend, teacher func(ratio float64) (kernels.Model, float64), dither *Dither) (*kernels.Restoration, float64, error) {
+// regression (its teacher would need the dither's pattern too). Where
+// local (a colour palette, an error diffusion: Quantizer.local) no cell
+// is kept: each sample is pulled towards localEstimate's estimate, again
+// with no ramps and no regression.
+func dequantization(im *imageset.Image, tabs []cellTable, scale float64, e kernels.Energy, be Backend, teacher func(ratio float64) (kernels.Model, float64), dither *Dither, local bool) (*kernels.Restoration, float64, error) {
 	if !(e.Fidelity >= 0) || math.IsInf(e.Fidelity, 0) {
 		return nil, 0, fmt.Errorf("restore: fidelity %g: want 0 or more", e.Fidelity)
 	}
@@ -541,7 +544,11 @@ func dequantization(im *imageset.Image, tabs []cellTable, scale float64, e kerne
 		}
 		return Dequantization(pim.Filter(func(x float64) float64 { return m.Apply(x, bc) }), m, bc, e, be)
 	}
-	if dither != nil {
+	var noise []float32
+	if local {
+		noise = paletteNoises(im, dither != nil && dither.isDiffusion())
+	}
+	if dither != nil || local {
 		p.Requantize = nil
 	}
 	if p.Energy.Kind == kernels.TV && p.Energy.Eps == 0 {
@@ -567,6 +574,27 @@ func dequantization(im *imageset.Image, tabs []cellTable, scale float64, e kerne
 		if edge {
 			wx, wy := Weights(q, im.W, im.H, cell)
 			p.Wx, p.Wy = append(p.Wx, wx), append(p.Wy, wy)
+		}
+		if local {
+			// no cell holds the scene: the sample goes where the energy
+			// and the local estimate take it
+			nk := int32(0)
+			for _, b := range tab {
+				nk = max(nk, b.k+1)
+			}
+			mid := localEstimate(q, lv, im.W, im.H, int(nk), noise)
+			for i := range lo {
+				lo[i], hi[i] = 0, 1
+			}
+			if edge {
+				d := make([]float32, n)
+				for i := range d {
+					d[i] = 1
+				}
+				p.D = append(p.D, d)
+			}
+			p.Q, p.Lo, p.Hi = append(p.Q, mid), append(p.Lo, lo), append(p.Hi, hi)
+			continue
 		}
 		if dither != nil {
 			mid, delta := dither.cells(c, q, lo, hi, tab, im.W)

@@ -26,8 +26,10 @@ type restored struct {
 // "original" (b and the model from the pair; else blindly) and fields "b"
 // and "model". The answer is the restored PNG at the image's depth; the
 // headers X-Quantfit-Model, X-Quantfit-B and X-Quantfit-B-From say what was
-// undone, X-Quantfit-Dither-Period the period of an ordered dither found
-// and X-Quantfit-Note a caveat on b (restore.Quantizer). It runs on the
+// undone, X-Quantfit-Dither the kind of dither found ("ordered", "error
+// diffusion"), X-Quantfit-Dither-Period an ordered one's period,
+// X-Quantfit-Palette the number of colours of a colour palette found and
+// X-Quantfit-Note a caveat on b (restore.Quantizer). It runs on the
 // estimation workers: a full queue is 429.
 func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.runSync(w, r, s.restoreTask, "restoration")
@@ -39,8 +41,14 @@ func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Quantfit-Model", out.qz.ModelName())
 	w.Header().Set("X-Quantfit-B", strconv.FormatFloat(out.qz.B, 'g', -1, 64))
 	w.Header().Set("X-Quantfit-B-From", out.qz.BFrom)
-	if out.qz.Dither != nil {
-		w.Header().Set("X-Quantfit-Dither-Period", strconv.Itoa(out.qz.Dither.P))
+	if d := out.qz.Dither; d != nil {
+		w.Header().Set("X-Quantfit-Dither", d.Kind())
+		if d.P > 0 {
+			w.Header().Set("X-Quantfit-Dither-Period", strconv.Itoa(d.P))
+		}
+	}
+	if out.qz.Palette > 0 {
+		w.Header().Set("X-Quantfit-Palette", strconv.Itoa(out.qz.Palette))
 	}
 	if out.qz.Note != "" {
 		w.Header().Set("X-Quantfit-Note", out.qz.Note)

@@ -60,8 +60,8 @@ func TestRestoreEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatalf("status %d: %v: %s", resp.StatusCode, err, out.String())
 	}
-	if p, g := resp.Header.Get("X-Quantfit-Dither-Period"), gain(q, im, ref); p != "2" || g < 5 {
-		t.Errorf("dithered: period %q, %+.2f dB over the stored image; want 2 and 5 dB or more", p, g)
+	if d, p, g := resp.Header.Get("X-Quantfit-Dither"), resp.Header.Get("X-Quantfit-Dither-Period"), gain(q, im, ref); d != "ordered" || p != "2" || g < 5 {
+		t.Errorf("dithered: %q of period %q, %+.2f dB over the stored image; want ordered, 2 and 5 dB or more", d, p, g)
 	}
 	for _, c := range []struct {
 		name  string
