@@ -64,6 +64,7 @@ func paletteOf(q *imageset.Image) int {
 		combos *= float64(len(storedValues(q, c)))
 	}
 	seen := make(map[[3]uint16]struct{}, paletteColours+1)
+	var last [3]uint16
 	for i := range q.W * q.H {
 		var k [3]uint16
 		for c := range 3 {
@@ -73,6 +74,11 @@ func paletteOf(q *imageset.Image) int {
 				k[c] = uint16(q.Pix8[c][i])
 			}
 		}
+		// a palette's pixels mostly repeat their left neighbour's colour
+		if i > 0 && k == last {
+			continue
+		}
+		last = k
 		if seen[k] = struct{}{}; len(seen) > paletteColours {
 			return 0
 		}
