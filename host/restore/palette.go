@@ -112,39 +112,49 @@ const diffusionLevels = 64
 // colours apart, so that neighbours differ more often than samples two
 // apart (over 1). pairs counts the pairs two apart that differ.
 func diffusionScore(levels [][]int32, cw, ch int) (score float64, pairs int) {
-	differ := func(i, j int) bool {
+	one, two := lagChanges(cw, ch, func(i, j int) bool {
 		for _, k := range levels {
 			if k[i] != k[j] {
 				return true
 			}
 		}
 		return false
+	})
+	var o, t float64
+	for i := range one {
+		o, t = o+float64(one[i]), t+float64(two[i])
 	}
-	// per row, the pairs one and two apart that differ
-	rows := make([][2]int, max(0, ch-2))
-	kernels.Parallel(len(rows), func(y0, y1 int) {
+	if t == 0 {
+		return 0, 0
+	}
+	return o / t, int(t)
+}
+
+// lagChanges counts, for each sample of a w×h image, how many of its
+// neighbours to the right and below (one) and of the samples two apart
+// there (two) differ from it.
+func lagChanges(w, h int, differ func(i, j int) bool) (one, two []float32) {
+	one, two = make([]float32, w*h), make([]float32, w*h)
+	kernels.Parallel(h, func(y0, y1 int) {
 		for y := y0; y < y1; y++ {
-			for x := 0; x+2 < cw; x++ {
-				i := y*cw + x
-				for _, s := range [2]int{1, cw} {
-					if differ(i, i+s) {
-						rows[y][0]++
-					}
-					if differ(i, i+2*s) {
-						rows[y][1]++
-					}
+			for x := range w {
+				i := y*w + x
+				if x+1 < w && differ(i, i+1) {
+					one[i]++
+				}
+				if y+1 < h && differ(i, i+w) {
+					one[i]++
+				}
+				if x+2 < w && differ(i, i+2) {
+					two[i]++
+				}
+				if y+2 < h && differ(i, i+2*w) {
+					two[i]++
 				}
 			}
 		}
 	})
-	one, two := 0, 0
-	for _, r := range rows {
-		one, two = one+r[0], two+r[1]
-	}
-	if two == 0 {
-		return 0, 0
-	}
-	return float64(one) / float64(two), two
+	return one, two
 }
 
 // grey says whether every channel's levels are the same in the crop.
@@ -327,33 +337,13 @@ func paletteNoises(im *imageset.Image, diffused bool) []float32 {
 		}
 		return n
 	}
-	differ := func(i, j int) bool {
+	one, two := lagChanges(w, h, func(i, j int) bool {
 		for c := range im.Channels {
 			if im.Value(c, i) != im.Value(c, j) {
 				return true
 			}
 		}
 		return false
-	}
-	one, two := make([]float32, w*h), make([]float32, w*h)
-	kernels.Parallel(h, func(y0, y1 int) {
-		for y := y0; y < y1; y++ {
-			for x := range w {
-				i := y*w + x
-				if x+1 < w && differ(i, i+1) {
-					one[i]++
-				}
-				if y+1 < h && differ(i, i+w) {
-					one[i]++
-				}
-				if x+2 < w && differ(i, i+2) {
-					two[i]++
-				}
-				if y+2 < h && differ(i, i+2*w) {
-					two[i]++
-				}
-			}
-		}
 	})
 	one, two = blur32(one, w, h, ditherReach), blur32(two, w, h, ditherReach)
 	kernels.Parallel(len(one), func(i0, i1 int) {
