@@ -1,6 +1,8 @@
 package restore
 
 import (
+	"slices"
+
 	"github.com/quantfit/quantfit/host/imageset"
 	"github.com/quantfit/quantfit/kernels"
 )
@@ -157,13 +159,12 @@ func lagChanges(w, h int, differ func(i, j int) bool) (one, two []float32) {
 	return one, two
 }
 
-// grey says whether every channel's levels are the same in the crop.
-func grey(levels [][]int32) bool {
-	for _, k := range levels[1:] {
-		for i, v := range k {
-			if v != levels[0][i] {
-				return false
-			}
+// grey says whether every channel of im holds the same values as the
+// first.
+func grey(im *imageset.Image) bool {
+	for c := 1; c < im.Channels; c++ {
+		if im.Pix16 != nil && !slices.Equal(im.Pix16[c], im.Pix16[0]) || im.Pix16 == nil && !slices.Equal(im.Pix8[c], im.Pix8[0]) {
+			return false
 		}
 	}
 	return true

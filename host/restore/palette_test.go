@@ -28,6 +28,13 @@ func paletted(im *imageset.Image, n int, fs bool) *imageset.Image {
 	for c := range ch {
 		pal[0][c], pal[1][c] = 0, 1
 	}
+	return toPalette(im, pal, fs)
+}
+
+// toPalette maps im's colours to the nearest of pal's, by Floyd–Steinberg's
+// error diffusion when fs, else nearest colour alone.
+func toPalette(im *imageset.Image, pal [][]float64, fs bool) *imageset.Image {
+	ch := im.Channels
 	w, h := im.W, im.H
 	v := make([][]float64, ch)
 	out := &imageset.Image{Name: im.Name, W: w, H: h, Channels: ch}
@@ -121,6 +128,12 @@ func TestPalette(t *testing.T) {
 		if got < stored+c.over || got < in+c.cell {
 			t.Errorf("Floyd–Steinberg %v: restored %.2f dB, %.2f within the levels' cells, stored %.2f; want %g dB over the stored and %g over the cells", c.fs, got, in, stored, c.over, c.cell)
 		}
+	}
+
+	// colours that rank alike in every channel are no grey
+	browns := [][]float64{{0, 0, 0}, {0.3, 0.2, 0.1}, {0.6, 0.45, 0.35}, {1, 0.95, 0.85}}
+	if qz, err := FindQuantizer(toPalette(orig, browns, true), nil, math.NaN(), nil); err != nil || qz.Palette != 4 {
+		t.Errorf("four browns: %s b %.0f, palette %d (%v); want a palette of 4", qz.ModelName(), qz.B, qz.Palette, err)
 	}
 
 	grey := orig.Filter(func(x float64) float64 { return x })

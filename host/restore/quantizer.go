@@ -121,7 +121,7 @@ func (qz Quantizer) withDither(q *imageset.Image) Quantizer {
 		levels[c] = k
 	}
 	qz.Dither = findDither(levels, x0, y0, cw, ch)
-	if qz.Dither == nil && qz.Levels && len(levels) > 1 && !grey(levels) {
+	if qz.Dither == nil && qz.Levels && !grey(q) {
 		qz.Palette = paletteOf(q)
 		if score, pairs := diffusionScore(levels, cw, ch); pairs >= ditherRead && score >= diffusionMin && (qz.Palette > 0 || qz.B <= diffusionLevels) {
 			qz.Dither = &Dither{}
